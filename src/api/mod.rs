@@ -1,0 +1,52 @@
+//! The WorkOS REST surface, one module per area. [`router`] is the API's table of contents
+//! (API-key routes); [`public_router`] holds the routes browsers and JWT libraries call without
+//! an API key; [`ops_router`] the probes and metrics.
+
+pub mod connections;
+pub mod directories;
+pub mod directory_groups;
+pub mod directory_users;
+pub mod events;
+pub mod health;
+pub mod mfa;
+pub mod organization_domains;
+pub mod organizations;
+pub mod roles;
+pub mod sso;
+pub mod user_management;
+pub mod validate;
+pub mod webhook_endpoints;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+/// Every API-key authenticated route.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(organizations::router())
+        .merge(organization_domains::router())
+        .merge(events::router())
+        .merge(user_management::router())
+        .merge(directories::router())
+        .merge(directory_users::router())
+        .merge(directory_groups::router())
+        .merge(webhook_endpoints::router())
+        .merge(connections::router())
+        .merge(sso::router())
+        .merge(mfa::router())
+        .merge(roles::router())
+}
+
+/// Every public route (no API key).
+pub fn public_router() -> Router<AppState> {
+    Router::new()
+        .merge(user_management::public_router())
+        .merge(sso::public_router())
+        .merge(crate::protocols::public_router())
+}
+
+/// Operational routes (`/health`, `/ready`, `/metrics`), never rate limited.
+pub fn ops_router() -> Router<AppState> {
+    health::ops_router()
+}

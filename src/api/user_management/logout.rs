@@ -1,0 +1,63 @@
+//! `GET /user_management/sessions/logout` (operation `UserlandSessionsController_logout`, spec tag
+//! `user-management.authentication`): the public URL a browser is sent to (the SDKs'
+//! `get_logout_url`). It revokes the session named by `session_id` (the access token's `sid`)
+//! and redirects (302) to `return_to`, which must be one of the environment's redirect URIs, or
+//! to the environment's default redirect URI; with neither it answers 200 with no body.
+//!
+//! Errors: 422 `{message}` for a missing or unknown `session_id` or an unregistered `return_to`
+//! (nothing is revoked then).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::QueryMap;
+use crate::store::{redirect_uris, sessions};
+
+/// Public route (no API key).
+pub fn public_router() -> Router<AppState> {
+    Router::new().route("/user_management/sessions/logout", get(logout))
+}
+
+fn unprocessable(message: String) -> ApiError {
+    ApiError::Unprocessable {
+        code: "invalid_request_parameters",
+        message,
+        errors: Vec::new(),
+    }
+}
+
+/// `GET /user_management/sessions/logout?session_id=…&return_to=…`.
+async fn logout(State(state): State<AppState>, q: QueryMap) -> ApiResult<Response> {
+    let session_id = q
+        .get("session_id")
+        .ok_or_else(|| unprocessable("session_id is required.".into()))?;
+    let mut conn = state.db.acquire().await?;
+    let (env, session) = sessions::find_anywhere(&mut conn, session_id)
+        .await?
+        .ok_or_else(|| unprocessable(format!("Session '{session_id}' does not exist.")))?;
+    let target = match q.get("return_to") {
+        Some(uri) if redirect_uris::is_allowed(&mut conn, &env, uri).await? => {
+            Some(uri.to_string())
+        }
+        Some(uri) => {
+            return Err(unprocessable(format!(
+                "return_to '{uri}' is not one of the environment's redirect URIs."
+            )));
+        }
+        None => redirect_uris::default_uri(&mut conn, &env).await?,
+    };
+    drop(conn);
+    let mut tx = state.db.begin().await?;
+    sessions::revoke(&mut tx, &env, &session.id).await?;
+    tx.commit().await?;
+    Ok(match target.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        Some(location) => (StatusCode::FOUND, [(LOCATION, location)]).into_response(),
+        None => StatusCode::OK.into_response(),
+    })
+}

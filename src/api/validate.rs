@@ -1,0 +1,116 @@
+//! Field rules the spec states (WORKOS-API-NOTES §2.10), shared by every area.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Metadata limits: at most 50 keys, keys ≤ 40 characters, string values ≤ 600 characters.
+///
+/// `null` values are kept (they mean "remove this key" in a merge, see [`merge_metadata`]).
+/// Errors: 400 `invalid_metadata`, as the spec gives for organizations.
+pub fn metadata(map: &Map<String, Value>) -> ApiResult<()> {
+    let invalid = |m: String| ApiError::bad_request("invalid_metadata", m);
+    if map.len() > 50 {
+        return Err(invalid("Metadata can have at most 50 keys.".into()));
+    }
+    for (k, v) in map {
+        if k.chars().count() > 40 {
+            return Err(invalid(format!(
+                "Metadata key '{k}' is longer than 40 characters."
+            )));
+        }
+        match v {
+            Value::String(s) if s.chars().count() > 600 => {
+                return Err(invalid(format!(
+                    "Metadata value of '{k}' is longer than 600 characters."
+                )));
+            }
+            Value::String(_) | Value::Null => {}
+            _ => {
+                return Err(invalid(format!(
+                    "Metadata value of '{k}' must be a string."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Merges a metadata update into the stored map: string values set keys, `null` or `""` remove
+/// them. The result is validated again (the 50-key limit applies to the merged map).
+pub fn merge_metadata(
+    stored: &Map<String, Value>,
+    update: Map<String, Value>,
+) -> ApiResult<Map<String, Value>> {
+    let mut merged = stored.clone();
+    for (k, v) in update {
+        match v {
+            Value::String(s) if !s.is_empty() => {
+                merged.insert(k, Value::String(s));
+            }
+            _ => {
+                merged.remove(&k);
+            }
+        }
+    }
+    metadata(&merged)?;
+    Ok(merged)
+}
+
+/// Drops `null` entries of a metadata map given at creation.
+pub fn new_metadata(map: Option<Map<String, Value>>) -> ApiResult<Map<String, Value>> {
+    let map = map.unwrap_or_default();
+    metadata(&map)?;
+    Ok(map.into_iter().filter(|(_, v)| v.is_string()).collect())
+}
+
+/// `external_id`: at most 128 characters. Errors: 422 naming the field.
+pub fn external_id(value: Option<&str>) -> ApiResult<()> {
+    match value {
+        Some(v) if v.chars().count() > 128 || v.is_empty() => Err(ApiError::invalid_field(
+            "external_id",
+            "invalid",
+            "external_id must be 1 to 128 characters.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A required non-blank string. Errors: 422 naming the field.
+pub fn non_blank(field: &str, value: &str) -> ApiResult<()> {
+    if value.trim().is_empty() {
+        Err(ApiError::invalid_field(
+            field,
+            "required",
+            format!("{field} must not be empty."),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_limits_are_enforced() {
+        let too_many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
+        assert!(metadata(&too_many).is_err());
+        let long_key: Map<String, Value> = [("k".repeat(41), json!("v"))].into_iter().collect();
+        assert!(metadata(&long_key).is_err());
+        let number: Map<String, Value> = [("k".into(), json!(1))].into_iter().collect();
+        assert!(metadata(&number).is_err());
+        let stored: Map<String, Value> = [("a".into(), json!("1")), ("b".into(), json!("2"))]
+            .into_iter()
+            .collect();
+        let update: Map<String, Value> = [("a".into(), json!(null)), ("c".into(), json!("3"))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            Value::Object(merge_metadata(&stored, update).unwrap()),
+            json!({"b": "2", "c": "3"})
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! `/webhook_endpoints` (spec tag `webhooks`): list, create (201, `secret` included), `PATCH`
+//! (`endpoint_url`, `status`, `events`) and `DELETE` (204); errors `duplicate_endpoint` (409),
+//! `invalid_url` / `unknown_event_type` (422) and `entity_not_found` (404).
+//!
+//! Extension (`x-keystead-extension`): `GET /webhook_endpoints/{id}/deliveries` lists the
+//! endpoint's deliveries with every attempt (status code, error, duration), newest first.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::store::webhook_deliveries::{self as deliveries, Delivery};
+use crate::store::webhook_endpoints::{self as endpoints, EndpointUpdate, WebhookEndpoint};
+
+/// Routes of this area (API-key authenticated).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/webhook_endpoints",
+            get(list_webhook_endpoints).post(create_webhook_endpoint),
+        )
+        .route(
+            "/webhook_endpoints/{id}",
+            axum::routing::patch(update_webhook_endpoint).delete(delete_webhook_endpoint),
+        )
+        .route(
+            "/webhook_endpoints/{id}/deliveries",
+            get(list_webhook_deliveries),
+        )
+}
+
+/// Errors of this area: the common ones, plus the coded 404 the spec gives webhooks.
+#[derive(Debug)]
+pub enum WebhookError {
+    /// Any API error.
+    Api(ApiError),
+    /// 404 `{"code": "entity_not_found", "message": …}`.
+    NotFound(String),
+}
+
+impl From<ApiError> for WebhookError {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<sqlx::Error> for WebhookError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(e) => e.into_response(),
+            Self::NotFound(id) => (
+                StatusCode::NOT_FOUND,
+                Json(json!({
+                    "code": "entity_not_found",
+                    "message": format!("Webhook Endpoint not found: '{id}'."),
+                })),
+            )
+                .into_response(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, WebhookError>;
+
+/// The event names an endpoint may subscribe to (`CreateWebhookEndpointDto.events` enum).
+pub const SUBSCRIBABLE: &[&str] = &[
+    "authentication.email_verification_succeeded",
+    "authentication.magic_auth_failed",
+    "authentication.magic_auth_succeeded",
+    "authentication.mfa_succeeded",
+    "authentication.oauth_failed",
+    "authentication.oauth_succeeded",
+    "authentication.password_failed",
+    "authentication.password_succeeded",
+    "authentication.passkey_failed",
+    "authentication.passkey_succeeded",
+    "authentication.sso_failed",
+    "authentication.sso_started",
+    "authentication.sso_succeeded",
+    "authentication.sso_timed_out",
+    "authentication.radar_risk_detected",
+    "api_key.created",
+    "api_key.revoked",
+    "connection.activated",
+    "connection.deactivated",
+    "connection.saml_certificate_renewal_required",
+    "connection.saml_certificate_renewed",
+    "connection.deleted",
+    "dsync.activated",
+    "dsync.deleted",
+    "dsync.group.created",
+    "dsync.group.deleted",
+    "dsync.group.updated",
+    "dsync.group.user_added",
+    "dsync.group.user_removed",
+    "dsync.user.created",
+    "dsync.user.deleted",
+    "dsync.user.updated",
+    "email_verification.created",
+    "group.created",
+    "group.deleted",
+    "group.member_added",
+    "group.member_removed",
+    "group.updated",
+    "flag.created",
+    "flag.deleted",
+    "flag.updated",
+    "flag.rule_updated",
+    "invitation.accepted",
+    "invitation.created",
+    "invitation.resent",
+    "invitation.revoked",
+    "magic_auth.created",
+    "organization.created",
+    "organization.deleted",
+    "organization.updated",
+    "organization_domain.created",
+    "organization_domain.deleted",
+    "organization_domain.updated",
+    "organization_domain.verified",
+    "organization_domain.verification_failed",
+    "password_reset.created",
+    "password_reset.succeeded",
+    "user.created",
+    "user.updated",
+    "user.deleted",
+    "organization_membership.created",
+    "organization_membership.deleted",
+    "organization_membership.updated",
+    "role.created",
+    "role.deleted",
+    "role.updated",
+    "organization_role.created",
+    "organization_role.deleted",
+    "organization_role.updated",
+    "permission.created",
+    "permission.deleted",
+    "permission.updated",
+    "session.created",
+    "session.revoked",
+    "waitlist_user.approved",
+    "waitlist_user.created",
+    "waitlist_user.denied",
+];
+
+/// `endpoint_url` must be an absolute HTTPS URL (plain HTTP only when
+/// `KEYSTEAD_WEBHOOK_ALLOW_HTTP` is set). Errors: 422 `invalid_url`.
+fn validate_url(url: &str, allow_http: bool) -> std::result::Result<String, ApiError> {
+    let invalid = || ApiError::Unprocessable {
+        code: "invalid_url",
+        message: format!("'{url}' is not a valid HTTPS URL."),
+        errors: Vec::new(),
+    };
+    let parsed = url::Url::parse(url.trim()).map_err(|_| invalid())?;
+    let scheme_ok = parsed.scheme() == "https" || (allow_http && parsed.scheme() == "http");
+    if !scheme_ok || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid());
+    }
+    Ok(parsed.to_string())
+}
+
+/// Every name must be in [`SUBSCRIBABLE`]. Errors: 422 `invalid_request_parameters` with
+/// `errors[{code: "unknown_event_type", message}]`.
+fn validate_events(events: &[String]) -> std::result::Result<Vec<String>, ApiError> {
+    if events.is_empty() {
+        return Err(ApiError::invalid_field(
+            "events",
+            "required",
+            "events must name at least one event.",
+        ));
+    }
+    let unknown: Vec<_> = events
+        .iter()
+        .filter(|e| !SUBSCRIBABLE.contains(&e.as_str()))
+        .map(|e| json!({"code": "unknown_event_type", "message": format!("Invalid enum value: '{e}'.")}))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_request_parameters",
+            message: "Validation failed: events contains unknown event types.".into(),
+            errors: unknown,
+        });
+    }
+    let mut out: Vec<String> = Vec::new();
+    for e in events {
+        if !out.contains(e) {
+            out.push(e.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Body of `POST /webhook_endpoints`.
+#[derive(Debug, Deserialize)]
+pub struct CreateWebhookEndpoint {
+    /// Where events are POSTed (HTTPS).
+    pub endpoint_url: String,
+    /// Event names to subscribe to.
+    pub events: Vec<String>,
+}
+
+/// Body of `PATCH /webhook_endpoints/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct UpdateWebhookEndpoint {
+    /// New URL.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// `enabled` or `disabled`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// New subscription.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+}
+
+/// `GET /webhook_endpoints`.
+async fn list_webhook_endpoints(
+    State(state): State<AppState>,
+    Env(ctx): Env,
+    q: QueryMap,
+) -> Result<Json<List<WebhookEndpoint>>> {
+    let params = ListParams::from_query(&q, Order::Desc)?;
+    let mut conn = state.db.acquire().await?;
+    let rows = endpoints::list(&mut conn, &state.vault, &ctx.environment_id, &params).await?;
+    Ok(Json(params.page(rows, |e| &e.id)))
+}
+
+/// `POST /webhook_endpoints` → 201.
+async fn create_webhook_endpoint(
+    State(state): State<AppState>,
+    Env(ctx): Env,
+    AppJson(body): AppJson<CreateWebhookEndpoint>,
+) -> Result<(StatusCode, Json<WebhookEndpoint>)> {
+    let url = validate_url(&body.endpoint_url, state.settings.webhooks.allow_http)?;
+    let events = validate_events(&body.events)?;
+    let mut tx = state.db.begin().await?;
+    let e = endpoints::insert(&mut tx, &state.vault, &ctx.environment_id, &url, &events).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(e)))
+}
+
+/// `PATCH /webhook_endpoints/{id}`.
+async fn update_webhook_endpoint(
+    State(state): State<AppState>,
+    Env(ctx): Env,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<UpdateWebhookEndpoint>,
+) -> Result<Json<WebhookEndpoint>> {
+    let up = EndpointUpdate {
+        endpoint_url: body
+            .endpoint_url
+            .as_deref()
+            .map(|u| validate_url(u, state.settings.webhooks.allow_http))
+            .transpose()?,
+        status: match body.status.as_deref() {
+            None => None,
+            Some(s @ ("enabled" | "disabled")) => Some(s.to_string()),
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "status",
+                    "invalid",
+                    "status must be enabled or disabled.",
+                )
+                .into());
+            }
+        },
+        events: body.events.as_deref().map(validate_events).transpose()?,
+    };
+    let mut tx = state.db.begin().await?;
+    let e = endpoints::update(&mut tx, &state.vault, &ctx.environment_id, &id, &up)
+        .await?
+        .ok_or_else(|| WebhookError::NotFound(id.clone()))?;
+    tx.commit().await?;
+    Ok(Json(e))
+}
+
+/// `DELETE /webhook_endpoints/{id}` → 204.
+async fn delete_webhook_endpoint(
+    State(state): State<AppState>,
+    Env(ctx): Env,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let mut tx = state.db.begin().await?;
+    if !endpoints::delete(&mut tx, &ctx.environment_id, &id).await? {
+        return Err(WebhookError::NotFound(id));
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /webhook_endpoints/{id}/deliveries` (extension): deliveries newest first, each with
+/// its attempts; cursors are event ids.
+async fn list_webhook_deliveries(
+    State(state): State<AppState>,
+    Env(ctx): Env,
+    Path(id): Path<String>,
+    q: QueryMap,
+) -> Result<Json<List<Delivery>>> {
+    let params = ListParams::from_query(&q, Order::Desc)?;
+    let env = &ctx.environment_id;
+    let mut conn = state.db.acquire().await?;
+    endpoints::find(&mut conn, &state.vault, env, &id)
+        .await?
+        .ok_or_else(|| WebhookError::NotFound(id.clone()))?;
+    let rows = deliveries::list(&mut conn, env, &id, &params).await?;
+    Ok(Json(params.page(rows, |d| &d.event_id)))
+}

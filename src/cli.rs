@@ -1,0 +1,144 @@
+//! `keystead environments …` and `keystead api-keys …`: tenant management against the same
+//! database the server uses (`DATABASE_URL` or the data dir), whether or not it is running.
+//!
+//! With the embedded default and a server already running on the same data dir, the CLI
+//! connects to that server's socket instead of starting a second cluster.
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use sqlx::ConnectOptions;
+
+use crate::config::{ApiKeysCommand, DbArgs, EnvironmentsCommand};
+use crate::crypto::{self, vault::Vault};
+use crate::db::{self, Database};
+use crate::store::{api_keys, environments};
+
+/// Opens the database for a CLI command: `DATABASE_URL`, the running server's embedded cluster,
+/// or a freshly started one.
+async fn open(args: &DbArgs) -> anyhow::Result<Database> {
+    if args.database_url.is_none() {
+        let sock = args.data_dir.join("postgres").join("sock");
+        if sock.join(".s.PGSQL.5432").exists() {
+            let opts = sqlx::postgres::PgConnectOptions::new()
+                .socket(std::fs::canonicalize(&sock)?)
+                .port(5432)
+                .username("postgres")
+                .database("keystead");
+            if opts.connect().await.is_ok() {
+                let pool = db::pool(opts).await?;
+                db::MIGRATOR.run(&pool).await?;
+                return Ok(Database {
+                    pool,
+                    embedded: None,
+                });
+            }
+        }
+    }
+    db::open(args).await
+}
+
+/// Runs `keystead environments …`.
+pub async fn environments(cmd: EnvironmentsCommand) -> anyhow::Result<()> {
+    match cmd {
+        EnvironmentsCommand::Create {
+            name,
+            production,
+            json,
+            db,
+        } => {
+            let database = open(&db).await?;
+            let vault = Vault::load(db.encryption_key.as_deref(), &db.data_dir)?;
+            let mut tx = database.pool.begin().await?;
+            let created =
+                environments::create(&mut tx, &vault, &name, production, None, None).await?;
+            tx.commit().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                println!("environment: {}", created.environment.id);
+                println!("client id:   {}", created.environment.client_id);
+                println!("API key:     {}   (shown once)", created.api_key);
+            }
+        }
+        EnvironmentsCommand::List { json, db } => {
+            let database = open(&db).await?;
+            let mut conn = database.pool.acquire().await?;
+            let list = environments::list(&mut conn).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for e in list {
+                    let kind = if e.production {
+                        "production"
+                    } else {
+                        "staging"
+                    };
+                    println!("{}  {}  {}  {}", e.id, e.client_id, kind, e.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `keystead api-keys …`.
+pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        ApiKeysCommand::Create {
+            environment,
+            name,
+            json,
+            db,
+        } => {
+            let database = open(&db).await?;
+            let mut tx = database.pool.begin().await?;
+            let production: Option<bool> =
+                sqlx::query_scalar("select production from environments where id = $1")
+                    .bind(&environment)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let production = production.with_context(|| format!("no environment {environment}"))?;
+            let value = crypto::new_api_key(production);
+            let id = api_keys::insert(&mut tx, &environment, &name, &value).await?;
+            tx.commit().await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "id": id, "environment_id": environment, "name": name, "api_key": value })
+                );
+            } else {
+                println!("API key {id}: {value}   (shown once)");
+            }
+        }
+        ApiKeysCommand::List {
+            environment,
+            json,
+            db,
+        } => {
+            let database = open(&db).await?;
+            let mut conn = database.pool.acquire().await?;
+            let keys = api_keys::list(&mut conn, &environment).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                for k in keys {
+                    let state = if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    println!("{}  {}  {}  {}", k.id, k.obfuscated_value, state, k.name);
+                }
+            }
+        }
+        ApiKeysCommand::Revoke { id, db } => {
+            let database = open(&db).await?;
+            let mut conn = database.pool.acquire().await?;
+            if !api_keys::revoke(&mut conn, &id).await? {
+                bail!("no API key {id}");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! The one error type of the HTTP API and its WorkOS-shaped JSON bodies.
+//!
+//! WorkOS uses several error dialects (WORKOS-API-NOTES §2.7): `{message}` (shape A), `{code, message}`
+//! (B), `{code, message, errors}` (C) and the OAuth `{error, error_description}` (D). Each variant
+//! renders exactly one of them. Internal failures render a generic 500 and log their detail once.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// Result alias for handlers and store functions.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Every error a request can end in. Client errors carry the exact WorkOS body fields.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400, shape B/C: `{code, message[, errors]}`; `code` absent renders shape A.
+    #[error("bad request: {message}")]
+    BadRequest {
+        /// WorkOS error code, e.g. `invalid_credentials`.
+        code: Option<&'static str>,
+        /// Human-readable message.
+        message: String,
+        /// Optional item list (`[{code, message}]` or `[{code, field}]`).
+        errors: Vec<Value>,
+    },
+    /// 401, shape A. Missing, unknown or revoked API key.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// 403, shape B plus extra fields (pending-authentication payloads, WORKOS-API-NOTES §4.4).
+    #[error("forbidden: {code}")]
+    Forbidden {
+        /// WorkOS error code, e.g. `email_verification_required`.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+        /// Extra top-level fields merged into the body.
+        extra: Map<String, Value>,
+    },
+    /// 404, shape A: `{"message": "<Entity> not found: '<id>'."}`.
+    #[error("{entity} not found: {id}")]
+    NotFound {
+        /// Display name of the entity, e.g. `Organization`.
+        entity: &'static str,
+        /// The id (or key) that was looked up.
+        id: String,
+    },
+    /// 409, shape A or B.
+    #[error("conflict: {message}")]
+    Conflict {
+        /// WorkOS error code, when the operation defines one.
+        code: Option<&'static str>,
+        /// Human-readable message.
+        message: String,
+    },
+    /// 422, shape B/C: `invalid_request_parameters` with `errors[{code, field}]`.
+    #[error("unprocessable: {message}")]
+    Unprocessable {
+        /// WorkOS error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+        /// Item list, usually `[{code, field}]`.
+        errors: Vec<Value>,
+    },
+    /// OAuth-style error, shape D: `{error, error_description}` with the given status.
+    #[error("oauth error {error}")]
+    OAuth {
+        /// HTTP status (400 in almost every case).
+        status: StatusCode,
+        /// OAuth error code, e.g. `invalid_grant`.
+        error: &'static str,
+        /// Human-readable description.
+        description: String,
+    },
+    /// 408: the request did not finish within the configured timeout.
+    #[error("request timeout")]
+    Timeout,
+    /// 429: a rate limit was exceeded; renders `Retry-After` and `X-RateLimit-*` headers.
+    #[error("rate limited")]
+    RateLimited {
+        /// The class's burst (`X-RateLimit-Limit`).
+        limit: u32,
+        /// Seconds until the bucket is full again (`X-RateLimit-Reset`).
+        reset_secs: u64,
+        /// Seconds to wait (`Retry-After`, at least 1).
+        retry_after_secs: u64,
+    },
+    /// 429 with a WorkOS code other than `rate_limit_exceeded`, shape B (e.g.
+    /// `email_change_too_many_attempts`); no rate-limit headers.
+    #[error("too many attempts: {code}")]
+    TooManyAttempts {
+        /// WorkOS error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+    },
+    /// 413: the request body exceeds the configured limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 503: the database is unreachable.
+    #[error("service unavailable")]
+    Unavailable,
+    /// 500: anything unexpected; detail is logged, never sent.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// 404 for `entity` with the given id.
+    pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.into(),
+        }
+    }
+
+    /// 400 with a WorkOS code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code: Some(code),
+            message: message.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 422 `invalid_request_parameters` for one field: `errors: [{code, field}]`.
+    pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code: "invalid_request_parameters",
+            message: message.into(),
+            errors: vec![json!({ "code": code, "field": field })],
+        }
+    }
+
+    /// OAuth-style 400 (`{error, error_description}`).
+    pub fn oauth(error: &'static str, description: impl Into<String>) -> Self {
+        Self::OAuth {
+            status: StatusCode::BAD_REQUEST,
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// The HTTP status this error renders with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::OAuth { status, .. } => *status,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::RateLimited { .. } | Self::TooManyAttempts { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body, in the WorkOS dialect for this variant.
+    pub fn body(&self) -> Value {
+        fn coded(code: Option<&str>, message: &str, errors: &[Value]) -> Value {
+            let mut body = Map::new();
+            if let Some(code) = code {
+                body.insert("code".into(), code.into());
+            }
+            body.insert("message".into(), message.into());
+            if !errors.is_empty() {
+                body.insert("errors".into(), Value::Array(errors.to_vec()));
+            }
+            Value::Object(body)
+        }
+        match self {
+            Self::BadRequest {
+                code,
+                message,
+                errors,
+            } => coded(*code, message, errors),
+            Self::Unauthorized(message) => json!({ "message": message }),
+            Self::Forbidden {
+                code,
+                message,
+                extra,
+            } => {
+                let mut body = extra.clone();
+                body.insert("code".into(), (*code).into());
+                body.insert("message".into(), message.as_str().into());
+                Value::Object(body)
+            }
+            Self::NotFound { entity, id } => {
+                json!({ "message": format!("{entity} not found: '{id}'.") })
+            }
+            Self::Conflict { code, message } => coded(*code, message, &[]),
+            Self::TooManyAttempts { code, message } => coded(Some(code), message, &[]),
+            Self::Unprocessable {
+                code,
+                message,
+                errors,
+            } => coded(Some(code), message, errors),
+            Self::OAuth {
+                error, description, ..
+            } => {
+                json!({ "error": error, "error_description": description })
+            }
+            Self::Timeout => json!({
+                "code": "request_timeout",
+                "message": "The request took too long to process."
+            }),
+            Self::RateLimited { .. } => json!({
+                "code": "rate_limit_exceeded",
+                "message": "Too many requests."
+            }),
+            Self::PayloadTooLarge => json!({
+                "code": "payload_too_large",
+                "message": "The request body is too large."
+            }),
+            Self::Unavailable => json!({
+                "code": "service_unavailable",
+                "message": "The service is temporarily unavailable. Try again shortly."
+            }),
+            Self::Internal(_) => json!({
+                "code": "internal_error",
+                "message": "An internal error occurred."
+            }),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable
+            }
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(e) = &self {
+            // Logged here, inside the request's span, so the line carries the request id.
+            tracing::error!(error = ?e, "internal error");
+        }
+        let status = self.status();
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Self::RateLimited {
+            limit,
+            reset_secs,
+            retry_after_secs,
+        } = self
+        {
+            let headers = response.headers_mut();
+            for (name, value) in [
+                ("x-ratelimit-limit", u64::from(limit)),
+                ("x-ratelimit-remaining", 0),
+                ("x-ratelimit-reset", reset_secs),
+                ("retry-after", retry_after_secs.max(1)),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+                    headers.insert(name, v);
+                }
+            }
+        }
+        response
+    }
+}
+
+/// Maps database constraint violations to client errors (launchbadge's `on_constraint`).
+pub trait ResultExt<T> {
+    /// If the error is a violation of `constraint`, replace it with `f()`.
+    fn on_constraint(self, constraint: &str, f: impl FnOnce() -> ApiError) -> ApiResult<T>;
+}
+
+impl<T, E: Into<ApiError>> ResultExt<T> for Result<T, E> {
+    fn on_constraint(self, constraint: &str, f: impl FnOnce() -> ApiError) -> ApiResult<T> {
+        self.map_err(|e| match e.into() {
+            ApiError::Internal(inner) => match inner.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Database(db)) if db.constraint() == Some(constraint) => f(),
+                _ => ApiError::Internal(inner),
+            },
+            other => other,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_follow_the_workos_dialects() {
+        assert_eq!(
+            ApiError::not_found("Organization", "org_1").body(),
+            json!({"message": "Organization not found: 'org_1'."})
+        );
+        assert_eq!(
+            ApiError::bad_request("invalid_credentials", "Invalid credentials.").body(),
+            json!({"code": "invalid_credentials", "message": "Invalid credentials."})
+        );
+        assert_eq!(
+            ApiError::oauth("invalid_grant", "bad").body(),
+            json!({"error": "invalid_grant", "error_description": "bad"})
+        );
+        let e = ApiError::invalid_field("name", "required", "Validation failed.");
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.body()["errors"][0]["field"], "name");
+    }
+}

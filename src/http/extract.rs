@@ -1,0 +1,215 @@
+//! Input extractors that speak our error: malformed JSON, wrong types, missing fields, bad query
+//! values and oversize bodies become WorkOS-shaped 4xx responses, never axum's plain text.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+
+/// A JSON request body (`application/json`; `application/x-www-form-urlencoded` is accepted too,
+/// as OAuth-style clients send it). An empty body reads as `{}`.
+///
+/// Errors: 400 `bad_request` for malformed JSON, 413 past the body limit, 422
+/// `invalid_request_parameters` with `errors[{code, field}]` for missing or mistyped fields.
+#[derive(Debug)]
+pub struct AppJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_form = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::bad_request("bad_request", "The request body could not be read.")
+            }
+        })?;
+        let value = if is_form {
+            let map: Map<String, Value> = url::form_urlencoded::parse(&bytes)
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect();
+            Value::Object(map)
+        } else if bytes.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::bad_request(
+                    "bad_request",
+                    format!("The request body is not valid JSON: {e}."),
+                )
+            })?
+        };
+        from_value(value).map(AppJson)
+    }
+}
+
+/// Deserializes `value` into `T`, mapping failures to 422 `invalid_request_parameters` with the
+/// offending field path.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let (code, field) = match inner.strip_prefix("missing field `") {
+            Some(rest) => {
+                let name = rest.split('`').next().unwrap_or_default();
+                let field = if path == "." {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                };
+                ("required", field)
+            }
+            None => ("invalid", if path == "." { String::new() } else { path }),
+        };
+        let message = if field.is_empty() {
+            format!("Validation failed: {inner}.")
+        } else {
+            format!("Validation failed: {field}: {inner}.")
+        };
+        ApiError::Unprocessable {
+            code: "invalid_request_parameters",
+            message,
+            errors: vec![json!({ "code": code, "field": field })],
+        }
+    })
+}
+
+/// The query string as key/value pairs, with the lenient array handling the SDKs need:
+/// `events=a,b`, `events=a&events=b` and `events[]=a` all mean `[a, b]` (WORKOS-API-NOTES §2.6).
+#[derive(Debug, Default, Clone)]
+pub struct QueryMap(Vec<(String, String)>);
+
+impl QueryMap {
+    /// Parses a raw query string.
+    pub fn parse(query: &str) -> Self {
+        Self(
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// The last value of `key`, if present and non-empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of `key` / `key[]`, comma-split, trimmed, empty ones dropped.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        let bracketed = format!("{key}[]");
+        self.0
+            .iter()
+            .filter(|(k, _)| *k == key || *k == bracketed)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(Self::parse(parts.uri.query().unwrap_or_default()))
+    }
+}
+
+/// Tri-state for nullable fields of partial updates: absent (leave), `null` (clear), value (set).
+///
+/// Use with `#[serde(default)]`; WORKOS-API-NOTES §8 item 5.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    /// The key was not sent: leave the stored value unchanged.
+    #[default]
+    Absent,
+    /// The key was sent as `null`: clear the stored value.
+    Null,
+    /// The key was sent with a value.
+    Value(T),
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            Some(v) => Self::Value(v),
+            None => Self::Null,
+        })
+    }
+}
+
+impl<T> Patch<T> {
+    /// `Some(new value)` when the key was sent (`Some(None)` for `null`), `None` when absent.
+    pub fn into_update(self) -> Option<Option<T>> {
+        match self {
+            Self::Absent => None,
+            Self::Null => Some(None),
+            Self::Value(v) => Some(Some(v)),
+        }
+    }
+
+    /// The value when one was sent.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Self::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[expect(dead_code, reason = "fields exist to be deserialized")]
+    struct Body {
+        name: String,
+        #[serde(default)]
+        external_id: Patch<String>,
+    }
+
+    #[test]
+    fn query_arrays_accept_every_sdk_style() {
+        let q = QueryMap::parse("events=a,b&events=c&events[]=d&limit=5&empty=");
+        assert_eq!(q.list("events"), ["a", "b", "c", "d"]);
+        assert_eq!(q.get("limit"), Some("5"));
+        assert_eq!(q.get("empty"), None);
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_name_the_field() {
+        let e = from_value::<Body>(json!({})).unwrap_err();
+        assert_eq!(
+            e.body()["errors"][0],
+            json!({"code": "required", "field": "name"})
+        );
+        let e = from_value::<Body>(json!({"name": 5})).unwrap_err();
+        assert_eq!(e.body()["errors"][0]["field"], "name");
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_null_and_value() {
+        let b: Body = from_value(json!({"name": "a"})).unwrap();
+        assert_eq!(b.external_id, Patch::Absent);
+        let b: Body = from_value(json!({"name": "a", "external_id": null})).unwrap();
+        assert_eq!(b.external_id, Patch::Null);
+        let b: Body = from_value(json!({"name": "a", "external_id": "x"})).unwrap();
+        assert_eq!(b.external_id.into_update(), Some(Some("x".to_string())));
+    }
+}

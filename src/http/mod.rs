@@ -1,0 +1,12 @@
+//! HTTP plumbing shared by every area: extractors, API-key auth and pagination.
+
+pub mod auth;
+pub mod cors;
+pub mod extract;
+pub mod idempotency;
+pub mod pagination;
+pub mod rate_limit;
+
+pub use auth::{AuthContext, Env};
+pub use extract::{AppJson, Patch, QueryMap};
+pub use pagination::{List, ListParams, Order};

@@ -1,0 +1,555 @@
+//! Rate limiting: GCRA limits per route class, keyed per API key, client IP, email or
+//! connection, modelled on WorkOS's published limits. In-process with `governor` by default;
+//! shared across replicas through Redis (one atomic Lua GCRA script, CRATES.md §3) when
+//! `KEYSTEAD_REDIS_URL` is set. A Redis failure fails open with a warning and a metric.
+//!
+//! Limited responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+//! `X-RateLimit-Reset` (seconds until the bucket is full again); a rejection is 429 with
+//! `Retry-After` (seconds) and `{"code": "rate_limit_exceeded", "message": …}`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter as Gcra};
+use ipnet::IpNet;
+use tokio::sync::Mutex;
+
+mod redis_gcra;
+
+use self::redis_gcra::{GCRA_LUA, Redis};
+use super::AuthContext;
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// A route class with its own limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Every API-key route, per API key (WorkOS: 6,000 / 60 s).
+    General,
+    /// `GET /user_management/*`, per API key (1,000 / 10 s).
+    UserManagementRead,
+    /// Other `/user_management/*` methods, per API key (500 / 10 s).
+    UserManagementWrite,
+    /// `POST /user_management/authenticate`, per email, failures included (10 / 60 s).
+    AuthenticateEmail,
+    /// `POST /user_management/authenticate`, per end-user IP (10 / 60 s).
+    AuthenticateIp,
+    /// Magic-auth, verification and password-reset sends, per email (3 / 60 s).
+    Sends,
+    /// `GET /sso/authorize`, per connection (1,000 / 60 s).
+    SsoAuthorize,
+    /// `DELETE /organizations/{id}`, per API key (50 / 60 s).
+    OrganizationDelete,
+    /// Public routes, per client IP (6,000 / 60 s).
+    Public,
+}
+
+impl Class {
+    const ALL: [Class; 9] = [
+        Class::General,
+        Class::UserManagementRead,
+        Class::UserManagementWrite,
+        Class::AuthenticateEmail,
+        Class::AuthenticateIp,
+        Class::Sends,
+        Class::SsoAuthorize,
+        Class::OrganizationDelete,
+        Class::Public,
+    ];
+
+    /// The name used in `KEYSTEAD_RATE_LIMITS`, metrics and Redis keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::General => "general",
+            Class::UserManagementRead => "user_management_read",
+            Class::UserManagementWrite => "user_management_write",
+            Class::AuthenticateEmail => "authenticate_email",
+            Class::AuthenticateIp => "authenticate_ip",
+            Class::Sends => "sends",
+            Class::SsoAuthorize => "sso_authorize",
+            Class::OrganizationDelete => "organization_delete",
+            Class::Public => "public",
+        }
+    }
+
+    fn default_limit(self) -> Limit {
+        let (burst, secs) = match self {
+            Class::General | Class::Public => (6000, 60),
+            Class::UserManagementRead => (1000, 10),
+            Class::UserManagementWrite => (500, 10),
+            Class::AuthenticateEmail | Class::AuthenticateIp => (10, 60),
+            Class::Sends => (3, 60),
+            Class::SsoAuthorize => (1000, 60),
+            Class::OrganizationDelete => (50, 60),
+        };
+        Limit {
+            burst,
+            period: Duration::from_secs(secs),
+        }
+    }
+}
+
+/// `burst` requests per `period`, replenished evenly (GCRA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Requests allowed at once (and per period).
+    pub burst: u32,
+    /// Time to replenish the whole burst.
+    pub period: Duration,
+}
+
+/// The configured limit of every class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    limits: HashMap<Class, Limit>,
+    /// When false, nothing is limited (and no headers are sent).
+    pub enabled: bool,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            limits: Class::ALL.iter().map(|c| (*c, c.default_limit())).collect(),
+            enabled: true,
+        }
+    }
+}
+
+impl RateLimits {
+    /// The limit of `class`.
+    pub fn get(&self, class: Class) -> Limit {
+        self.limits
+            .get(&class)
+            .copied()
+            .unwrap_or_else(|| class.default_limit())
+    }
+}
+
+impl FromStr for RateLimits {
+    type Err = String;
+
+    /// Parses `off`, or overrides such as `general=6000/60,authenticate_email=10/60`
+    /// (`<class>=<requests>/<seconds>`); unnamed classes keep their defaults.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut limits = Self::default();
+        if s.trim().eq_ignore_ascii_case("off") {
+            limits.enabled = false;
+            return Ok(limits);
+        }
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, spec) = part
+                .split_once('=')
+                .ok_or(format!("'{part}' is not <class>=<requests>/<seconds>"))?;
+            let class = Class::ALL
+                .into_iter()
+                .find(|c| c.name() == name.trim())
+                .ok_or(format!("unknown rate-limit class '{name}'"))?;
+            let (n, secs) = spec
+                .split_once('/')
+                .ok_or(format!("'{spec}' is not <requests>/<seconds>"))?;
+            let burst: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad request count in '{part}'"))?;
+            let secs: f64 = secs
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad seconds in '{part}'"))?;
+            if burst == 0 || secs <= 0.0 {
+                return Err(format!(
+                    "'{part}' must allow at least one request per positive period"
+                ));
+            }
+            limits.limits.insert(
+                class,
+                Limit {
+                    burst,
+                    period: Duration::from_secs_f64(secs),
+                },
+            );
+        }
+        Ok(limits)
+    }
+}
+
+/// The outcome of one check, with what the response headers report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the request may proceed.
+    pub allowed: bool,
+    /// The class's burst.
+    pub limit: u32,
+    /// Requests left right now.
+    pub remaining: u32,
+    /// Seconds until the bucket is full again.
+    pub reset_secs: u64,
+    /// Seconds to wait before retrying (0 when allowed).
+    pub retry_after_secs: u64,
+}
+
+impl Decision {
+    fn open(limit: Limit) -> Self {
+        Self {
+            allowed: true,
+            limit: limit.burst,
+            remaining: limit.burst,
+            reset_secs: 0,
+            retry_after_secs: 0,
+        }
+    }
+
+    /// Adds the `X-RateLimit-*` headers (and `Retry-After` when rejected).
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        let mut set = |name: &'static str, v: u64| {
+            if let Ok(v) = HeaderValue::from_str(&v.to_string()) {
+                headers.insert(name, v);
+            }
+        };
+        set("x-ratelimit-limit", u64::from(self.limit));
+        set("x-ratelimit-remaining", u64::from(self.remaining));
+        set("x-ratelimit-reset", self.reset_secs);
+        if !self.allowed {
+            set("retry-after", self.retry_after_secs.max(1));
+        }
+    }
+
+    /// The 429 error for a rejected decision.
+    pub fn error(&self) -> ApiError {
+        ApiError::RateLimited {
+            limit: self.limit,
+            reset_secs: self.reset_secs,
+            retry_after_secs: self.retry_after_secs,
+        }
+    }
+
+    /// The 429 response for a rejected decision.
+    pub fn reject(&self) -> Response {
+        self.error().into_response()
+    }
+}
+
+type Keyed = Gcra<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// Checks requests against the configured limits (in-process, or in Redis).
+pub struct RateLimiter {
+    limits: RateLimits,
+    local: HashMap<Class, Keyed>,
+    redis: Option<Redis>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("limits", &self.limits)
+            .field("redis", &self.redis.is_some())
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// A limiter with `limits`, shared through Redis when `redis_url` is given (the connection
+    /// is made on first use, so Redis being down at start-up is not fatal).
+    pub fn new(limits: RateLimits, redis_url: Option<&str>) -> anyhow::Result<Self> {
+        let local = Class::ALL
+            .iter()
+            .filter_map(|c| {
+                let l = limits.get(*c);
+                let burst = NonZeroU32::new(l.burst)?;
+                let quota = Quota::with_period(l.period / l.burst)?.allow_burst(burst);
+                Some((
+                    *c,
+                    Gcra::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+                ))
+            })
+            .collect();
+        let redis = match redis_url {
+            Some(url) => Some(Redis {
+                client: redis::Client::open(url)?,
+                conn: Mutex::new(None),
+                script: redis::Script::new(GCRA_LUA),
+            }),
+            None => None,
+        };
+        Ok(Self {
+            limits,
+            local,
+            redis,
+        })
+    }
+
+    /// Whether limits apply at all.
+    pub fn enabled(&self) -> bool {
+        self.limits.enabled
+    }
+
+    /// Counts one request of `class` for `key` and decides.
+    pub async fn check(&self, class: Class, key: &str) -> Decision {
+        let limit = self.limits.get(class);
+        if !self.limits.enabled {
+            return Decision::open(limit);
+        }
+        let decision = match &self.redis {
+            Some(r) => match r.check(class, key, limit).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, class = class.name(), "rate-limit backend unavailable; failing open");
+                    metrics::counter!("keystead_rate_limit_backend_errors_total").increment(1);
+                    Decision::open(limit)
+                }
+            },
+            None => self.check_local(class, key, limit),
+        };
+        if !decision.allowed {
+            metrics::counter!("keystead_rate_limit_rejections_total", "class" => class.name())
+                .increment(1);
+        }
+        decision
+    }
+
+    fn check_local(&self, class: Class, key: &str, limit: Limit) -> Decision {
+        let Some(gcra) = self.local.get(&class) else {
+            return Decision::open(limit);
+        };
+        let interval = limit.period.as_secs_f64() / f64::from(limit.burst);
+        match gcra.check_key(&key.to_string()) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let reset =
+                    (f64::from(limit.burst - remaining.min(limit.burst)) * interval).ceil() as u64;
+                Decision {
+                    allowed: true,
+                    limit: limit.burst,
+                    remaining,
+                    reset_secs: reset,
+                    retry_after_secs: 0,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let wait_secs = wait.as_secs_f64().ceil() as u64;
+                Decision {
+                    allowed: false,
+                    limit: limit.burst,
+                    remaining: 0,
+                    reset_secs: limit.period.as_secs().max(wait_secs),
+                    retry_after_secs: wait_secs.max(1),
+                }
+            }
+        }
+    }
+
+    /// Drops idle keys from the in-process stores (call periodically).
+    pub fn retain_recent(&self) {
+        for l in self.local.values() {
+            l.retain_recent();
+        }
+    }
+}
+
+/// Networks whose `X-Forwarded-For` is believed (`KEYSTEAD_TRUSTED_PROXIES`).
+pub fn parse_trusted_proxies(s: &str) -> Result<Vec<IpNet>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("'{p}' is not an IP address or network"))
+        })
+        .collect()
+}
+
+/// The client's IP: the socket peer, or — when the peer is a trusted proxy — the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(req: &Request, trusted: &[IpNet]) -> Option<IpAddr> {
+    client_ip_of(req.extensions(), req.headers(), trusted)
+}
+
+/// [`client_ip`] from a request's parts (for extractors).
+pub fn client_ip_of(
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+) -> Option<IpAddr> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    if !trusted.iter().any(|n| n.contains(&peer)) {
+        return Some(peer);
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let hops: Vec<IpAddr> = forwarded
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.iter().any(|n| n.contains(ip)))
+        .or(Some(peer))
+}
+
+/// The classes a request falls into besides [`Class::General`].
+fn extra_classes(method: &Method, route: &str) -> Vec<Class> {
+    let mut classes = Vec::new();
+    if route.starts_with("/user_management/") {
+        classes.push(if method == Method::GET {
+            Class::UserManagementRead
+        } else {
+            Class::UserManagementWrite
+        });
+    }
+    if method == Method::DELETE && route == "/organizations/{id}" {
+        classes.push(Class::OrganizationDelete);
+    }
+    classes
+}
+
+/// Middleware for API-key routes (runs after authentication): per-key limits by route class.
+pub async fn limit_api(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.limiter.enabled() {
+        return next.run(req).await;
+    }
+    let key = req
+        .extensions()
+        .get::<AuthContext>()
+        .map(|c| c.api_key_id.clone())
+        .unwrap_or_default();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let mut classes = vec![Class::General];
+    classes.extend(extra_classes(req.method(), &route));
+    let mut tightest: Option<Decision> = None;
+    for class in classes {
+        let d = state.limiter.check(class, &key).await;
+        if !d.allowed {
+            return d.reject();
+        }
+        if tightest.is_none_or(|t| d.remaining < t.remaining) {
+            tightest = Some(d);
+        }
+    }
+    let mut res = next.run(req).await;
+    if let Some(d) = tightest {
+        d.write_headers(res.headers_mut());
+    }
+    res
+}
+
+/// Middleware for public routes: per client IP.
+pub async fn limit_public(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.limiter.enabled() {
+        return next.run(req).await;
+    }
+    let Some(ip) = client_ip(&req, &state.settings.trusted_proxies) else {
+        return next.run(req).await;
+    };
+    let d = state.limiter.check(Class::Public, &ip.to_string()).await;
+    if !d.allowed {
+        return d.reject();
+    }
+    let mut res = next.run(req).await;
+    d.write_headers(res.headers_mut());
+    res
+}
+
+/// Periodically drops idle in-process keys.
+pub fn spawn_janitor(
+    limiter: Arc<RateLimiter>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut shutdown = shutdown;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(60)) => limiter.retain_recent(),
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_with_defaults_and_overrides() {
+        let l: RateLimits = "general=10/1, authenticate_email=2/60".parse().unwrap();
+        assert_eq!(
+            l.get(Class::General),
+            Limit {
+                burst: 10,
+                period: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            l.get(Class::Sends),
+            Limit {
+                burst: 3,
+                period: Duration::from_secs(60)
+            }
+        );
+        assert!(!"off".parse::<RateLimits>().unwrap().enabled);
+        assert!("nope=1/1".parse::<RateLimits>().is_err());
+        assert!("general=0/1".parse::<RateLimits>().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_local_limiter_allows_the_burst_then_rejects_with_retry_after() {
+        let limiter = RateLimiter::new("authenticate_email=3/60".parse().unwrap(), None).unwrap();
+        let mut remaining = Vec::new();
+        for _ in 0..3 {
+            let d = limiter.check(Class::AuthenticateEmail, "a@b.co").await;
+            assert!(d.allowed);
+            remaining.push(d.remaining);
+        }
+        assert_eq!(remaining, [2, 1, 0]);
+        let d = limiter.check(Class::AuthenticateEmail, "a@b.co").await;
+        assert!(!d.allowed);
+        assert!(
+            d.retry_after_secs >= 19 && d.retry_after_secs <= 20,
+            "{d:?}"
+        );
+        assert!(
+            limiter
+                .check(Class::AuthenticateEmail, "other@b.co")
+                .await
+                .allowed,
+            "keys are independent"
+        );
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = parse_trusted_proxies("10.0.0.0/8, 127.0.0.1").unwrap();
+        let mut req = Request::new(axum::body::Body::empty());
+        req.headers_mut().insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, 10.1.2.3"),
+        );
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+        assert_eq!(
+            client_ip(&req, &trusted),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(client_ip(&req, &[]), Some("127.0.0.1".parse().unwrap()));
+    }
+}

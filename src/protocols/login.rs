@@ -1,0 +1,432 @@
+//! The shared life of an SSO login: [`start`] sends the browser to the IdP (SAML
+//! AuthnRequest, OIDC/OAuth authorization request) and records the pending request;
+//! [`finish`] turns a verified identity into a Profile and a one-time code and redirects to the
+//! application (`redirect_uri?code=…&state=…`); [`fail`] records `authentication.sso_failed`
+//! and redirects with `error` and `error_description` when the request is known (WORKOS-API-NOTES
+//! §5.1), or answers 400 otherwise.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::saml;
+use crate::app::AppState;
+use crate::crypto::random_token;
+use crate::db::Tx;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{new_id, prefix};
+use crate::store::authorization_codes::{self, NewCode};
+use crate::store::connections::{ConnectionConfig, Settings};
+use crate::store::sso::{self, Attempt, NewProfile, NewSsoRequest, Profile, SsoRequest, TokenKind};
+use crate::store::user_identities::{self, Issuer};
+use crate::store::users::{self, NewUser};
+use crate::store::{connections, redirect_uris};
+
+/// Lifetime of an authorization code (single use).
+pub const CODE_TTL: Duration = Duration::from_secs(600);
+
+/// The SP-side URLs of a connection.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SpUrls {
+    /// SAML SP entity id (also the metadata URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<String>,
+    /// SAML Assertion Consumer Service (HTTP-POST).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acs_url: Option<String>,
+    /// Public SP metadata XML.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_url: Option<String>,
+    /// OIDC/OAuth redirect URI to register at the provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+}
+
+/// The URLs the IdP must be configured with for this connection.
+pub fn sp_urls(public_url: &str, c: &ConnectionConfig) -> SpUrls {
+    let id = &c.connection.id;
+    match c.settings {
+        Settings::Saml(_) => {
+            let metadata = format!("{public_url}/sso/saml/metadata/{id}");
+            SpUrls {
+                entity_id: Some(metadata.clone()),
+                acs_url: Some(format!("{public_url}/sso/saml/acs/{id}")),
+                metadata_url: Some(metadata),
+                redirect_uri: None,
+            }
+        }
+        Settings::Oidc(_) | Settings::Oauth(_) => SpUrls {
+            entity_id: None,
+            acs_url: None,
+            metadata_url: None,
+            redirect_uri: Some(format!("{public_url}/sso/oidc/callback/{id}")),
+        },
+    }
+}
+
+/// What the application asked for at `/sso/authorize`.
+#[derive(Debug, Default)]
+pub struct StartParams<'a> {
+    /// Checked redirect URI.
+    pub redirect_uri: &'a str,
+    /// Returned untouched.
+    pub client_state: Option<&'a str>,
+    /// Passed to the IdP.
+    pub login_hint: Option<&'a str>,
+    /// PKCE challenge the application will prove at `/sso/token`.
+    pub code_challenge: Option<&'a str>,
+    /// `S256` (or `plain`).
+    pub code_challenge_method: Option<&'a str>,
+    /// Extra scopes (OIDC/OAuth).
+    pub provider_scopes: Vec<String>,
+    /// Started by `GET /user_management/authorize`: [`finish`] signs a Keystead user in and
+    /// answers with a User Management authorization code.
+    pub user_management: bool,
+}
+
+/// Records the pending login and returns the IdP URL to redirect the browser to.
+pub async fn start(
+    state: &AppState,
+    env: &str,
+    c: &ConnectionConfig,
+    p: StartParams<'_>,
+) -> ApiResult<String> {
+    let id = new_id(prefix::SSO_REQUEST);
+    let urls = sp_urls(&state.settings.public_url, c);
+    let mut nonce = None;
+    let mut verifier = None;
+    let url = match &c.settings {
+        Settings::Saml(s) => {
+            let key = if s.sign_requests {
+                let mut conn = state.db.acquire().await?;
+                connections::secrets(&mut conn, &state.vault, env, &c.connection.id)
+                    .await?
+                    .sp_private_key
+            } else {
+                None
+            };
+            let request = saml::request::AuthnRequest {
+                id: &id,
+                sp_entity_id: urls.entity_id.as_deref().unwrap_or_default(),
+                acs_url: urls.acs_url.as_deref().unwrap_or_default(),
+                idp_sso_url: &s.idp_sso_url,
+                now: Utc::now(),
+                login_hint: p.login_hint,
+            };
+            request
+                .redirect_url(Some(&id), key.as_deref())
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!(e.message)))?
+        }
+        Settings::Oidc(_) | Settings::Oauth(_) => {
+            let n = random_token(24);
+            let (url, v) = super::oidc::authorization_url(
+                state,
+                env,
+                c,
+                &super::oidc::AuthorizeInput {
+                    state: &id,
+                    nonce: &n,
+                    redirect_uri: urls.redirect_uri.as_deref().unwrap_or_default(),
+                    login_hint: p.login_hint,
+                    extra_scopes: &p.provider_scopes,
+                },
+            )
+            .await?;
+            nonce = Some(n);
+            verifier = Some(v);
+            url
+        }
+    };
+    let mut conn = state.db.acquire().await?;
+    sso::insert_request(
+        &mut conn,
+        env,
+        NewSsoRequest {
+            id: &id,
+            connection_id: &c.connection.id,
+            redirect_uri: p.redirect_uri,
+            client_state: p.client_state,
+            nonce: nonce.as_deref(),
+            pkce_verifier: verifier.as_deref(),
+            code_challenge: p.code_challenge,
+            code_challenge_method: p.code_challenge_method,
+            user_management: p.user_management,
+            ttl: state.settings.sso.request_ttl,
+        },
+    )
+    .await?;
+    Ok(url)
+}
+
+/// `uri` with `params` appended to its query.
+pub fn with_query(uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut u) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    if let Some(v) = v {
+                        q.append_pair(k, v);
+                    }
+                }
+            }
+            u.to_string()
+        }
+        Err(_) => uri.to_string(),
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, to), (header::CACHE_CONTROL, "no-store")],
+    )
+        .into_response()
+}
+
+/// A failed login: why, in the words the event and the redirect use.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Machine-readable reason, e.g. `signature_invalid`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl From<saml::SamlError> for Failure {
+    fn from(e: saml::SamlError) -> Self {
+        Self {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+/// Where a finished login is bound: the pending request it answers (`None`: IdP-initiated),
+/// and for SAML the assertion id to remember until when.
+#[derive(Debug, Default)]
+pub struct Completion<'a> {
+    /// The request id this login answers.
+    pub request_id: Option<&'a str>,
+    /// `(assertion id, remember until)` for the replay cache.
+    pub assertion: Option<(&'a str, DateTime<Utc>)>,
+    /// Provider tokens to return with the code (OAuth).
+    pub oauth_tokens: Option<Value>,
+}
+
+/// Issues a profile and code for a verified identity and redirects to the application.
+pub async fn finish(
+    state: &AppState,
+    env: &str,
+    c: &ConnectionConfig,
+    done: Completion<'_>,
+    profile: NewProfile,
+) -> ApiResult<Response> {
+    let conn_id = c.connection.id.as_str();
+    let org = c.connection.organization_id.as_deref();
+    let mut tx = state.db.begin().await?;
+    let request: Option<SsoRequest> = match done.request_id {
+        Some(id) => match sso::consume_request(&mut tx, env, conn_id, id).await? {
+            Some(r) => Some(r),
+            None => {
+                drop(tx);
+                return fail(state, env, Some(c), None, unsolicited()).await;
+            }
+        },
+        None => None,
+    };
+    if let Some((assertion_id, until)) = done.assertion
+        && !sso::remember_assertion(&mut tx, env, conn_id, assertion_id, until).await?
+    {
+        drop(tx);
+        let replay = Failure {
+            code: "replayed_assertion",
+            message: "This assertion was already used.".into(),
+        };
+        return fail_with_request(state, env, Some(c), request, replay).await;
+    }
+    let target = match &request {
+        Some(r) => r.redirect_uri.clone(),
+        None => match redirect_uris::default_uri(&mut tx, env).await? {
+            Some(u) => u,
+            None => {
+                drop(tx);
+                let no_target = Failure {
+                    code: "invalid_redirect_uri",
+                    message: "IdP-initiated login needs a default redirect URI.".into(),
+                };
+                return fail(state, env, Some(c), None, no_target).await;
+            }
+        },
+    };
+    let stored = sso::upsert_profile(
+        &mut tx,
+        env,
+        conn_id,
+        &c.connection.connection_type,
+        org,
+        &profile,
+    )
+    .await?;
+    let attempt = Attempt {
+        connection_id: Some(conn_id),
+        organization_id: org,
+        email: Some(&stored.email),
+    };
+    if let Some(r) = request.as_ref().filter(|r| r.user_management) {
+        let user_id = sign_in_user(&mut tx, env, c, &stored).await?;
+        let code = authorization_codes::insert(
+            &mut tx,
+            env,
+            NewCode {
+                user_id: &user_id,
+                organization_id: org,
+                auth_method: "sso",
+                redirect_uri: &r.redirect_uri,
+                code_challenge: r.code_challenge.as_deref(),
+                ip_address: None,
+                user_agent: None,
+                ttl: CODE_TTL,
+            },
+        )
+        .await?;
+        sso::record_succeeded(&mut tx, env, &attempt).await?;
+        tx.commit().await?;
+        return Ok(redirect(&with_query(
+            &r.redirect_uri,
+            &[("code", Some(&code)), ("state", r.client_state.as_deref())],
+        )));
+    }
+    let code = sso::issue_token(
+        &mut tx,
+        env,
+        TokenKind::Code,
+        &stored.id,
+        CODE_TTL,
+        request.as_ref().and_then(|r| r.code_challenge.as_deref()),
+        request
+            .as_ref()
+            .and_then(|r| r.code_challenge_method.as_deref()),
+        done.oauth_tokens.as_ref(),
+    )
+    .await?;
+    sso::record_succeeded(&mut tx, env, &attempt).await?;
+    tx.commit().await?;
+    let client_state = request.as_ref().and_then(|r| r.client_state.as_deref());
+    Ok(redirect(&with_query(
+        &target,
+        &[("code", Some(&code)), ("state", client_state)],
+    )))
+}
+
+/// The Keystead user behind an SSO profile: the one holding the identity, else the one with
+/// the profile's email (the identity is linked to it), else a new user (`user.created`) whose
+/// email is verified unless the IdP says otherwise.
+async fn sign_in_user(
+    tx: &mut Tx,
+    env: &str,
+    c: &ConnectionConfig,
+    profile: &Profile,
+) -> ApiResult<String> {
+    let issuer = match c.settings {
+        // The identities API spells GitHub `GithubOAuth`.
+        Settings::Oauth(_) if c.connection.connection_type == "GitHubOAuth" => {
+            Issuer::Provider("GithubOAuth")
+        }
+        Settings::Oauth(_) => Issuer::Provider(&c.connection.connection_type),
+        Settings::Saml(_) | Settings::Oidc(_) => {
+            Issuer::Connection(&c.connection.id, &c.connection.connection_type)
+        }
+    };
+    if let Some(id) = user_identities::find_user(tx, env, issuer, &profile.idp_id).await? {
+        return Ok(id);
+    }
+    let user = match users::find_by_email(tx, env, &profile.email).await? {
+        Some(u) => u,
+        None => {
+            let unverified = profile
+                .raw_attributes
+                .get("email_verified")
+                .is_some_and(|v| v == &Value::Bool(false) || v == "false");
+            users::insert(
+                tx,
+                env,
+                NewUser {
+                    email: profile.email.trim().to_lowercase(),
+                    email_verified: !unverified,
+                    first_name: profile.first_name.clone(),
+                    last_name: profile.last_name.clone(),
+                    ..NewUser::default()
+                },
+            )
+            .await?
+        }
+    };
+    user_identities::link_issuer(tx, env, &user.id, issuer, &profile.idp_id).await?;
+    Ok(user.id)
+}
+
+fn unsolicited() -> Failure {
+    Failure {
+        code: "unsolicited_response",
+        message: "The response answers a request that is unknown, expired or already used.".into(),
+    }
+}
+
+/// Records `authentication.sso_failed`; consumes the pending request `request_id` (when still
+/// pending) and redirects to its `redirect_uri` with the error, else answers 400.
+pub async fn fail(
+    state: &AppState,
+    env: &str,
+    c: Option<&ConnectionConfig>,
+    request_id: Option<&str>,
+    failure: Failure,
+) -> ApiResult<Response> {
+    let request = match (c, request_id) {
+        (Some(c), Some(id)) => {
+            let mut tx = state.db.begin().await?;
+            let r = sso::consume_request(&mut tx, env, &c.connection.id, id).await?;
+            tx.commit().await?;
+            r
+        }
+        _ => None,
+    };
+    fail_with_request(state, env, c, request, failure).await
+}
+
+async fn fail_with_request(
+    state: &AppState,
+    env: &str,
+    c: Option<&ConnectionConfig>,
+    request: Option<SsoRequest>,
+    failure: Failure,
+) -> ApiResult<Response> {
+    tracing::info!(code = failure.code, message = %failure.message, "sso login failed");
+    let mut tx = state.db.begin().await?;
+    let attempt = Attempt {
+        connection_id: c.map(|c| c.connection.id.as_str()),
+        organization_id: c.and_then(|c| c.connection.organization_id.as_deref()),
+        email: None,
+    };
+    sso::record_failed(&mut tx, env, &attempt, failure.code, &failure.message).await?;
+    tx.commit().await?;
+    Ok(match request {
+        Some(r) => redirect(&with_query(
+            &r.redirect_uri,
+            &[
+                ("error", Some(failure.code)),
+                ("error_description", Some(&failure.message)),
+                ("state", r.client_state.as_deref()),
+            ],
+        )),
+        None => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": failure.code, "error_description": failure.message })),
+        )
+            .into_response(),
+    })
+}

@@ -1,0 +1,98 @@
+//! API keys of an environment: stored as SHA-256 digests, resolved on every request, revocable.
+//! Keystead extension (WorkOS manages these keys in its dashboard).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use crate::crypto;
+use crate::db::Tx;
+use crate::http::AuthContext;
+use crate::ids::{new_id, prefix};
+
+/// An API key as listed (never with its value).
+#[derive(Debug, Serialize, FromRow)]
+pub struct ApiKey {
+    /// `key_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `sk_...3456`
+    pub obfuscated_value: String,
+    /// Creation time.
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Revocation time, if revoked.
+    #[serde(with = "crate::timestamp::option")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Stores a key's digest; returns its id.
+pub async fn insert(tx: &mut Tx, env: &str, name: &str, value: &str) -> sqlx::Result<String> {
+    let id = new_id(prefix::API_KEY);
+    sqlx::query(
+        "insert into api_keys (id, environment_id, name, key_hash, obfuscated_value) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(env)
+    .bind(name)
+    .bind(crypto::sha256_hex(value))
+    .bind(crypto::obfuscate(value))
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Resolves a presented key to its environment; `None` when unknown or revoked.
+///
+/// The lookup is by digest, so timing reveals nothing about the key's value.
+pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<AuthContext>> {
+    if !value.starts_with("sk_") {
+        return Ok(None);
+    }
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "select k.id, k.environment_id, e.client_id from api_keys k
+         join environments e on e.id = k.environment_id
+         where k.key_hash = $1 and k.revoked_at is null",
+    )
+    .bind(crypto::sha256_hex(value))
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        row.map(|(api_key_id, environment_id, client_id)| AuthContext {
+            environment_id,
+            api_key_id,
+            client_id,
+        }),
+    )
+}
+
+/// The environment's keys, oldest first.
+pub async fn list(conn: &mut PgConnection, env: &str) -> sqlx::Result<Vec<ApiKey>> {
+    sqlx::query_as(
+        "select id, name, obfuscated_value, created_at, revoked_at from api_keys where environment_id = $1 order by id",
+    )
+    .bind(env)
+    .fetch_all(conn)
+    .await
+}
+
+/// Revokes a key by id and notifies every server to drop it from its cache
+/// ([`crate::http::auth::REVOCATION_CHANNEL`]); `false` when there is no such key.
+pub async fn revoke(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
+    let digest: Option<String> = sqlx::query_scalar(
+        "update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1 returning key_hash",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(digest) = digest else {
+        return Ok(false);
+    };
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(crate::http::auth::REVOCATION_CHANNEL)
+        .bind(&digest)
+        .execute(conn)
+        .await?;
+    Ok(true)
+}

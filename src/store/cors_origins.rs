@@ -1,0 +1,104 @@
+//! CORS origins of an environment (spec tag `user-management.cors-origins`; schema
+//! `CorsOriginResponse`): the browser origins allowed to call the public endpoints that take a
+//! `client_id` (`POST /user_management/authenticate`, `POST /user_management/authorize/device`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+
+use crate::db::Tx;
+use crate::error::{ApiError, ApiResult, ResultExt};
+use crate::http::ListParams;
+use crate::ids::{new_id, prefix};
+
+/// A CORS origin as the API returns it.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct CorsOrigin {
+    /// Always `"cors_origin"`.
+    #[sqlx(skip)]
+    pub object: &'static str,
+    /// `cors_origin_…`
+    pub id: String,
+    /// `scheme://host[:port]`
+    pub origin: String,
+    /// Creation time.
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(with = "crate::timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, origin, created_at, updated_at";
+
+fn tag(mut c: CorsOrigin) -> CorsOrigin {
+    c.object = "cors_origin";
+    c
+}
+
+/// Adds an origin (already normalised). Errors: 409 `duplicate_cors_origin`.
+pub async fn insert(tx: &mut Tx, env: &str, origin: &str) -> ApiResult<CorsOrigin> {
+    let row: CorsOrigin = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into cors_origins (id, environment_id, origin) values ($1, $2, $3) returning {COLUMNS}"
+    )))
+    .bind(new_id(prefix::CORS_ORIGIN))
+    .bind(env)
+    .bind(origin)
+    .fetch_one(&mut **tx)
+    .await
+    .on_constraint("cors_origins_origin_key", || ApiError::Conflict {
+        code: Some("duplicate_cors_origin"),
+        message: format!("CORS origin '{origin}' already exists."),
+    })?;
+    Ok(tag(row))
+}
+
+/// One page (`limit + 1` rows) of the environment's origins.
+pub async fn list(
+    conn: &mut PgConnection,
+    env: &str,
+    params: &ListParams,
+) -> ApiResult<Vec<CorsOrigin>> {
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "select {COLUMNS} from cors_origins where environment_id = "
+    ));
+    qb.push_bind(env.to_string());
+    params.push_keyset(&mut qb, "id");
+    let rows: Vec<CorsOrigin> = qb.build_query_as().fetch_all(conn).await?;
+    Ok(rows.into_iter().map(tag).collect())
+}
+
+/// Removes an origin; 404 when absent.
+pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+    let done = sqlx::query("delete from cors_origins where environment_id = $1 and id = $2")
+        .bind(env)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("CORS origin", id));
+    }
+    Ok(())
+}
+
+/// Whether `origin` is registered for the environment.
+pub async fn is_allowed(conn: &mut PgConnection, env: &str, origin: &str) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists(select 1 from cors_origins where environment_id = $1 and origin = $2)",
+    )
+    .bind(env)
+    .bind(origin)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Whether any environment registered `origin`. Only for CORS preflights, which carry no
+/// `client_id`; the request that follows is checked against its own environment.
+pub async fn registered_anywhere(conn: &mut PgConnection, origin: &str) -> ApiResult<bool> {
+    Ok(
+        sqlx::query_scalar("select exists(select 1 from cors_origins where origin = $1)")
+            .bind(origin)
+            .fetch_one(conn)
+            .await?,
+    )
+}

@@ -1,0 +1,429 @@
+//! Directory groups (spec tag `directory-groups`; schema `DirectoryGroup`), their memberships, and
+//! the `dsync.group.*` events (`created`, `updated`, `deleted`, `user_added`, `user_removed`).
+//!
+//! Like users, a group keeps its SCIM resource (RFC 7643 §4.2) without `members`, which live in
+//! `directory_group_members`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
+
+use super::directories::ScimDirectory;
+use super::directory_users::{self as users, Narrow};
+use crate::db::Tx;
+use crate::error::{ApiError, ApiResult};
+use crate::http::ListParams;
+use crate::ids::{new_id, prefix};
+use crate::store::events::{self, names};
+
+/// A directory group as the API and events return it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DirectoryGroup {
+    /// Always `"directory_group"`.
+    pub object: &'static str,
+    /// `directory_group_…`
+    pub id: String,
+    /// The IdP's id for the group (SCIM `externalId`, else the SCIM `id`).
+    pub idp_id: String,
+    /// The directory.
+    pub directory_id: String,
+    /// The directory's organization.
+    pub organization_id: String,
+    /// SCIM `displayName`.
+    pub name: String,
+    /// The SCIM resource as the IdP wrote it (without `members`).
+    pub raw_attributes: Value,
+    /// Creation time.
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(with = "crate::timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A stored group: the SCIM resource plus bookkeeping.
+#[derive(Debug, Clone, FromRow)]
+pub struct GroupRecord {
+    /// `directory_group_…` (also the SCIM `id`).
+    pub id: String,
+    /// The directory.
+    pub directory_id: String,
+    /// The directory's organization.
+    pub organization_id: String,
+    /// SCIM `displayName`.
+    pub display_name: String,
+    /// SCIM `externalId`.
+    pub external_id: Option<String>,
+    /// The SCIM resource without `id`, `meta` and `members`.
+    pub resource: Value,
+    /// Incremented on every change (the SCIM `meta.version` / ETag).
+    pub version: i32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "g.id, g.directory_id, g.organization_id, g.display_name, g.external_id, \
+                       g.resource, g.version, g.created_at, g.updated_at";
+
+impl GroupRecord {
+    /// The WorkOS `DirectoryGroup`.
+    pub fn directory_group(&self) -> DirectoryGroup {
+        DirectoryGroup {
+            object: "directory_group",
+            id: self.id.clone(),
+            idp_id: self.external_id.clone().unwrap_or_else(|| self.id.clone()),
+            directory_id: self.directory_id.clone(),
+            organization_id: self.organization_id.clone(),
+            name: self.display_name.clone(),
+            raw_attributes: self.resource.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+fn indexed(resource: &Value) -> (String, Option<String>) {
+    let s = |k: &str| {
+        resource
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    (s("displayName").unwrap_or_default(), s("externalId"))
+}
+
+/// Creates a group from a validated SCIM resource; records `dsync.group.created`.
+pub async fn insert(tx: &mut Tx, dir: &ScimDirectory, resource: Value) -> ApiResult<GroupRecord> {
+    let (display_name, external_id) = indexed(&resource);
+    let row: GroupRecord = sqlx::query_as(AssertSqlSafe(format!(
+        "insert into directory_groups as g (id, environment_id, directory_id, organization_id,
+           display_name, external_id, resource)
+         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
+    )))
+    .bind(new_id(prefix::DIRECTORY_GROUP))
+    .bind(&dir.environment_id)
+    .bind(&dir.id)
+    .bind(&dir.organization_id)
+    .bind(&display_name)
+    .bind(&external_id)
+    .bind(&resource)
+    .fetch_one(&mut **tx)
+    .await?;
+    events::record(
+        tx,
+        &dir.environment_id,
+        names::DSYNC_GROUP_CREATED,
+        &row.directory_group(),
+        Some(&dir.organization_id),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Replaces a group's resource; records `dsync.group.updated` with `previous_attributes` when
+/// the WorkOS object changed.
+pub async fn update(
+    tx: &mut Tx,
+    dir: &ScimDirectory,
+    old: &GroupRecord,
+    resource: Value,
+) -> ApiResult<GroupRecord> {
+    let (display_name, external_id) = indexed(&resource);
+    let row: GroupRecord = sqlx::query_as(AssertSqlSafe(format!(
+        "update directory_groups as g set display_name = $4, external_id = $5, resource = $6,
+           version = version + 1
+         where environment_id = $1 and directory_id = $2 and id = $3 returning {COLUMNS}"
+    )))
+    .bind(&dir.environment_id)
+    .bind(&dir.id)
+    .bind(&old.id)
+    .bind(&display_name)
+    .bind(&external_id)
+    .bind(&resource)
+    .fetch_one(&mut **tx)
+    .await?;
+    users::record_updated(
+        tx,
+        dir,
+        names::DSYNC_GROUP_UPDATED,
+        &old.directory_group(),
+        &row.directory_group(),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Deletes a group (and its memberships); records `dsync.group.deleted`. 404 when absent.
+pub async fn delete(tx: &mut Tx, dir: &ScimDirectory, id: &str) -> ApiResult<GroupRecord> {
+    let row: GroupRecord = sqlx::query_as(AssertSqlSafe(format!(
+        "delete from directory_groups as g where environment_id = $1 and directory_id = $2 and id = $3
+         returning {COLUMNS}"
+    )))
+    .bind(&dir.environment_id)
+    .bind(&dir.id)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("Directory Group", id))?;
+    events::record(
+        tx,
+        &dir.environment_id,
+        names::DSYNC_GROUP_DELETED,
+        &row.directory_group(),
+        Some(&dir.organization_id),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// One group of a directory by id; `lock` takes a row lock (`for update`) in a transaction.
+pub async fn find_in(
+    conn: &mut PgConnection,
+    dir: &ScimDirectory,
+    id: &str,
+    lock: bool,
+) -> ApiResult<Option<GroupRecord>> {
+    let lock = if lock { " for update" } else { "" };
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "select {COLUMNS} from directory_groups g
+         where g.environment_id = $1 and g.directory_id = $2 and g.id = $3{lock}"
+    )))
+    .bind(&dir.environment_id)
+    .bind(&dir.id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The groups of a directory matching `narrow` (`name` is `displayName`, case-insensitive),
+/// oldest first; `offset`/`limit` page them.
+pub async fn scim_list(
+    conn: &mut PgConnection,
+    dir: &ScimDirectory,
+    narrow: &Narrow,
+    page: Option<(i64, i64)>,
+) -> ApiResult<Vec<GroupRecord>> {
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "select {COLUMNS} from directory_groups g where g.environment_id = "
+    ));
+    qb.push_bind(dir.environment_id.clone())
+        .push(" and g.directory_id = ")
+        .push_bind(dir.id.clone());
+    if let Some(id) = &narrow.id {
+        qb.push(" and g.id = ").push_bind(id.clone());
+    }
+    if let Some(name) = &narrow.name {
+        qb.push(" and lower(g.display_name) = lower(")
+            .push_bind(name.clone())
+            .push(")");
+    }
+    if let Some(x) = &narrow.external_id {
+        qb.push(" and g.external_id = ").push_bind(x.clone());
+    }
+    qb.push(" order by g.id");
+    if let Some((offset, limit)) = page {
+        qb.push(" offset ")
+            .push_bind(offset)
+            .push(" limit ")
+            .push_bind(limit);
+    }
+    Ok(qb.build_query_as().fetch_all(conn).await?)
+}
+
+/// Number of groups in a directory.
+pub async fn count(conn: &mut PgConnection, dir: &ScimDirectory) -> ApiResult<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from directory_groups where environment_id = $1 and directory_id = $2",
+    )
+    .bind(&dir.environment_id)
+    .bind(&dir.id)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// A member as SCIM renders it: the user id and its display value.
+#[derive(Debug, Clone, FromRow)]
+pub struct Member {
+    /// The group.
+    pub group_id: String,
+    /// The member user (`directory_user_…`).
+    pub user_id: String,
+    /// The user's `displayName`, else `userName`.
+    pub display: String,
+}
+
+/// The members of the given groups, in membership order.
+pub async fn members(
+    conn: &mut PgConnection,
+    env: &str,
+    group_ids: &[String],
+) -> ApiResult<Vec<Member>> {
+    Ok(sqlx::query_as(
+        "select m.group_id, m.user_id, coalesce(u.resource->>'displayName', u.user_name) as display
+         from directory_group_members m join directory_users u on u.id = m.user_id
+         where m.environment_id = $1 and m.group_id = any($2) order by m.created_at, m.user_id",
+    )
+    .bind(env)
+    .bind(group_ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Adds and removes members of a group, recording `dsync.group.user_added` /
+/// `dsync.group.user_removed` per change. Users must belong to the group's directory
+/// (400 otherwise); adding a member twice or removing a non-member is a no-op.
+pub async fn change_members(
+    tx: &mut Tx,
+    dir: &ScimDirectory,
+    group: &GroupRecord,
+    add: &[String],
+    remove: &[String],
+) -> ApiResult<()> {
+    let env = &dir.environment_id;
+    let wanted: Vec<String> = add.iter().chain(remove).cloned().collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let found = users::by_id(users::find_many(&mut *tx, dir, &wanted).await?);
+    if let Some(missing) = add.iter().find(|id| !found.contains_key(*id)) {
+        return Err(ApiError::invalid_field(
+            "members",
+            "invalid",
+            format!("No user '{missing}' in this directory."),
+        ));
+    }
+    let wg = group.directory_group();
+    for id in add {
+        let inserted = sqlx::query(
+            "insert into directory_group_members (environment_id, group_id, user_id) values ($1, $2, $3)
+             on conflict do nothing",
+        )
+        .bind(env)
+        .bind(&group.id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if let (1, Some(user)) = (inserted, found.get(id)) {
+            let data = users::membership_event(user, &wg);
+            events::record(
+                tx,
+                env,
+                names::DSYNC_GROUP_USER_ADDED,
+                &data,
+                Some(&dir.organization_id),
+            )
+            .await?;
+        }
+    }
+    for id in remove {
+        let removed = sqlx::query(
+            "delete from directory_group_members where environment_id = $1 and group_id = $2 and user_id = $3",
+        )
+        .bind(env)
+        .bind(&group.id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if let (1, Some(user)) = (removed, found.get(id)) {
+            let data = users::membership_event(user, &wg);
+            events::record(
+                tx,
+                env,
+                names::DSYNC_GROUP_USER_REMOVED,
+                &data,
+                Some(&dir.organization_id),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Filters of `GET /directory_groups`.
+#[derive(Debug, Default)]
+pub struct GroupFilter {
+    /// Only groups of this directory.
+    pub directory: Option<String>,
+    /// Only groups this user is a member of.
+    pub user: Option<String>,
+}
+
+/// One page of groups of the environment; `limit + 1` rows for the envelope.
+pub async fn list(
+    conn: &mut PgConnection,
+    env: &str,
+    filter: &GroupFilter,
+    params: &ListParams,
+) -> ApiResult<Vec<DirectoryGroup>> {
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "select {COLUMNS} from directory_groups g where g.environment_id = "
+    ));
+    qb.push_bind(env.to_string());
+    if let Some(d) = &filter.directory {
+        qb.push(" and g.directory_id = ").push_bind(d.clone());
+    }
+    if let Some(u) = &filter.user {
+        qb.push(" and g.id in (select m.group_id from directory_group_members m where m.environment_id = ")
+            .push_bind(env.to_string())
+            .push(" and m.user_id = ")
+            .push_bind(u.clone())
+            .push(")");
+    }
+    params.push_keyset(&mut qb, "g.id");
+    let rows: Vec<GroupRecord> = qb.build_query_as().fetch_all(conn).await?;
+    Ok(rows.iter().map(GroupRecord::directory_group).collect())
+}
+
+/// One group of the environment by id.
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &str,
+    id: &str,
+) -> ApiResult<Option<DirectoryGroup>> {
+    let row: Option<GroupRecord> = sqlx::query_as(AssertSqlSafe(format!(
+        "select {COLUMNS} from directory_groups g where g.environment_id = $1 and g.id = $2"
+    )))
+    .bind(env)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.as_ref().map(GroupRecord::directory_group))
+}
+
+/// The groups of each of the given users (user id → groups, oldest first).
+pub async fn groups_of_users(
+    conn: &mut PgConnection,
+    env: &str,
+    user_ids: &[String],
+) -> ApiResult<HashMap<String, Vec<DirectoryGroup>>> {
+    #[derive(FromRow)]
+    struct MemberOf {
+        user_id: String,
+        #[sqlx(flatten)]
+        group: GroupRecord,
+    }
+    let rows: Vec<MemberOf> = sqlx::query_as(AssertSqlSafe(format!(
+        "select m.user_id, {COLUMNS} from directory_group_members m
+         join directory_groups g on g.id = m.group_id
+         where m.environment_id = $1 and m.user_id = any($2) order by g.id"
+    )))
+    .bind(env)
+    .bind(user_ids)
+    .fetch_all(conn)
+    .await?;
+    let mut out: HashMap<String, Vec<DirectoryGroup>> = HashMap::new();
+    for r in rows {
+        out.entry(r.user_id)
+            .or_default()
+            .push(r.group.directory_group());
+    }
+    Ok(out)
+}

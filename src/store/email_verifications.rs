@@ -1,0 +1,185 @@
+//! Email verification codes (spec tag `user-management.users`; schema `EmailVerification`) and
+//! the `email_verification.created` event, which leaves out `code`. Codes are six digits, live
+//! 24 hours and work once; stored as salted digests and sealed with the vault (`GET
+//! /user_management/email_verification/{id}` returns the code).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection};
+
+use super::one_time_codes::{CodeError, MAX_ATTEMPTS, expires_in};
+use crate::crypto::vault::Vault;
+use crate::crypto::{code_hash, ct_eq, random_digits};
+use crate::db::Tx;
+use crate::email::{self, Email};
+use crate::error::ApiResult;
+use crate::ids::{new_id, prefix};
+use crate::store::events::{self, names};
+
+/// Lifetime of a code, in minutes (24 hours).
+pub const LIFETIME_MINUTES: i64 = 24 * 60;
+
+/// An email verification as the API returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmailVerification {
+    /// Always `"email_verification"`.
+    pub object: &'static str,
+    /// `email_verification_…`
+    pub id: String,
+    /// The user.
+    pub user_id: String,
+    /// The address being verified.
+    pub email: String,
+    /// When the code stops working.
+    #[serde(with = "crate::timestamp")]
+    pub expires_at: DateTime<Utc>,
+    /// Creation time.
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(with = "crate::timestamp")]
+    pub updated_at: DateTime<Utc>,
+    /// The six-digit code.
+    pub code: String,
+}
+
+#[derive(Debug, FromRow)]
+struct Row {
+    id: String,
+    user_id: String,
+    email: String,
+    code_sealed: Vec<u8>,
+    expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
+
+fn build(vault: &Vault, r: Row) -> ApiResult<EmailVerification> {
+    let code = String::from_utf8(vault.open(&r.code_sealed)?).map_err(anyhow::Error::from)?;
+    Ok(EmailVerification {
+        object: "email_verification",
+        id: r.id,
+        user_id: r.user_id,
+        email: r.email,
+        expires_at: r.expires_at,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        code,
+    })
+}
+
+/// Creates a code for the user's `email`, records `email_verification.created` and queues the
+/// email.
+pub async fn insert(
+    tx: &mut Tx,
+    vault: &Vault,
+    env: &str,
+    user_id: &str,
+    email: &str,
+) -> ApiResult<EmailVerification> {
+    let id = new_id(prefix::EMAIL_VERIFICATION);
+    let code = random_digits(6);
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into email_verifications (id, environment_id, user_id, email, code_hash, code_sealed, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
+    )))
+    .bind(&id)
+    .bind(env)
+    .bind(user_id)
+    .bind(email)
+    .bind(code_hash(&id, &code))
+    .bind(vault.seal(code.as_bytes())?)
+    .bind(expires_in(LIFETIME_MINUTES))
+    .fetch_one(&mut **tx)
+    .await?;
+    let verification = build(vault, row)?;
+    let mut event = serde_json::to_value(&verification).map_err(anyhow::Error::from)?;
+    if let Some(m) = event.as_object_mut() {
+        m.remove("code");
+    }
+    events::record(tx, env, names::EMAIL_VERIFICATION_CREATED, &event, None).await?;
+    email::enqueue(tx, env, email, &Email::EmailVerification { code }).await?;
+    Ok(verification)
+}
+
+/// One email verification by id.
+pub async fn find(
+    conn: &mut PgConnection,
+    vault: &Vault,
+    env: &str,
+    id: &str,
+) -> ApiResult<Option<EmailVerification>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from email_verifications where environment_id = $1 and id = $2"
+    )))
+    .bind(env)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| build(vault, r)).transpose()
+}
+
+#[derive(Debug, FromRow)]
+struct Candidate {
+    id: String,
+    code_hash: String,
+    attempts: i32,
+    expired: bool,
+    consumed: bool,
+}
+
+/// Checks `code` against the user's recent codes for `email`. On success every live code of the
+/// user is spent and the accepted code's id is returned; a wrong code counts an attempt.
+pub async fn redeem(
+    tx: &mut Tx,
+    env: &str,
+    user_id: &str,
+    email: &str,
+    code: &str,
+) -> ApiResult<Result<String, CodeError>> {
+    let rows: Vec<Candidate> = sqlx::query_as(
+        "select id, code_hash, attempts, expires_at <= now() as expired, consumed_at is not null as consumed
+         from email_verifications where environment_id = $1 and user_id = $2 and email = $3
+         order by id desc limit 20 for update",
+    )
+    .bind(env)
+    .bind(user_id)
+    .bind(email)
+    .fetch_all(&mut **tx)
+    .await?;
+    let matched = rows.iter().find(|r| {
+        ct_eq(
+            r.code_hash.as_bytes(),
+            code_hash(&r.id, code.trim()).as_bytes(),
+        )
+    });
+    Ok(match matched {
+        Some(r) if r.consumed => Err(CodeError::PreviouslyUsed),
+        Some(r) if r.attempts >= MAX_ATTEMPTS => Err(CodeError::TooManyAttempts),
+        Some(r) if r.expired => Err(CodeError::Expired),
+        Some(r) => {
+            sqlx::query(
+                "update email_verifications set consumed_at = now() where environment_id = $1 and user_id = $2
+                   and consumed_at is null",
+            )
+            .bind(env)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+            Ok(r.id.clone())
+        }
+        None => {
+            sqlx::query(
+                "update email_verifications set attempts = attempts + 1 where environment_id = $1 and user_id = $2
+                   and consumed_at is null and expires_at > now()",
+            )
+            .bind(env)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+            Err(CodeError::Incorrect)
+        }
+    })
+}

@@ -1,0 +1,220 @@
+//! Magic Auth codes (spec tag `user-management.magic-auth`; schema `MagicAuth`) and the
+//! `magic_auth.created` event, which leaves out `code`. Codes are six digits, live 10 minutes and
+//! work once; they are stored as salted digests and sealed with the vault (`GET
+//! /user_management/magic_auth/{id}` returns the code).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection};
+
+use super::one_time_codes::{CodeError, MAX_ATTEMPTS, expires_in};
+use crate::crypto::vault::Vault;
+use crate::crypto::{code_hash, ct_eq, random_digits};
+use crate::db::Tx;
+use crate::email::{self, Email};
+use crate::error::ApiResult;
+use crate::ids::{new_id, prefix};
+use crate::store::events::{self, names};
+
+/// Lifetime of a code, in minutes.
+pub const LIFETIME_MINUTES: i64 = 10;
+
+/// A Magic Auth code as the API returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MagicAuth {
+    /// Always `"magic_auth"`.
+    pub object: &'static str,
+    /// `magic_auth_…`
+    pub id: String,
+    /// The user, or the id the user gets when this code signs them up.
+    pub user_id: String,
+    /// The email the code was sent to.
+    pub email: String,
+    /// When the code stops working.
+    #[serde(with = "crate::timestamp")]
+    pub expires_at: DateTime<Utc>,
+    /// Creation time.
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(with = "crate::timestamp")]
+    pub updated_at: DateTime<Utc>,
+    /// The six-digit code.
+    pub code: String,
+}
+
+#[derive(Debug, FromRow)]
+struct Row {
+    id: String,
+    user_id: String,
+    email: String,
+    code_sealed: Vec<u8>,
+    expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
+
+fn build(vault: &Vault, r: Row) -> ApiResult<MagicAuth> {
+    let code = String::from_utf8(vault.open(&r.code_sealed)?).map_err(anyhow::Error::from)?;
+    Ok(MagicAuth {
+        object: "magic_auth",
+        id: r.id,
+        user_id: r.user_id,
+        email: r.email,
+        expires_at: r.expires_at,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        code,
+    })
+}
+
+/// Creates a code for `email` (lowercased) and `user_id`, records `magic_auth.created` and queues
+/// the email.
+pub async fn insert(
+    tx: &mut Tx,
+    vault: &Vault,
+    env: &str,
+    email: &str,
+    user_id: &str,
+    invitation_id: Option<&str>,
+) -> ApiResult<MagicAuth> {
+    let id = new_id(prefix::MAGIC_AUTH);
+    let code = random_digits(6);
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into magic_auths (id, environment_id, user_id, email, code_hash, code_sealed, invitation_id, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
+    )))
+    .bind(&id)
+    .bind(env)
+    .bind(user_id)
+    .bind(email)
+    .bind(code_hash(&id, &code))
+    .bind(vault.seal(code.as_bytes())?)
+    .bind(invitation_id)
+    .bind(expires_in(LIFETIME_MINUTES))
+    .fetch_one(&mut **tx)
+    .await?;
+    let magic = build(vault, row)?;
+    let mut event = serde_json::to_value(&magic).map_err(anyhow::Error::from)?;
+    if let Some(m) = event.as_object_mut() {
+        m.remove("code");
+    }
+    events::record(tx, env, names::MAGIC_AUTH_CREATED, &event, None).await?;
+    email::enqueue(tx, env, email, &Email::MagicAuth { code }).await?;
+    Ok(magic)
+}
+
+/// One code by id.
+pub async fn find(
+    conn: &mut PgConnection,
+    vault: &Vault,
+    env: &str,
+    id: &str,
+) -> ApiResult<Option<MagicAuth>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from magic_auths where environment_id = $1 and id = $2"
+    )))
+    .bind(env)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| build(vault, r)).transpose()
+}
+
+/// The user id reserved by an earlier live code for an email that has no user yet, so repeated
+/// sends before the first sign-in name the same future user.
+pub async fn reserved_user_id(
+    conn: &mut PgConnection,
+    env: &str,
+    email: &str,
+) -> ApiResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "select user_id from magic_auths where environment_id = $1 and email = $2
+           and consumed_at is null and expires_at > now() order by id desc limit 1",
+    )
+    .bind(env)
+    .bind(email)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// A code that was accepted.
+#[derive(Debug, Clone)]
+pub struct Redeemed {
+    /// The code's id.
+    pub id: String,
+    /// The user it names.
+    pub user_id: String,
+    /// The invitation it was sent with.
+    pub invitation_id: Option<String>,
+}
+
+#[derive(Debug, FromRow)]
+struct Candidate {
+    id: String,
+    user_id: String,
+    code_hash: String,
+    attempts: i32,
+    expired: bool,
+    consumed: bool,
+    invitation_id: Option<String>,
+}
+
+/// Checks `code` against the recent codes of `email`. On success every live code of the email is
+/// spent (codes work once). A wrong code counts an attempt against the live ones.
+pub async fn redeem(
+    tx: &mut Tx,
+    env: &str,
+    email: &str,
+    code: &str,
+) -> ApiResult<Result<Redeemed, CodeError>> {
+    let rows: Vec<Candidate> = sqlx::query_as(
+        "select id, user_id, code_hash, attempts, expires_at <= now() as expired,
+           consumed_at is not null as consumed, invitation_id
+         from magic_auths where environment_id = $1 and email = $2 order by id desc limit 20 for update",
+    )
+    .bind(env)
+    .bind(email)
+    .fetch_all(&mut **tx)
+    .await?;
+    let matched = rows.iter().find(|r| {
+        ct_eq(
+            r.code_hash.as_bytes(),
+            code_hash(&r.id, code.trim()).as_bytes(),
+        )
+    });
+    let outcome = match matched {
+        Some(r) if r.consumed => Err(CodeError::PreviouslyUsed),
+        Some(r) if r.attempts >= MAX_ATTEMPTS => Err(CodeError::TooManyAttempts),
+        Some(r) if r.expired => Err(CodeError::Expired),
+        Some(r) => {
+            sqlx::query(
+                "update magic_auths set consumed_at = now() where environment_id = $1 and email = $2
+                   and consumed_at is null",
+            )
+            .bind(env)
+            .bind(email)
+            .execute(&mut **tx)
+            .await?;
+            Ok(Redeemed {
+                id: r.id.clone(),
+                user_id: r.user_id.clone(),
+                invitation_id: r.invitation_id.clone(),
+            })
+        }
+        None => {
+            sqlx::query(
+                "update magic_auths set attempts = attempts + 1 where environment_id = $1 and email = $2
+                   and consumed_at is null and expires_at > now()",
+            )
+            .bind(env)
+            .bind(email)
+            .execute(&mut **tx)
+            .await?;
+            Err(CodeError::Incorrect)
+        }
+    };
+    Ok(outcome)
+}

@@ -1,0 +1,48 @@
+//! All SQL lives here, one module per aggregate. Every function takes the environment id and
+//! filters on it; mutating functions take `&mut Tx` and record their event in the same
+//! transaction ([`events::record`]).
+
+pub mod api_keys;
+pub mod auth_factors;
+pub mod authkit_flows;
+pub mod authkit_interim;
+pub mod authorization_codes;
+pub mod connections;
+pub mod cors_origins;
+pub mod device_authorizations;
+pub mod directories;
+pub mod directory_groups;
+pub mod directory_users;
+pub mod email_changes;
+pub mod email_outbox;
+pub mod email_verifications;
+pub mod environments;
+pub mod events;
+pub mod idempotency;
+pub mod invitations;
+pub mod jwt_templates;
+pub mod magic_auths;
+pub mod one_time_codes;
+pub mod organization_domains;
+pub mod organization_memberships;
+pub mod organizations;
+pub mod password_resets;
+pub mod pending_authentications;
+pub mod redirect_uris;
+pub mod roles;
+pub mod sessions;
+pub mod sso;
+pub mod user_identities;
+pub mod users;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
+
+use serde_json::{Map, Value};
+
+/// Decodes a `jsonb` object column into a string map (non-string values are dropped).
+pub fn string_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m.into_iter().filter(|(_, v)| v.is_string()).collect(),
+        _ => Map::new(),
+    }
+}

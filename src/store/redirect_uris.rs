@@ -1,0 +1,127 @@
+//! Redirect URIs of an environment (spec tag `user-management.redirect-uris`; schema
+//! `RedirectUri`): the only places Keystead redirects browsers to (logout `return_to`, the
+//! hosted login's `redirect_uri`). Matching is exact. The first URI added is the default.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+
+use crate::db::Tx;
+use crate::error::{ApiError, ApiResult, ResultExt};
+use crate::http::ListParams;
+use crate::ids::{new_id, prefix};
+
+/// A redirect URI as the API returns it.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct RedirectUri {
+    /// Always `"redirect_uri"`.
+    #[sqlx(skip)]
+    pub object: &'static str,
+    /// `ruri_…`
+    pub id: String,
+    /// The URI.
+    pub uri: String,
+    /// Whether redirects without an explicit target go here.
+    #[sqlx(rename = "is_default")]
+    pub default: bool,
+    /// Creation time.
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(with = "crate::timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, uri, is_default, created_at, updated_at";
+
+fn tag(mut r: RedirectUri) -> RedirectUri {
+    r.object = "redirect_uri";
+    r
+}
+
+/// Adds a URI (already validated). It becomes the default when asked to or when it is the
+/// environment's first. Errors: 400 for a URI already registered.
+pub async fn insert(tx: &mut Tx, env: &str, uri: &str, default: bool) -> ApiResult<RedirectUri> {
+    let has_default: bool = sqlx::query_scalar(
+        "select exists(select 1 from redirect_uris where environment_id = $1 and is_default)",
+    )
+    .bind(env)
+    .fetch_one(&mut **tx)
+    .await?;
+    let default = default || !has_default;
+    if default {
+        sqlx::query(
+            "update redirect_uris set is_default = false where environment_id = $1 and is_default",
+        )
+        .bind(env)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let row: RedirectUri = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into redirect_uris (id, environment_id, uri, is_default) values ($1, $2, $3, $4) returning {COLUMNS}"
+    )))
+    .bind(new_id(prefix::REDIRECT_URI))
+    .bind(env)
+    .bind(uri)
+    .bind(default)
+    .fetch_one(&mut **tx)
+    .await
+    // The spec's own example answers a duplicate with 422 and this message.
+    .on_constraint("redirect_uris_uri_key", || ApiError::Unprocessable {
+        code: "invalid_request_parameters",
+        message: format!("Redirect URI '{uri}' already exists."),
+        errors: Vec::new(),
+    })?;
+    Ok(tag(row))
+}
+
+/// One page (`limit + 1` rows) of the environment's redirect URIs.
+pub async fn list(
+    conn: &mut PgConnection,
+    env: &str,
+    params: &ListParams,
+) -> ApiResult<Vec<RedirectUri>> {
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "select {COLUMNS} from redirect_uris where environment_id = "
+    ));
+    qb.push_bind(env.to_string());
+    params.push_keyset(&mut qb, "id");
+    let rows: Vec<RedirectUri> = qb.build_query_as().fetch_all(conn).await?;
+    Ok(rows.into_iter().map(tag).collect())
+}
+
+/// Removes a URI; 404 when absent.
+pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+    let done = sqlx::query("delete from redirect_uris where environment_id = $1 and id = $2")
+        .bind(env)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("Redirect URI", id));
+    }
+    Ok(())
+}
+
+/// Whether `uri` is registered (exactly) for the environment.
+pub async fn is_allowed(conn: &mut PgConnection, env: &str, uri: &str) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists(select 1 from redirect_uris where environment_id = $1 and uri = $2)",
+    )
+    .bind(env)
+    .bind(uri)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The environment's default redirect URI, if any.
+pub async fn default_uri(conn: &mut PgConnection, env: &str) -> ApiResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar(
+            "select uri from redirect_uris where environment_id = $1 and is_default",
+        )
+        .bind(env)
+        .fetch_optional(conn)
+        .await?,
+    )
+}

@@ -1,0 +1,24 @@
+//! Background workers that run beside the HTTP server in every replica: the webhook delivery
+//! worker ([`webhooks`]) and the email delivery worker ([`email`]). Each stops when the shutdown
+//! signal flips to `true`.
+
+pub mod email;
+pub mod webhooks;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+
+/// Starts the workers the settings enable; `shutdown` set to `true` stops them (in-flight
+/// deliveries get up to one delivery timeout to finish).
+pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let mut handles = Vec::new();
+    if state.settings.webhooks.worker_enabled {
+        handles.push(tokio::spawn(webhooks::run(state.clone(), shutdown.clone())));
+    }
+    if state.settings.email.worker_enabled {
+        handles.push(tokio::spawn(email::run(state, shutdown)));
+    }
+    handles
+}

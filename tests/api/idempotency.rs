@@ -1,0 +1,238 @@
+//! `Idempotency-Key` through HTTP: replay, mismatch, in progress, 5xx not pinned, expiry,
+//! per-environment scope.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestResponse};
+
+async fn post_with_key(
+    app: &TestApp,
+    key_value: &str,
+    path: &str,
+    body: &Value,
+    api_key: &str,
+) -> TestResponse {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("authorization", format!("Bearer {api_key}"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key_value)
+        .body(Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap();
+    app.send_request(req).await
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_retried_post_is_replayed_not_re_executed() {
+    let app = TestApp::new().await;
+    let body = json!({"name": "Acme"});
+    let first = post_with_key(&app, "k-1", "/organizations", &body, &app.tenant.api_key).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let second = post_with_key(&app, "k-1", "/organizations", &body, &app.tenant.api_key).await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    assert_eq!(second.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(second.body, first.body);
+    assert_eq!(
+        second.headers.get("content-type").unwrap(),
+        "application/json"
+    );
+    assert_eq!(count(&app, "select count(*) from organizations").await, 1);
+    assert_eq!(count(&app, "select count(*) from events").await, 1);
+
+    // Client errors are stored and replayed too.
+    let bad = post_with_key(
+        &app,
+        "k-2",
+        "/organizations",
+        &json!({}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let again = post_with_key(
+        &app,
+        "k-2",
+        "/organizations",
+        &json!({}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_request_is_422_and_a_running_one_is_409() {
+    let app = TestApp::new().await;
+    post_with_key(
+        &app,
+        "k",
+        "/organizations",
+        &json!({"name": "A"}),
+        &app.tenant.api_key,
+    )
+    .await;
+    let other = post_with_key(
+        &app,
+        "k",
+        "/organizations",
+        &json!({"name": "B"}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.body["code"], "idempotency_key_mismatch");
+    let other_path = post_with_key(
+        &app,
+        "k",
+        "/user_management/users",
+        &json!({"name": "A"}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(other_path.body["code"], "idempotency_key_mismatch");
+
+    // A first request still running (claimed, not completed) makes a replay wait: 409.
+    sqlx::query("insert into idempotency_keys (environment_id, key, request_hash, state) values ($1, 'running', 'h', 'in_progress')")
+        .bind(&app.tenant.environment_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = post_with_key(
+        &app,
+        "running",
+        "/organizations",
+        &json!({"name": "A"}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "different hash → mismatch even while running"
+    );
+    let hash: String = {
+        use sha2::{Digest, Sha256};
+        let mut d = Sha256::new();
+        d.update(b"POST\n/organizations\n");
+        d.update(serde_json::to_vec(&json!({"name": "A"})).unwrap());
+        hex::encode(d.finalize())
+    };
+    sqlx::query("update idempotency_keys set request_hash = $1 where key = 'running'")
+        .bind(&hash)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = post_with_key(
+        &app,
+        "running",
+        "/organizations",
+        &json!({"name": "A"}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert_eq!(res.body["code"], "idempotency_request_in_progress");
+}
+
+#[tokio::test]
+async fn a_server_error_does_not_pin_the_key() {
+    let app = TestApp::new().await;
+    // Break event writes so the mutation fails with a 500 (and rolls back).
+    sqlx::query("alter table events rename to events_broken")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = post_with_key(
+        &app,
+        "retry-me",
+        "/organizations",
+        &json!({"name": "A"}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.body["code"], "internal_error");
+    assert_eq!(
+        count(&app, "select count(*) from organizations").await,
+        0,
+        "no partial write"
+    );
+    sqlx::query("alter table events_broken rename to events")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let retry = post_with_key(
+        &app,
+        "retry-me",
+        "/organizations",
+        &json!({"name": "A"}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn keys_expire_after_a_day_and_are_scoped_per_environment() {
+    let app = TestApp::new().await;
+    let body = json!({"name": "A"});
+    post_with_key(&app, "daily", "/organizations", &body, &app.tenant.api_key).await;
+    let other = app.new_tenant("Other").await;
+    let theirs = post_with_key(&app, "daily", "/organizations", &body, &other.api_key).await;
+    assert_eq!(theirs.status, StatusCode::CREATED);
+    assert!(
+        theirs.headers.get("idempotent-replayed").is_none(),
+        "keys are per environment"
+    );
+
+    sqlx::query("update idempotency_keys set created_at = now() - interval '25 hours'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let fresh = post_with_key(&app, "daily", "/organizations", &body, &app.tenant.api_key).await;
+    assert_eq!(fresh.status, StatusCode::CREATED);
+    assert!(
+        fresh.headers.get("idempotent-replayed").is_none(),
+        "an expired key runs again"
+    );
+    assert_eq!(
+        keystead::store::idempotency::purge_expired(&app.pool)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn requests_without_a_key_or_reads_are_untouched() {
+    let app = TestApp::new().await;
+    app.post("/organizations", &json!({"name": "A"})).await;
+    app.post("/organizations", &json!({"name": "A"})).await;
+    assert_eq!(count(&app, "select count(*) from organizations").await, 2);
+    assert_eq!(
+        count(&app, "select count(*) from idempotency_keys").await,
+        0
+    );
+    let too_long = post_with_key(
+        &app,
+        &"k".repeat(300),
+        "/organizations",
+        &json!({"name": "A"}),
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+}

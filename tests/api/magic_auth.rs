@@ -1,0 +1,256 @@
+//! Magic Auth: `POST /user_management/magic_auth`, `GET …/{id}` and the
+//! `urn:workos:oauth:grant-type:magic-auth:code` grant (sign-up on first use, single use,
+//! expiry, attempt limit, send limit, events, tenancy).
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::um::{count, event_data, grant, user};
+
+const GRANT: &str = "urn:workos:oauth:grant-type:magic-auth:code";
+
+async fn send(app: &TestApp, email: &str) -> Value {
+    let res = app
+        .post("/user_management/magic_auth", &json!({"email": email}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    res.body
+}
+
+async fn redeem(app: &TestApp, email: &str, code: &str) -> crate::helpers::TestResponse {
+    grant(
+        app,
+        json!({"grant_type": GRANT, "email": email, "code": code, "ip_address": "203.0.113.9"}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_first_magic_code_signs_the_user_up_with_the_id_it_named() {
+    let app = TestApp::new().await;
+    let m = send(&app, "New@Example.com").await;
+    assert_eq!(m["object"], "magic_auth");
+    assert!(m["id"].as_str().unwrap().starts_with("magic_auth_"));
+    assert_eq!(m["email"], "new@example.com");
+    let code = m["code"].as_str().unwrap();
+    assert_eq!(code.len(), 6);
+    assert!(code.bytes().all(|b| b.is_ascii_digit()));
+    let created = chrono::DateTime::parse_from_rfc3339(m["created_at"].as_str().unwrap()).unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(m["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!((expires - created).num_minutes(), 10);
+    let user_id = m["user_id"].as_str().unwrap();
+    assert!(user_id.starts_with("user_"));
+    assert_eq!(
+        app.get(&format!("/user_management/users/{user_id}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "no user before the first sign-in"
+    );
+    let got = app
+        .get(&format!(
+            "/user_management/magic_auth/{}",
+            m["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(got.body, m, "reads return the code as the spec says");
+    let event = &event_data(&app, "magic_auth.created").await[0];
+    assert_eq!(event["id"], m["id"]);
+    assert!(event.get("code").is_none(), "events never carry the code");
+    let stored: String = sqlx::query_scalar("select code_hash from magic_auths")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(!stored.contains(code), "codes are stored hashed");
+
+    let ok = redeem(&app, "new@example.com", code).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(ok.body["user"]["id"], user_id);
+    assert_eq!(ok.body["user"]["email_verified"], true);
+    assert_eq!(ok.body["authentication_method"], "MagicAuth");
+    let sessions = app
+        .get(&format!("/user_management/users/{user_id}/sessions"))
+        .await;
+    assert_eq!(sessions.body["data"][0]["auth_method"], "magic_code");
+    let names = app.event_names().await;
+    assert!(
+        names.ends_with(&[
+            "user.created".into(),
+            "session.created".into(),
+            "authentication.magic_auth_succeeded".into()
+        ]),
+        "{names:?}"
+    );
+    let attempt = &event_data(&app, "authentication.magic_auth_succeeded").await[0];
+    assert_eq!(
+        *attempt,
+        json!({"type": "magic_auth", "status": "succeeded", "ip_address": "203.0.113.9",
+               "user_agent": null, "user_id": user_id, "email": "new@example.com"})
+    );
+
+    let reused = redeem(&app, "new@example.com", code).await;
+    assert_eq!(reused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reused.body["code"], "one_time_code_previously_used");
+    assert_eq!(count(&app, "authentication.magic_auth_failed").await, 1);
+}
+
+#[tokio::test]
+async fn codes_for_existing_users_name_them_and_verify_their_email() {
+    let app = TestApp::new().await;
+    let u = user(&app, "ada@example.com", false).await;
+    assert_eq!(u["email_verified"], false);
+    let m = send(&app, "ada@example.com").await;
+    assert_eq!(m["user_id"], u["id"]);
+    let ok = redeem(&app, "ADA@example.com", m["code"].as_str().unwrap()).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(ok.body["user"]["id"], u["id"]);
+    assert_eq!(ok.body["user"]["email_verified"], true);
+    assert!(
+        app.event_names()
+            .await
+            .contains(&"user.updated".to_string())
+    );
+}
+
+#[tokio::test]
+async fn wrong_expired_and_exhausted_codes_fail_with_their_codes() {
+    let app = TestApp::new().await;
+    let m = send(&app, "ada@example.com").await;
+    let code = m["code"].as_str().unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let res = redeem(&app, "ada@example.com", wrong).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.body["code"], "invalid_one_time_code");
+    let failed = &event_data(&app, "authentication.magic_auth_failed").await[0];
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["user_id"], json!(null));
+    assert_eq!(failed["error"]["code"], "invalid_one_time_code");
+    assert_eq!(
+        redeem(&app, "other@example.com", code).await.body["code"],
+        "invalid_one_time_code",
+        "a code works only for its email"
+    );
+
+    sqlx::query("update magic_auths set expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        redeem(&app, "ada@example.com", code).await.body["code"],
+        "one_time_code_expired"
+    );
+
+    let m = send(&app, "bob@example.com").await;
+    let code = m["code"].as_str().unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        redeem(&app, "bob@example.com", wrong).await;
+    }
+    assert_eq!(
+        redeem(&app, "bob@example.com", code).await.body["code"],
+        "one_time_code_too_many_attempts"
+    );
+    assert_eq!(
+        redeem(&app, "bob@example.com", "12").await.body["code"],
+        "invalid_one_time_code"
+    );
+    let sessions: i64 = sqlx::query_scalar("select count(*) from sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[tokio::test]
+async fn sends_are_limited_per_email_and_codes_are_tenant_scoped() {
+    let app = TestApp::new().await;
+    let other = app.new_tenant("Other").await;
+    for _ in 0..3 {
+        send(&app, "ada@example.com").await;
+    }
+    let limited = app
+        .post(
+            "/user_management/magic_auth",
+            &json!({"email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.body["code"], "rate_limit_exceeded");
+    assert!(limited.headers.get("retry-after").is_some());
+    // Another address is not affected; repeated sends name the same future user.
+    let a = send(&app, "bob@example.com").await;
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select distinct user_id from magic_auths where email = 'ada@example.com'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 1);
+
+    let res = app
+        .send(
+            Method::GET,
+            &format!("/user_management/magic_auth/{}", a["id"].as_str().unwrap()),
+            Some(&other.api_key),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let mut body = json!({"grant_type": GRANT, "email": "bob@example.com", "code": a["code"]});
+    body["client_id"] = json!(other.client_id);
+    body["client_secret"] = json!(other.api_key);
+    let res = app
+        .send(
+            Method::POST,
+            "/user_management/authenticate",
+            None,
+            Some(&body),
+        )
+        .await;
+    assert_eq!(res.body["code"], "invalid_one_time_code");
+    assert_eq!(
+        app.post("/user_management/magic_auth", &json!({"email": "nope"}))
+            .await
+            .body["code"],
+        "invalid_email"
+    );
+    assert_eq!(
+        app.get("/user_management/magic_auth/magic_auth_nope")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_magic_code_sent_with_an_invitation_accepts_it() {
+    let app = TestApp::new().await;
+    let o = crate::um::org(&app, "Acme").await;
+    let i = app
+        .post(
+            "/user_management/invitations",
+            &json!({"email": "new@example.com", "organization_id": o["id"]}),
+        )
+        .await
+        .body;
+    let bad = app
+        .post(
+            "/user_management/magic_auth",
+            &json!({"email": "else@example.com", "invitation_token": i["token"]}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["error"], "invitation_invalid");
+    let m = app
+        .post(
+            "/user_management/magic_auth",
+            &json!({"email": "new@example.com", "invitation_token": i["token"]}),
+        )
+        .await
+        .body;
+    let ok = redeem(&app, "new@example.com", m["code"].as_str().unwrap()).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(ok.body["organization_id"], o["id"]);
+    assert_eq!(count(&app, "invitation.accepted").await, 1);
+}

@@ -1,0 +1,48 @@
+//! The integration test binary: every test drives the real router over real PostgreSQL.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test loudly; clippy's allow-*-in-tests covers #[test] fns only"
+)]
+
+mod helpers;
+
+mod authenticate;
+mod authkit_settings;
+mod binary;
+mod cli;
+mod connections;
+mod device;
+mod directories;
+mod dns;
+mod email;
+mod email_flows;
+mod events;
+mod hosted_login;
+mod idempotency;
+mod idp;
+mod invitations;
+mod magic_auth;
+mod mfa;
+mod openapi;
+mod operations;
+mod organization_domains;
+mod organization_memberships;
+mod organizations;
+mod platform;
+mod rate_limits;
+mod scim_compliance;
+mod scim_dialects;
+mod sdk;
+mod sdk_python;
+mod sign_in_steps;
+mod smtp_sink;
+mod sso_api;
+mod sso_oidc;
+mod sso_saml;
+mod sso_user_management;
+mod um;
+mod um_schemas;
+mod users;
+mod webhooks;
