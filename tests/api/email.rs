@@ -164,7 +164,14 @@ async fn every_kind_of_email_renders_and_reaches_the_sink() {
 #[tokio::test]
 async fn transient_failures_are_retried_with_backoff() {
     let sink = SmtpSink::start().await;
-    let app = app_with_smtp(&sink).await;
+    let url = sink.url();
+    // A retry base well above one delivery round, so a slow round under load cannot make the
+    // retried row due again before `drain_emails` returns.
+    let app = TestApp::with(move |s| {
+        s.email.smtp_url = Some(url);
+        s.email.retry_base = Duration::from_millis(400);
+    })
+    .await;
     sink.fail_next(1);
     queue(
         &app,
@@ -184,9 +191,9 @@ async fn transient_failures_are_retried_with_backoff() {
         "{error:?}"
     );
     assert!(sink.messages().is_empty());
-    // Not due yet: the first retry waits retry_base (50 ms in tests).
+    // Not due yet: the first retry waits retry_base (400 ms here).
     assert_eq!(app.drain_emails().await, 0);
-    tokio::time::sleep(Duration::from_millis(80)).await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(app.drain_emails().await, 1);
     assert_eq!(
         sink.wait_for("retry@acme.test", Duration::from_secs(1))
@@ -203,7 +210,7 @@ async fn an_unreachable_server_is_retried_until_attempts_run_out() {
     let app = TestApp::with(move |s| {
         s.email.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
         s.email.max_attempts = 2;
-        s.email.retry_base = Duration::from_millis(20);
+        s.email.retry_base = Duration::from_millis(400);
     })
     .await;
     queue(
@@ -216,7 +223,7 @@ async fn an_unreachable_server_is_retried_until_attempts_run_out() {
     .await;
     assert_eq!(app.drain_emails().await, 1);
     assert_eq!(rows(&app).await[0].0, "pending");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(app.drain_emails().await, 1);
     let (status, attempts, wiped, error) = rows(&app).await.remove(0);
     assert_eq!((status.as_str(), attempts, wiped), ("failed", 2, true));
