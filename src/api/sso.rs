@@ -28,7 +28,7 @@ use crate::crypto::ct_eq;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
 use crate::http::{AppJson, Env, ListParams, Order, QueryMap};
-use crate::protocols::login::{self, Failure, StartParams};
+use crate::protocols::login::{self, Client, Failure, StartParams};
 use crate::store::connections::{self, ConnectionConfig, ConnectionFilter, Settings};
 use crate::store::sso::{self, TokenKind};
 use crate::store::{api_keys, environments, redirect_uris};
@@ -148,7 +148,11 @@ pub async fn select_connection(
 }
 
 /// `GET /sso/authorize` → 302 to the IdP (or to `redirect_uri` with `error`).
-async fn authorize(State(state): State<AppState>, q: QueryMap) -> ApiResult<Response> {
+async fn authorize(
+    State(state): State<AppState>,
+    client: Client,
+    q: QueryMap,
+) -> ApiResult<Response> {
     let client_id = q.get("client_id").unwrap_or_default();
     let env = environments::find_by_client_id(&mut *state.db.acquire().await?, client_id)
         .await?
@@ -202,6 +206,8 @@ async fn authorize(State(state): State<AppState>, q: QueryMap) -> ApiResult<Resp
         code_challenge_method: q.get("code_challenge").map(|_| method.unwrap_or("plain")),
         provider_scopes: q.list("provider_scopes"),
         user_management: false,
+        ip_address: client.ip_address.as_deref(),
+        user_agent: client.user_agent.as_deref(),
     };
     match login::start(&state, &env.id, &c, params).await {
         Ok(url) => Ok((

@@ -8,9 +8,10 @@
 //! `/sso/authorize`), marked as a User Management login: when the IdP answers, the profile's
 //! user is found by linked identity, else by email (and linked), else created, and an
 //! authorization code for the `authorization_code` grant (session `auth_method` `sso`,
-//! organization = the connection's) goes to `redirect_uri?code=…&state=…`. An unknown, inactive
-//! or other environment's connection, or a provider without an active connection, goes back to
-//! the redirect URI with `error=connection_invalid`.
+//! organization = the connection's, which the user joins as a `member` when not yet one) goes
+//! to `redirect_uri?code=…&state=…`. An unknown, inactive or other environment's connection,
+//! or a provider without an active connection, goes back to the redirect URI with
+//! `error=connection_invalid`.
 //!
 //! An unknown `client_id`, or a `redirect_uri` that is not exactly one of the environment's
 //! registered URIs ([`crate::store::redirect_uris::is_allowed`]), renders an error page and never
@@ -193,6 +194,8 @@ async fn authorize(
             code_challenge_method: code_challenge.map(|_| "S256"),
             provider_scopes: q.list("provider_scopes"),
             user_management: true,
+            ip_address: browser.ip.as_deref(),
+            user_agent: browser.user_agent.as_deref(),
         };
         return match login::start(&state, &env.id, &c, params).await {
             Ok(url) => Ok((

@@ -4,10 +4,23 @@
 //! application (`redirect_uri?code=…&state=…`); [`fail`] records `authentication.sso_failed`
 //! and redirects with `error` and `error_description` when the request is known (WORKOS-API-NOTES
 //! §5.1), or answers 400 otherwise.
+//!
+//! Events (WORKOS-API-NOTES §3.2, `AuthAttempt` with `type: "sso"`): `authentication.sso_started`
+//! in the transaction that records the pending request, then `authentication.sso_succeeded` or
+//! `authentication.sso_failed`, each with the browser's `ip_address` and `user_agent`
+//! ([`Client`]).
+//!
+//! A connection of an organization admits only profiles whose email domain is one of the
+//! organization's verified domains, unless the organization sets
+//! `allow_profiles_outside_organization` (error `profile_not_allowed_outside_organization`).
+//! A User Management login also makes the user an active `member` of that organization when
+//! they have no membership yet (`organization_membership.created`, same transaction).
 
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -18,16 +31,53 @@ use crate::app::AppState;
 use crate::crypto::random_token;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::http::rate_limit;
 use crate::ids::{new_id, prefix};
 use crate::store::authorization_codes::{self, NewCode};
 use crate::store::connections::{ConnectionConfig, Settings};
 use crate::store::sso::{self, Attempt, NewProfile, NewSsoRequest, Profile, SsoRequest, TokenKind};
 use crate::store::user_identities::{self, Issuer};
 use crate::store::users::{self, NewUser};
-use crate::store::{connections, redirect_uris};
+use crate::store::{connections, organization_memberships, organizations, redirect_uris, roles};
 
 /// Lifetime of an authorization code (single use).
 pub const CODE_TTL: Duration = Duration::from_secs(600);
+
+/// The browser behind a login request: its IP address (the peer, or `X-Forwarded-For` from a
+/// proxy in `KEYSTEAD_TRUSTED_PROXIES`) and user agent, for the `authentication.sso_*` events,
+/// the authorization code and the session.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    /// Client IP address.
+    pub ip_address: Option<String>,
+    /// `User-Agent` (at most 512 characters).
+    pub user_agent: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip_address = rate_limit::client_ip_of(
+            &parts.extensions,
+            &parts.headers,
+            &state.settings.trusted_proxies,
+        )
+        .map(|ip| ip.to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect());
+        Ok(Self {
+            ip_address,
+            user_agent,
+        })
+    }
+}
 
 /// The SP-side URLs of a connection.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -86,9 +136,14 @@ pub struct StartParams<'a> {
     /// Started by `GET /user_management/authorize`: [`finish`] signs a Keystead user in and
     /// answers with a User Management authorization code.
     pub user_management: bool,
+    /// The browser's IP address (for `authentication.sso_started`).
+    pub ip_address: Option<&'a str>,
+    /// The browser's user agent.
+    pub user_agent: Option<&'a str>,
 }
 
-/// Records the pending login and returns the IdP URL to redirect the browser to.
+/// Records the pending login with its `authentication.sso_started` event (one transaction)
+/// and returns the IdP URL to redirect the browser to.
 pub async fn start(
     state: &AppState,
     env: &str,
@@ -141,9 +196,9 @@ pub async fn start(
             url
         }
     };
-    let mut conn = state.db.acquire().await?;
+    let mut tx = state.db.begin().await?;
     sso::insert_request(
-        &mut conn,
+        &mut tx,
         env,
         NewSsoRequest {
             id: &id,
@@ -159,6 +214,15 @@ pub async fn start(
         },
     )
     .await?;
+    let started = Attempt {
+        connection_id: Some(&c.connection.id),
+        organization_id: c.connection.organization_id.as_deref(),
+        ip_address: p.ip_address,
+        user_agent: p.user_agent,
+        ..Attempt::default()
+    };
+    sso::record_started(&mut tx, env, &started).await?;
+    tx.commit().await?;
     Ok(url)
 }
 
@@ -216,6 +280,8 @@ pub struct Completion<'a> {
     pub assertion: Option<(&'a str, DateTime<Utc>)>,
     /// Provider tokens to return with the code (OAuth).
     pub oauth_tokens: Option<Value>,
+    /// The browser that brought the IdP's answer.
+    pub client: Client,
 }
 
 /// Issues a profile and code for a verified identity and redirects to the application.
@@ -228,13 +294,14 @@ pub async fn finish(
 ) -> ApiResult<Response> {
     let conn_id = c.connection.id.as_str();
     let org = c.connection.organization_id.as_deref();
+    let client = &done.client;
     let mut tx = state.db.begin().await?;
     let request: Option<SsoRequest> = match done.request_id {
         Some(id) => match sso::consume_request(&mut tx, env, conn_id, id).await? {
             Some(r) => Some(r),
             None => {
                 drop(tx);
-                return fail(state, env, Some(c), None, unsolicited()).await;
+                return fail(state, env, Some(c), None, client, unsolicited()).await;
             }
         },
         None => None,
@@ -247,7 +314,7 @@ pub async fn finish(
             code: "replayed_assertion",
             message: "This assertion was already used.".into(),
         };
-        return fail_with_request(state, env, Some(c), request, replay).await;
+        return fail_with_request(state, env, Some(c), request, client, replay).await;
     }
     let target = match &request {
         Some(r) => r.redirect_uri.clone(),
@@ -259,10 +326,32 @@ pub async fn finish(
                     code: "invalid_redirect_uri",
                     message: "IdP-initiated login needs a default redirect URI.".into(),
                 };
-                return fail(state, env, Some(c), None, no_target).await;
+                return fail(state, env, Some(c), None, client, no_target).await;
             }
         },
     };
+    if let Some(org) = org
+        && organizations::admits_profile_email(&mut tx, env, org, &profile.email).await?
+            != Some(true)
+    {
+        // The request and the assertion stay spent.
+        let outside = Failure {
+            code: "profile_not_allowed_outside_organization",
+            message: "The profile's email domain is not one of the organization's verified \
+                      domains, and the organization does not allow profiles outside it."
+                .into(),
+        };
+        return reject(
+            tx,
+            env,
+            Some(c),
+            request,
+            client,
+            Some(&profile.email),
+            outside,
+        )
+        .await;
+    }
     let stored = sso::upsert_profile(
         &mut tx,
         env,
@@ -272,28 +361,36 @@ pub async fn finish(
         &profile,
     )
     .await?;
-    let attempt = Attempt {
+    let mut attempt = Attempt {
         connection_id: Some(conn_id),
         organization_id: org,
+        user_id: None,
         email: Some(&stored.email),
+        ip_address: client.ip_address.as_deref(),
+        user_agent: client.user_agent.as_deref(),
     };
     if let Some(r) = request.as_ref().filter(|r| r.user_management) {
         let user_id = sign_in_user(&mut tx, env, c, &stored).await?;
+        let session_org = match org {
+            Some(org) => join_organization(&mut tx, env, &user_id, org).await?,
+            None => None,
+        };
         let code = authorization_codes::insert(
             &mut tx,
             env,
             NewCode {
                 user_id: &user_id,
-                organization_id: org,
+                organization_id: session_org.as_deref(),
                 auth_method: "sso",
                 redirect_uri: &r.redirect_uri,
                 code_challenge: r.code_challenge.as_deref(),
-                ip_address: None,
-                user_agent: None,
+                ip_address: client.ip_address.as_deref(),
+                user_agent: client.user_agent.as_deref(),
                 ttl: CODE_TTL,
             },
         )
         .await?;
+        attempt.user_id = Some(&user_id);
         sso::record_succeeded(&mut tx, env, &attempt).await?;
         tx.commit().await?;
         return Ok(redirect(&with_query(
@@ -321,6 +418,27 @@ pub async fn finish(
         &target,
         &[("code", Some(&code)), ("state", client_state)],
     )))
+}
+
+/// The organization an SSO sign-in's session is scoped to: the connection's, after making the
+/// user an active member with the default role (`organization_membership.created`) when they
+/// have no membership there. A `pending` or `inactive` membership is left alone and the
+/// session is not scoped to the organization.
+async fn join_organization(
+    tx: &mut Tx,
+    env: &str,
+    user_id: &str,
+    org: &str,
+) -> ApiResult<Option<String>> {
+    match organization_memberships::find_for(tx, env, user_id, org).await? {
+        Some(m) if m.status == "active" => Ok(Some(org.to_string())),
+        Some(_) => Ok(None),
+        None => {
+            let role = [roles::DEFAULT_ROLE.to_string()];
+            organization_memberships::insert(tx, env, user_id, org, &role, "active").await?;
+            Ok(Some(org.to_string()))
+        }
+    }
 }
 
 /// The Keystead user behind an SSO profile: the one holding the identity, else the one with
@@ -384,6 +502,7 @@ pub async fn fail(
     env: &str,
     c: Option<&ConnectionConfig>,
     request_id: Option<&str>,
+    client: &Client,
     failure: Failure,
 ) -> ApiResult<Response> {
     let request = match (c, request_id) {
@@ -395,7 +514,7 @@ pub async fn fail(
         }
         _ => None,
     };
-    fail_with_request(state, env, c, request, failure).await
+    fail_with_request(state, env, c, request, client, failure).await
 }
 
 async fn fail_with_request(
@@ -403,14 +522,32 @@ async fn fail_with_request(
     env: &str,
     c: Option<&ConnectionConfig>,
     request: Option<SsoRequest>,
+    client: &Client,
+    failure: Failure,
+) -> ApiResult<Response> {
+    let tx = state.db.begin().await?;
+    reject(tx, env, c, request, client, None, failure).await
+}
+
+/// Records `authentication.sso_failed` in `tx`, commits it, and answers with the error
+/// redirect (or 400 without a request).
+async fn reject(
+    mut tx: Tx,
+    env: &str,
+    c: Option<&ConnectionConfig>,
+    request: Option<SsoRequest>,
+    client: &Client,
+    email: Option<&str>,
     failure: Failure,
 ) -> ApiResult<Response> {
     tracing::info!(code = failure.code, message = %failure.message, "sso login failed");
-    let mut tx = state.db.begin().await?;
     let attempt = Attempt {
         connection_id: c.map(|c| c.connection.id.as_str()),
         organization_id: c.and_then(|c| c.connection.organization_id.as_deref()),
-        email: None,
+        user_id: None,
+        email,
+        ip_address: client.ip_address.as_deref(),
+        user_agent: client.user_agent.as_deref(),
     };
     sso::record_failed(&mut tx, env, &attempt, failure.code, &failure.message).await?;
     tx.commit().await?;

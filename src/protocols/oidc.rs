@@ -26,7 +26,7 @@ use openidconnect::{
 };
 use serde_json::{Map, Value, json};
 
-use super::login::{self, Completion, Failure};
+use super::login::{self, Client, Completion, Failure};
 use super::outbound::{Outbound, OutboundError};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -444,6 +444,7 @@ async fn exchange_oauth(
 async fn callback(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    client: Client,
     q: QueryMap,
 ) -> ApiResult<Response> {
     let mut conn = state.db.acquire().await?;
@@ -462,9 +463,9 @@ async fn callback(
             "unsolicited_response",
             "The callback answers a request that is unknown, expired or already used.",
         );
-        return login::fail(&state, &env, Some(&c), None, f).await;
+        return login::fail(&state, &env, Some(&c), None, &client, f).await;
     };
-    let fail = |f: Failure| login::fail(&state, &env, Some(&c), Some(&request.id), f);
+    let fail = |f: Failure| login::fail(&state, &env, Some(&c), Some(&request.id), &client, f);
     if let Some(err) = q.get("error") {
         let detail = q.get("error_description").unwrap_or(err).to_string();
         return fail(failure(
@@ -513,6 +514,7 @@ async fn callback(
         request_id: Some(&request.id),
         assertion: None,
         oauth_tokens,
+        client: client.clone(),
     };
     login::finish(&state, &env, &c, done, profile).await
 }

@@ -73,6 +73,8 @@ pub mod names {
     pub const CONNECTION_DEACTIVATED: &str = "connection.deactivated";
     /// `connection.deleted`
     pub const CONNECTION_DELETED: &str = "connection.deleted";
+    /// `authentication.sso_started`
+    pub const AUTHENTICATION_SSO_STARTED: &str = "authentication.sso_started";
     /// `authentication.sso_succeeded`
     pub const AUTHENTICATION_SSO_SUCCEEDED: &str = "authentication.sso_succeeded";
     /// `authentication.sso_failed`

@@ -345,3 +345,32 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
     .await?;
     Ok(())
 }
+
+/// Whether an SSO profile with `email` may sign in through a connection of organization `id`
+/// (WorkOS "SSO domains"): always when the organization sets
+/// `allow_profiles_outside_organization`, otherwise only when the email's domain is one of its
+/// verified domains (an organization with no verified domain admits no one). `None` when the
+/// organization does not exist in `env`.
+pub async fn admits_profile_email(
+    conn: &mut PgConnection,
+    env: &str,
+    id: &str,
+    email: &str,
+) -> ApiResult<Option<bool>> {
+    let domain = email
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim().trim_end_matches('.').to_lowercase())
+        .unwrap_or_default();
+    Ok(sqlx::query_scalar(
+        "select o.allow_profiles_outside_organization or exists(
+           select 1 from organization_domains d
+           where d.environment_id = o.environment_id and d.organization_id = o.id
+             and lower(d.domain) = $3 and d.state in ('verified', 'legacy_verified'))
+         from organizations o where o.environment_id = $1 and o.id = $2",
+    )
+    .bind(env)
+    .bind(id)
+    .bind(domain)
+    .fetch_optional(conn)
+    .await?)
+}

@@ -423,21 +423,45 @@ pub struct Attempt<'a> {
     pub connection_id: Option<&'a str>,
     /// Its organization.
     pub organization_id: Option<&'a str>,
+    /// The Keystead user, when the login signs one in (User Management).
+    pub user_id: Option<&'a str>,
     /// The user's email, when known.
     pub email: Option<&'a str>,
+    /// The browser's IP address (see `KEYSTEAD_TRUSTED_PROXIES`).
+    pub ip_address: Option<&'a str>,
+    /// The browser's user agent.
+    pub user_agent: Option<&'a str>,
+}
+
+/// An `authentication.sso_*` payload (spec `AuthAttempt` with `type: "sso"`).
+fn attempt_data(a: &Attempt<'_>, status: &str) -> Value {
+    json!({
+        "type": "sso",
+        "status": status,
+        "user_id": a.user_id,
+        "email": a.email,
+        "ip_address": a.ip_address,
+        "user_agent": a.user_agent,
+        "sso": { "organization_id": a.organization_id, "connection_id": a.connection_id, "session_id": null },
+    })
+}
+
+/// Records `authentication.sso_started` (a login was sent to the IdP).
+pub async fn record_started(tx: &mut Tx, env: &str, a: &Attempt<'_>) -> ApiResult<()> {
+    let data = attempt_data(a, "started");
+    events::record(
+        tx,
+        env,
+        names::AUTHENTICATION_SSO_STARTED,
+        &data,
+        a.organization_id,
+    )
+    .await
 }
 
 /// Records `authentication.sso_succeeded`.
 pub async fn record_succeeded(tx: &mut Tx, env: &str, a: &Attempt<'_>) -> ApiResult<()> {
-    let data = json!({
-        "type": "sso",
-        "status": "succeeded",
-        "user_id": null,
-        "email": a.email,
-        "ip_address": null,
-        "user_agent": null,
-        "sso": { "organization_id": a.organization_id, "connection_id": a.connection_id, "session_id": null },
-    });
+    let data = attempt_data(a, "succeeded");
     events::record(
         tx,
         env,
@@ -456,16 +480,8 @@ pub async fn record_failed(
     code: &str,
     message: &str,
 ) -> ApiResult<()> {
-    let data = json!({
-        "type": "sso",
-        "status": "failed",
-        "user_id": null,
-        "email": a.email,
-        "ip_address": null,
-        "user_agent": null,
-        "sso": { "organization_id": a.organization_id, "connection_id": a.connection_id, "session_id": null },
-        "error": { "code": code, "message": message },
-    });
+    let mut data = attempt_data(a, "failed");
+    data["error"] = json!({ "code": code, "message": message });
     events::record(
         tx,
         env,

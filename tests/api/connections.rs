@@ -33,6 +33,18 @@ pub async fn org(app: &TestApp, name: &str) -> String {
     res.body["id"].as_str().unwrap().to_string()
 }
 
+/// An organization with `domain` verified (SSO connections admit only its profiles).
+pub async fn org_with_domain(app: &TestApp, name: &str, domain: &str) -> String {
+    let res = app
+        .post(
+            "/organizations",
+            &json!({ "name": name, "domain_data": [{ "domain": domain, "state": "verified" }] }),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    res.body["id"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn a_saml_connection_is_created_from_metadata_and_served_like_workos() {
     let app = TestApp::new().await;

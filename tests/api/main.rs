@@ -40,6 +40,7 @@ mod sign_in_steps;
 mod smtp_sink;
 mod sso_api;
 mod sso_oidc;
+mod sso_org_policy;
 mod sso_saml;
 mod sso_user_management;
 mod um;

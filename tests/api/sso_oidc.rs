@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::connections::org;
+use crate::connections::org_with_domain;
 use crate::helpers::{TestApp, TestResponse};
 use crate::idp::{self, NodeIdp};
 use crate::sso_saml::{APP_CALLBACK, exchange, location, param, register_redirect, urlencode};
@@ -22,7 +22,7 @@ struct Oidc {
 async fn setup() -> Oidc {
     let app = TestApp::new().await;
     let op = idp::start("oidc-op.mjs", &[]);
-    let organization_id = org(&app, "Globex").await;
+    let organization_id = org_with_domain(&app, "Globex", "example.com").await;
     let res = app
         .post(
             "/connections",

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::connections::{OTHER_CERT, org};
+use crate::connections::{OTHER_CERT, org_with_domain};
 use crate::helpers::{TestApp, TestResponse};
 use crate::idp::{self, NodeIdp, fixture_path, form_fields};
 
@@ -37,7 +37,12 @@ pub async fn register_redirect(app: &TestApp) {
 /// Starts the IdP, creates a SAML connection from its metadata URL and hands the IdP our SP
 /// metadata. `encrypt`: the data-encryption algorithm the IdP is to use.
 pub async fn setup(encrypt: Option<&str>, allow_idp_initiated: bool) -> Saml {
-    let app = TestApp::new().await;
+    setup_in(TestApp::new().await, encrypt, allow_idp_initiated).await
+}
+
+/// [`setup`] in a prepared app. The organization has `example.com` (the IdP user's email
+/// domain) verified, so its connection admits the IdP's profiles.
+pub async fn setup_in(app: TestApp, encrypt: Option<&str>, allow_idp_initiated: bool) -> Saml {
     let idp = idp::start(
         "saml-idp.mjs",
         &[
@@ -45,7 +50,7 @@ pub async fn setup(encrypt: Option<&str>, allow_idp_initiated: bool) -> Saml {
             ("IDP_CERT", fixture_path("idp-cert.pem")),
         ],
     );
-    let organization_id = org(&app, "Acme").await;
+    let organization_id = org_with_domain(&app, "Acme", "example.com").await;
     let res = app
         .post(
             "/connections",

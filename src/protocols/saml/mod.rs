@@ -22,7 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::login::{self, Completion, Failure};
+use super::login::{self, Client, Completion, Failure};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
@@ -136,6 +136,7 @@ struct AcsForm {
 async fn acs(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    client: Client,
     AppJson(form): AppJson<AcsForm>,
 ) -> ApiResult<Response> {
     let (env, c, settings) = saml_connection(&state, &id).await?;
@@ -151,6 +152,7 @@ async fn acs(
                 request_id: request_id.as_deref(),
                 assertion: Some((&assertion_id, until)),
                 oauth_tokens: None,
+                client,
             };
             login::finish(&state, &env, &c, done, profile).await
         }
@@ -160,6 +162,7 @@ async fn acs(
                 &env,
                 Some(&c),
                 request_id.as_deref().or(relay),
+                &client,
                 failure,
             )
             .await
