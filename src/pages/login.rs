@@ -350,10 +350,7 @@ async fn reset_password_page(
     let token = q.get("token").unwrap_or_default().to_string();
     if !flows::reset_token_valid(&state, &env.id, &token)
         .await
-        .map_err(|f| match f {
-            Failure::Page(p) => p,
-            Failure::Form(e) => PageError::BadRequest(e.message),
-        })?
+        .map_err(Failure::into_page)?
     {
         return Ok(invalid_link(&env));
     }

@@ -5,7 +5,15 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::store::authkit_interim::OrganizationChoice;
+
+/// An organization the user can sign in to (one of their active memberships).
+#[derive(Debug, Clone)]
+pub(super) struct OrganizationChoice {
+    /// `org_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
 
 /// What every page shows around its form (`layout.html`).
 #[derive(Debug, Clone, Default)]
