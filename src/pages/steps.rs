@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::flows::{self, Failure};
-use super::views::{self, Chrome, Code, Organization, OrganizationChoice};
+use super::views::{self, Chrome, Code, Organization, OrganizationChoice, form_again};
 use super::{
     Browser, PageError, current_flow, expired_flow_cookie, posted_flow, read_form, see_other,
 };
@@ -76,7 +76,11 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
     if !user.email_verified && state.settings.email.enabled() {
         return Ok(Next::EmailVerification(user));
     }
-    if !flow.mfa_passed && flows::has_totp(state, env, user_id).await.map_err(Failure::into_page)? {
+    if !flow.mfa_passed
+        && flows::has_totp(state, env, user_id)
+            .await
+            .map_err(Failure::into_page)?
+    {
         return Ok(Next::Mfa(user));
     }
     let orgs: Vec<OrganizationChoice> =
@@ -242,14 +246,9 @@ async fn verify_email(
     };
     match flows::verify_email_code(&state, &flow, &browser, &user, &form.code).await {
         Ok(()) => go(&state, &flow, &browser).await,
-        Err(Failure::Form(e)) => {
-            let chrome = Chrome::new(&flow.environment_name, "Verify your email").error(e.message);
-            Ok(views::render(
-                e.status,
-                &verification_view(csrf, &user, chrome),
-            ))
-        }
-        Err(Failure::Page(p)) => Err(p),
+        Err(f) => form_again(f, &flow.environment_name, "Verify your email", |page| {
+            verification_view(csrf, &user, page)
+        }),
     }
 }
 
@@ -300,12 +299,9 @@ async fn verify_mfa(
     };
     match flows::verify_totp(&state, &flow, &browser, &user, &form.code).await {
         Ok(()) => go(&state, &flow, &browser).await,
-        Err(Failure::Form(e)) => {
-            let chrome =
-                Chrome::new(&flow.environment_name, "Two-step verification").error(e.message);
-            Ok(views::render(e.status, &mfa_view(csrf, chrome)))
-        }
-        Err(Failure::Page(p)) => Err(p),
+        Err(f) => form_again(f, &flow.environment_name, "Two-step verification", |page| {
+            mfa_view(csrf, page)
+        }),
     }
 }
 

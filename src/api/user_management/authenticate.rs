@@ -270,7 +270,14 @@ async fn password_grant(
         },
     )
     .await?;
-    let data = sign_in::attempt("password", Some(user_id), Some(&email), client.0, client.1, None);
+    let data = sign_in::attempt(
+        "password",
+        Some(user_id),
+        Some(&email),
+        client.0,
+        client.1,
+        None,
+    );
     events::record(
         &mut tx,
         env,

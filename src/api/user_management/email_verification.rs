@@ -96,14 +96,14 @@ async fn confirm_verification(
             "The user's email is already verified.",
         ));
     }
-    let user = match redeem_code(&mut tx, env, &user, &body.code, (None, None), confirm_code).await?
-    {
-        Ok(user) => user,
-        Err(e) => {
-            tx.commit().await?;
-            return Err(ApiError::bad_request(confirm_code(e), e.message()));
-        }
-    };
+    let user =
+        match redeem_code(&mut tx, env, &user, &body.code, (None, None), confirm_code).await? {
+            Ok(user) => user,
+            Err(e) => {
+                tx.commit().await?;
+                return Err(ApiError::bad_request(confirm_code(e), e.message()));
+            }
+        };
     let data = attempt(
         "email_verification",
         Some(&user.id),

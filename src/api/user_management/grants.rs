@@ -9,14 +9,21 @@
 //! `invalid_pending_authentication_token`; 400 `{error}` `organization_membership_not_found`,
 //! `authorization_pending`, `slow_down`, `expired_token`, `access_denied`, `invalid_grant`,
 //! `unsupported_grant_type`. Each failure of a method writes its `authentication.*_failed`.
+//!
+//! The Magic Auth check ([`redeem_magic_code`]) is shared with the hosted magic-code page. The
+//! device code grant starts its session exactly as the `authorization_code` grant does
+//! ([`super::authorization_code::start_session`]: `session.created`); the person's
+//! `authentication.*` events were recorded when they signed in on the hosted pages, and the
+//! spec names no event for approving or denying a device.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::authenticate::{AuthenticateResponse, finish, respond};
-use super::{email_verification, invitations};
+use super::authorization_code::{Redeemed, Started, start_session};
 use super::sign_in::{self, SignIn, attempt};
 use super::users::normalize_email;
+use super::{email_verification, invitations};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
@@ -24,7 +31,6 @@ use crate::store::device_authorizations::{self, Poll};
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;
 use crate::store::pending_authentications::{self as pending, Stage};
-use crate::store::sessions::{self, NewSession};
 use crate::store::users::{self, NewUser, UserChanges};
 use crate::store::{auth_factors, magic_auths, organization_memberships};
 
@@ -114,15 +120,14 @@ async fn magic_auth(
     let (ip, ua) = (grant.ip_address.as_deref(), grant.user_agent.as_deref());
     let mut tx = state.db.begin().await?;
     let token = grant.invitation_token.as_deref();
-    let signed = match redeem_magic_code(state, &mut tx, env, &email, &grant.code, token, ip, ua)
-        .await?
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tx.commit().await?;
-            return Err(code_error(e));
-        }
-    };
+    let signed =
+        match redeem_magic_code(state, &mut tx, env, &email, &grant.code, token, (ip, ua)).await? {
+            Ok(s) => s,
+            Err(e) => {
+                tx.commit().await?;
+                return Err(code_error(e));
+            }
+        };
     let user = signed.user;
     let step = sign_in::complete(
         state,
@@ -164,12 +169,9 @@ pub struct MagicAuthUser {
 /// `code` against the codes sent to the normalised `email` (single use, expiry, attempts); on
 /// success creates the user (`user.created`) or marks its email verified (`user.updated`) and
 /// accepts the invitation (`invitation_token`, or the one the code was sent with). A failure
-/// records `authentication.magic_auth_failed` in `tx`, which the caller commits; on success the
+/// records `authentication.magic_auth_failed` (with the end user's `(ip_address, user_agent)`)
+/// in `tx`, which the caller commits; on success the
 /// caller records `authentication.magic_auth_succeeded` once it has continued the sign-in.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the grant's fields, passed as they are"
-)]
 pub async fn redeem_magic_code(
     state: &AppState,
     tx: &mut crate::db::Tx,
@@ -177,8 +179,7 @@ pub async fn redeem_magic_code(
     email: &str,
     code: &str,
     invitation_token: Option<&str>,
-    ip: Option<&str>,
-    ua: Option<&str>,
+    (ip, ua): (Option<&str>, Option<&str>),
 ) -> ApiResult<Result<MagicAuthUser, CodeError>> {
     let existing = users::find_by_email(tx, env, email).await?;
     let redeemed = match magic_auths::redeem(tx, env, email, code).await? {
@@ -212,7 +213,9 @@ pub async fn redeem_magic_code(
     };
     let organization_id = match (invitation_token, redeemed.invitation_id.as_deref()) {
         (Some(token), _) => invitations::accept_for_sign_in(state, tx, env, token, &user).await?,
-        (None, Some(id)) => invitations::accept_by_id_for_sign_in(state, tx, env, id, &user).await?,
+        (None, Some(id)) => {
+            invitations::accept_by_id_for_sign_in(state, tx, env, id, &user).await?
+        }
         (None, None) => None,
     };
     Ok(Ok(MagicAuthUser {
@@ -501,20 +504,24 @@ pub async fn device_code(
             return Err(ApiError::oauth(error, description));
         }
     };
-    let user = users::touch_sign_in(&mut tx, env, &user_id).await?;
-    let (session, refresh_token) = sessions::create(
+    let started = start_session(
+        state,
         &mut tx,
         env,
-        NewSession {
-            user_id: &user.id,
+        Redeemed {
+            user_id: &user_id,
             organization_id: organization_id.as_deref(),
             auth_method: &auth_method,
             ip_address: grant.ip_address.as_deref(),
             user_agent: grant.user_agent.as_deref(),
-            ttl: state.settings.session_ttl,
         },
     )
     .await?;
     tx.commit().await?;
+    let Started {
+        user,
+        session,
+        refresh_token,
+    } = started;
     respond(state, env, issuer, user, &session, refresh_token).await
 }

@@ -129,7 +129,9 @@ fn code_message(e: CodeError) -> &'static str {
         CodeError::Incorrect => "That code is not right. Try again.",
         CodeError::Expired => "This code has expired. Ask for a new one.",
         CodeError::PreviouslyUsed => "This code was already used. Ask for a new one.",
-        CodeError::TooManyAttempts => "This code was entered wrongly too many times. Ask for a new one.",
+        CodeError::TooManyAttempts => {
+            "This code was entered wrongly too many times. Ask for a new one."
+        }
     }
 }
 
@@ -261,9 +263,9 @@ pub async fn verify_magic_code(
     };
     limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
-    let (ip, ua) = client(browser);
     let mut tx = state.db.begin().await?;
-    let checked = grants::redeem_magic_code(state, &mut tx, env, &email, code, None, ip, ua).await?;
+    let checked =
+        grants::redeem_magic_code(state, &mut tx, env, &email, code, None, client(browser)).await?;
     let user = match checked {
         Ok(signed) => signed.user,
         Err(e) => {
@@ -368,7 +370,15 @@ pub async fn verify_totp(
         );
     }
     authkit_flows::pass_mfa(&mut tx, env, &flow.id).await?;
-    succeeded(&mut tx, env, names::AUTHENTICATION_MFA_SUCCEEDED, "mfa", browser, user).await?;
+    succeeded(
+        &mut tx,
+        env,
+        names::AUTHENTICATION_MFA_SUCCEEDED,
+        "mfa",
+        browser,
+        user,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
