@@ -338,3 +338,51 @@ async fn page_email_verification_and_password_reset_use_the_api_objects() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn organization_selection_offers_only_active_memberships() {
+    let site = Site::start(&[]).await;
+    let user = site.user("member@example.com", true).await;
+    let user_id = user["id"].as_str().unwrap();
+    let active = site.organization_with("Active Org", user_id).await;
+    let inactive = site.organization_with("Inactive Org", user_id).await;
+    sqlx::query(
+        "update organization_memberships set status = 'inactive' where organization_id = $1",
+    )
+    .bind(&inactive)
+    .execute(&site.app.pool)
+    .await
+    .unwrap();
+    let mut b = site.browser();
+    let start = b.authorize(&site, &[]).await;
+    let done = b
+        .submit(
+            &start,
+            &[("email", "member@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(
+        done.location().starts_with(super::CALLBACK),
+        "no choice: {}",
+        done.location()
+    );
+    let (status, tokens) = site
+        .exchange(&done.location_param("code").unwrap(), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["organization_id"], active.as_str());
+
+    // Asking for the inactive one is refused like any organization the user is not in.
+    let mut b = site.browser();
+    let start = b
+        .authorize(&site, &[("organization_id", inactive.as_str())])
+        .await;
+    let refused = b
+        .submit(
+            &start,
+            &[("email", "member@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+}
