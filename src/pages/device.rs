@@ -11,6 +11,10 @@
 //!   and organization the flow settled on) or denies the authorization, which the device's
 //!   next poll of the device-code grant reports. The flow ends either way.
 //!
+//! Events: the sign-in records its `authentication.*` events on the way (as for any flow);
+//! approving or denying records none, since the WorkOS spec names no device event; the
+//! approved device's grant records `session.created` as the `authorization_code` grant does.
+//!
 //! The code form is CSRF-protected like the flow's forms, with a token derived from a random
 //! value in its own encrypted cookie (no flow exists before the code is known). Code lookups
 //! are rate-limited per client IP (the `authenticate_ip` class) on top of the pages' limit.

@@ -18,6 +18,7 @@ use super::flows::{self, Failure};
 use super::steps::{CodeForm, go};
 use super::views::{
     self, Chrome, Code, ForgotPassword, MagicCode, Message, ResetPassword, SignIn, SignUp,
+    form_again,
 };
 use super::{Browser, PageError, current_flow, posted_flow, read_form, see_other};
 use crate::app::AppState;
@@ -129,12 +130,9 @@ async fn sign_in(
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
     match flows::password_sign_in(&state, &flow, &browser, &form.email, form.password).await {
         Ok(()) => go(&state, &flow, &browser).await,
-        Err(Failure::Form(e)) => {
-            let page = Chrome::new(&flow.environment_name, "Sign in").error(e.message);
-            let view = sign_in_view(&state, csrf, form.email, page);
-            Ok(views::render(e.status, &view))
-        }
-        Err(Failure::Page(p)) => Err(p),
+        Err(f) => form_again(f, &flow.environment_name, "Sign in", |page| {
+            sign_in_view(&state, csrf, form.email, page)
+        }),
     }
 }
 
@@ -182,11 +180,9 @@ async fn sign_up(
     };
     match flows::sign_up(&state, &flow, &browser, input).await {
         Ok(()) => go(&state, &flow, &browser).await,
-        Err(Failure::Form(e)) => {
-            let page = Chrome::new(&flow.environment_name, "Create your account").error(e.message);
-            Ok(views::render(e.status, &sign_up_view(csrf, form, page)))
-        }
-        Err(Failure::Page(p)) => Err(p),
+        Err(f) => form_again(f, &flow.environment_name, "Create your account", |page| {
+            sign_up_view(csrf, form, page)
+        }),
     }
 }
 
@@ -216,15 +212,13 @@ async fn send_magic_code(
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
     match flows::send_magic_code(&state, &flow, &form.email).await {
         Ok(()) => Ok(see_other("/authkit/magic-code/verify")),
-        Err(Failure::Form(e)) => {
-            let view = MagicCode {
-                page: Chrome::new(&flow.environment_name, "Sign in with a code").error(e.message),
+        Err(f) => form_again(f, &flow.environment_name, "Sign in with a code", |page| {
+            MagicCode {
+                page,
                 csrf,
                 email: form.email,
-            };
-            Ok(views::render(e.status, &view))
-        }
-        Err(Failure::Page(p)) => Err(p),
+            }
+        }),
     }
 }
 
@@ -270,11 +264,9 @@ async fn verify_magic_code(
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
     match flows::verify_magic_code(&state, &flow, &browser, &form.code).await {
         Ok(()) => go(&state, &flow, &browser).await,
-        Err(Failure::Form(e)) => {
-            let page = Chrome::new(&flow.environment_name, "Check your email").error(e.message);
-            Ok(views::render(e.status, &magic_code_view(&flow, csrf, page)))
-        }
-        Err(Failure::Page(p)) => Err(p),
+        Err(f) => form_again(f, &flow.environment_name, "Check your email", |page| {
+            magic_code_view(&flow, csrf, page)
+        }),
     }
 }
 
@@ -313,15 +305,13 @@ async fn forgot_password(
             .link("/authkit/sign-in", "Back to sign in");
             Ok(views::render(StatusCode::OK, &view))
         }
-        Err(Failure::Form(e)) => {
-            let view = ForgotPassword {
-                page: Chrome::new(&flow.environment_name, "Reset your password").error(e.message),
+        Err(f) => form_again(f, &flow.environment_name, "Reset your password", |page| {
+            ForgotPassword {
+                page,
                 csrf,
                 email: form.email,
-            };
-            Ok(views::render(e.status, &view))
-        }
-        Err(Failure::Page(p)) => Err(p),
+            }
+        }),
     }
 }
 
@@ -350,10 +340,7 @@ async fn reset_password_page(
     let token = q.get("token").unwrap_or_default().to_string();
     if !flows::reset_token_valid(&state, &env.id, &token)
         .await
-        .map_err(|f| match f {
-            Failure::Page(p) => p,
-            Failure::Form(e) => PageError::BadRequest(e.message),
-        })?
+        .map_err(Failure::into_page)?
     {
         return Ok(invalid_link(&env));
     }

@@ -17,14 +17,14 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::flows::{self, Failure};
-use super::views::{self, Chrome, Code, Organization};
+use super::views::{self, Chrome, Code, Organization, OrganizationChoice, form_again};
 use super::{
     Browser, PageError, current_flow, expired_flow_cookie, posted_flow, read_form, see_other,
 };
 use crate::app::AppState;
 use crate::store::authkit_flows::{self, Flow};
-use crate::store::authkit_interim::{self as interim, OrganizationChoice};
 use crate::store::authorization_codes::{self, NewCode};
+use crate::store::organization_memberships;
 use crate::store::users::{self, User};
 
 /// Lifetime of an authorization code.
@@ -76,10 +76,19 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
     if !user.email_verified && state.settings.email.enabled() {
         return Ok(Next::EmailVerification(user));
     }
-    if !flow.mfa_passed && flows::has_totp(state, env, user_id).await.map_err(page)? {
+    if !flow.mfa_passed
+        && flows::has_totp(state, env, user_id)
+            .await
+            .map_err(Failure::into_page)?
+    {
         return Ok(Next::Mfa(user));
     }
-    let orgs = interim::user_organizations(&mut conn, env, user_id).await?;
+    let orgs: Vec<OrganizationChoice> =
+        organization_memberships::active_organizations(&mut conn, env, user_id)
+            .await?
+            .into_iter()
+            .map(|(id, name)| OrganizationChoice { id, name })
+            .collect();
     let member = |id: &str| orgs.iter().any(|o| o.id == id);
     let org = match (&flow.organization_id, &flow.selected_organization_id) {
         (Some(requested), _) if member(requested) => Some(requested.clone()),
@@ -89,13 +98,6 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
         (None, _) => orgs.first().map(|o| o.id.clone()),
     };
     Ok(Next::Complete(user, org))
-}
-
-fn page(f: Failure) -> PageError {
-    match f {
-        Failure::Page(p) => p,
-        Failure::Form(e) => PageError::BadRequest(e.message),
-    }
 }
 
 /// Moves a flow on after a successful step: to the next page, or — when nothing is left — to
@@ -118,7 +120,7 @@ pub(super) async fn go(
         Next::EmailVerification(user) => {
             if !flows::verification_code_pending(state, env, &user)
                 .await
-                .map_err(page)?
+                .map_err(Failure::into_page)?
             {
                 match flows::send_verification_code(state, env, &user).await {
                     Ok(()) | Err(Failure::Form(_)) => {}
@@ -244,14 +246,9 @@ async fn verify_email(
     };
     match flows::verify_email_code(&state, &flow, &browser, &user, &form.code).await {
         Ok(()) => go(&state, &flow, &browser).await,
-        Err(Failure::Form(e)) => {
-            let chrome = Chrome::new(&flow.environment_name, "Verify your email").error(e.message);
-            Ok(views::render(
-                e.status,
-                &verification_view(csrf, &user, chrome),
-            ))
-        }
-        Err(Failure::Page(p)) => Err(p),
+        Err(f) => form_again(f, &flow.environment_name, "Verify your email", |page| {
+            verification_view(csrf, &user, page)
+        }),
     }
 }
 
@@ -302,12 +299,9 @@ async fn verify_mfa(
     };
     match flows::verify_totp(&state, &flow, &browser, &user, &form.code).await {
         Ok(()) => go(&state, &flow, &browser).await,
-        Err(Failure::Form(e)) => {
-            let chrome =
-                Chrome::new(&flow.environment_name, "Two-step verification").error(e.message);
-            Ok(views::render(e.status, &mfa_view(csrf, chrome)))
-        }
-        Err(Failure::Page(p)) => Err(p),
+        Err(f) => form_again(f, &flow.environment_name, "Two-step verification", |page| {
+            mfa_view(csrf, page)
+        }),
     }
 }
 

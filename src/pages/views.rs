@@ -5,7 +5,14 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::store::authkit_interim::OrganizationChoice;
+/// An organization the user can sign in to (one of their active memberships).
+#[derive(Debug, Clone)]
+pub(super) struct OrganizationChoice {
+    /// `org_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
 
 /// What every page shows around its form (`layout.html`).
 #[derive(Debug, Clone, Default)]
@@ -171,5 +178,22 @@ pub(super) fn render(status: StatusCode, template: &impl Template) -> Response {
             tracing::error!(error = %e, "rendering a page failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "Internal error").into_response()
         }
+    }
+}
+
+/// The answer to a form whose step failed: the form rendered again by `view` with the error
+/// under `heading` (and the error's status), or the error page.
+pub(super) fn form_again<V: Template>(
+    failure: super::flows::Failure,
+    product: &str,
+    heading: &str,
+    view: impl FnOnce(Chrome) -> V,
+) -> Result<Response, super::PageError> {
+    match failure {
+        super::flows::Failure::Form(e) => {
+            let page = Chrome::new(product, heading).error(e.message);
+            Ok(render(e.status, &view(page)))
+        }
+        super::flows::Failure::Page(p) => Err(p),
     }
 }

@@ -121,6 +121,26 @@ pub async fn find(
     row.map(|r| build(vault, r)).transpose()
 }
 
+/// Whether the user has a live code for `email` (unspent, unexpired, attempts left), so a step
+/// asking for one need not send another.
+pub async fn live_exists(
+    conn: &mut PgConnection,
+    env: &str,
+    user_id: &str,
+    email: &str,
+) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists(select 1 from email_verifications where environment_id = $1 and user_id = $2
+           and email = $3 and consumed_at is null and expires_at > now() and attempts < $4)",
+    )
+    .bind(env)
+    .bind(user_id)
+    .bind(email)
+    .bind(MAX_ATTEMPTS)
+    .fetch_one(conn)
+    .await?)
+}
+
 #[derive(Debug, FromRow)]
 struct Candidate {
     id: String,

@@ -5,7 +5,6 @@
 pub mod api_keys;
 pub mod auth_factors;
 pub mod authkit_flows;
-pub mod authkit_interim;
 pub mod authorization_codes;
 pub mod connections;
 pub mod cors_origins;

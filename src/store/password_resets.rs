@@ -93,7 +93,8 @@ async fn record(tx: &mut Tx, env: &str, name: &str, r: &PasswordReset) -> ApiRes
     events::record(tx, env, name, &event, None).await
 }
 
-/// Creates a reset token for the user, records `password_reset.created` and queues the email.
+/// Creates a reset token for the user, records `password_reset.created` and queues the email
+/// with the reset's `password_reset_url`.
 pub async fn insert(
     tx: &mut Tx,
     vault: &Vault,
@@ -101,6 +102,23 @@ pub async fn insert(
     env: &str,
     user_id: &str,
     email: &str,
+) -> ApiResult<PasswordReset> {
+    insert_with_link(tx, vault, public_url, env, user_id, email, |r| {
+        r.password_reset_url.clone()
+    })
+    .await
+}
+
+/// Like [`insert`], but the email carries `link(&reset)` (the hosted pages send their own
+/// reset page).
+pub async fn insert_with_link(
+    tx: &mut Tx,
+    vault: &Vault,
+    public_url: &str,
+    env: &str,
+    user_id: &str,
+    email: &str,
+    link: impl FnOnce(&PasswordReset) -> String,
 ) -> ApiResult<PasswordReset> {
     let token = random_token(24);
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -118,16 +136,21 @@ pub async fn insert(
     .await?;
     let reset = build(vault, public_url, row)?;
     record(tx, env, names::PASSWORD_RESET_CREATED, &reset).await?;
-    email::enqueue(
-        tx,
-        env,
-        email,
-        &Email::PasswordReset {
-            url: reset.password_reset_url.clone(),
-        },
-    )
-    .await?;
+    let url = link(&reset);
+    email::enqueue(tx, env, email, &Email::PasswordReset { url }).await?;
     Ok(reset)
+}
+
+/// Whether `token` is a live (unspent, unexpired) reset token of `env`; spends nothing.
+pub async fn is_live(conn: &mut PgConnection, env: &str, token: &str) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists(select 1 from password_resets where environment_id = $1 and token_hash = $2
+           and consumed_at is null and expires_at > now())",
+    )
+    .bind(env)
+    .bind(sha256_hex(token))
+    .fetch_one(conn)
+    .await?)
 }
 
 /// One password reset by id.

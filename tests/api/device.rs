@@ -334,7 +334,33 @@ async fn a_person_approves_a_device_on_the_hosted_pages_after_password_and_totp(
     assert!(tokens["access_token"].is_string());
     let (_, again) = poll_on(&site, &device_code).await;
     assert_eq!(again["error"], "invalid_grant", "exchanged once");
-    assert!(site.events().await.contains(&"session.created".to_string()));
+    // The sign-in's authentication events came from the pages; approving adds none (the spec
+    // names no device event); the grant's session is recorded as for an authorization code.
+    let events = site.events().await;
+    let at = |name: &str| events.iter().position(|e| e == name);
+    let (password, mfa, session) = (
+        at("authentication.password_succeeded"),
+        at("authentication.mfa_succeeded"),
+        at("session.created"),
+    );
+    assert!(
+        password < mfa && mfa < session && password.is_some(),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| *e == "session.created").count(),
+        1,
+        "{events:?}"
+    );
+    let created: Value = sqlx::query_scalar(
+        "select data from events where environment_id = $1 and event = 'session.created'",
+    )
+    .bind(&site.env)
+    .fetch_one(&site.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(created["user_id"], u["id"]);
+    assert_eq!(created["auth_method"], "password");
 }
 
 #[tokio::test]

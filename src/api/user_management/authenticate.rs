@@ -235,52 +235,16 @@ async fn password_grant(
             return Err(by_ip.error());
         }
     }
-    let found = users::credentials_by_email(&mut *state.db.acquire().await?, env, &email).await?;
-    let (user_id, stored) = match found {
-        Some((id, hash)) => (Some(id), hash),
-        None => (None, None),
-    };
-    // Unknown email and user without password verify against a dummy hash: same cost, same answer.
-    let valid = state
-        .passwords
-        .verify(grant.password.clone(), stored.clone())
-        .await?
-        && user_id.is_some();
-    let attempt = |status: &str| {
-        json!({
-            "type": "password",
-            "status": status,
-            "ip_address": grant.ip_address,
-            "user_agent": grant.user_agent,
-            "user_id": user_id,
-            "email": email,
-        })
-    };
-    let (Some(user_id), true) = (user_id.as_deref(), valid) else {
-        let mut data = attempt("failed");
-        data["error"] = json!({ "code": "invalid_credentials", "message": "Invalid credentials." });
-        let mut tx = state.db.begin().await?;
-        events::record(
-            &mut tx,
-            env,
-            names::AUTHENTICATION_PASSWORD_FAILED,
-            &data,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
+    let client = (grant.ip_address.as_deref(), grant.user_agent.as_deref());
+    let Some(PasswordChecked { user_id, rehash }) =
+        check_password(state, env, &email, grant.password, client).await?
+    else {
         return Err(ApiError::bad_request(
             "invalid_credentials",
             "Invalid credentials.",
         ));
     };
-    // Imported hashes are upgraded to argon2id on the first successful sign-in.
-    let rehash = match stored.as_deref() {
-        Some(s) if password::needs_rehash(s) => {
-            Some(state.passwords.hash(grant.password.clone()).await?)
-        }
-        _ => None,
-    };
+    let user_id = user_id.as_str();
     let mut tx = state.db.begin().await?;
     if let Some(hash) = rehash {
         users::set_password_hash(&mut tx, env, user_id, &hash).await?;
@@ -306,16 +270,73 @@ async fn password_grant(
         },
     )
     .await?;
+    let data = sign_in::attempt(
+        "password",
+        Some(user_id),
+        Some(&email),
+        client.0,
+        client.1,
+        None,
+    );
     events::record(
         &mut tx,
         env,
         names::AUTHENTICATION_PASSWORD_SUCCEEDED,
-        &attempt("succeeded"),
+        &data,
         None,
     )
     .await?;
     tx.commit().await?;
     finish(state, env, issuer, step).await
+}
+
+/// A correct password: its user, and the argon2id re-hash to store when the stored hash is an
+/// imported one.
+#[derive(Debug)]
+pub struct PasswordChecked {
+    /// The user.
+    pub user_id: String,
+    /// The new hash to store in the sign-in's transaction, if any.
+    pub rehash: Option<String>,
+}
+
+/// The credential check of the `password` grant, shared with the hosted sign-in page: `email`
+/// (normalised) and `password` against the stored hash. An unknown email or a user without a
+/// password is verified against a dummy hash (same cost, same answer). A failure records
+/// `authentication.password_failed` (with the end user's `(ip_address, user_agent)`) in its own
+/// transaction and returns `None`; the caller records `authentication.password_succeeded`.
+pub async fn check_password(
+    state: &AppState,
+    env: &str,
+    email: &str,
+    password: String,
+    (ip, ua): (Option<&str>, Option<&str>),
+) -> ApiResult<Option<PasswordChecked>> {
+    let found = users::credentials_by_email(&mut *state.db.acquire().await?, env, email).await?;
+    let (user_id, stored) = match found {
+        Some((id, hash)) => (Some(id), hash),
+        None => (None, None),
+    };
+    let valid = state
+        .passwords
+        .verify(password.clone(), stored.clone())
+        .await?
+        && user_id.is_some();
+    let (Some(user_id), true) = (user_id.clone(), valid) else {
+        let error = Some(("invalid_credentials", "Invalid credentials."));
+        let data = sign_in::attempt("password", user_id.as_deref(), Some(email), ip, ua, error);
+        let mut tx = state.db.begin().await?;
+        let name = names::AUTHENTICATION_PASSWORD_FAILED;
+        events::record(&mut tx, env, name, &data, None).await?;
+        tx.commit().await?;
+        return Ok(None);
+    };
+    // Imported hashes are upgraded to argon2id on the first successful sign-in.
+    let rehash = match stored.as_deref() {
+        Some(s) if password::needs_rehash(s) => Some(state.passwords.hash(password).await?),
+        _ => None,
+    };
+    Ok(Some(PasswordChecked { user_id, rehash }))
 }
 
 /// Answers a [`Step`] once its transaction is committed: the tokens, or the pending 403.

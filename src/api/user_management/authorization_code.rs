@@ -19,9 +19,10 @@ use sha2::{Digest, Sha256};
 use super::authenticate::{AuthenticateResponse, respond};
 use crate::app::AppState;
 use crate::crypto::ct_eq;
+use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::store::authorization_codes::{self, Redemption};
-use crate::store::sessions::{self, NewSession};
+use crate::store::sessions::{self, NewSession, Session};
 use crate::store::users;
 
 /// `grant_type=authorization_code`.
@@ -92,23 +93,84 @@ pub(super) async fn authorization_code_grant(
         tx.commit().await?;
         return Err(e);
     }
-    let (session, refresh_token) = sessions::create(
+    let started = start_session(
+        state,
         &mut tx,
         env,
-        NewSession {
+        Redeemed {
             user_id: &code.user_id,
             organization_id: code.organization_id.as_deref(),
             auth_method: &code.auth_method,
             ip_address: code.ip_address.as_deref(),
             user_agent: code.user_agent.as_deref(),
+        },
+    )
+    .await?;
+    authorization_codes::attach_session(&mut tx, env, &code.id, &started.session.id).await?;
+    tx.commit().await?;
+    let Started {
+        user,
+        session,
+        refresh_token,
+    } = started;
+    respond(state, env, issuer, user, &session, refresh_token).await
+}
+
+/// A sign-in finished elsewhere (on the hosted pages) that a grant redeems: an authorization
+/// code, or an approved device authorization.
+#[derive(Debug)]
+pub(super) struct Redeemed<'a> {
+    /// The user who signed in.
+    pub user_id: &'a str,
+    /// The organization the pages settled on.
+    pub organization_id: Option<&'a str>,
+    /// Session vocabulary of the first factor.
+    pub auth_method: &'a str,
+    /// End user's IP address.
+    pub ip_address: Option<&'a str>,
+    /// End user's user agent.
+    pub user_agent: Option<&'a str>,
+}
+
+/// What [`start_session`] made.
+#[derive(Debug)]
+pub(super) struct Started {
+    /// The user, with `last_sign_in_at` updated.
+    pub user: users::User,
+    /// The new session.
+    pub session: Session,
+    /// Its first refresh token.
+    pub refresh_token: String,
+}
+
+/// Starts the session of a redeemed sign-in, the same way for the `authorization_code` and
+/// device code grants: `session.created` and the user's `last_sign_in_at`, in `tx`. The
+/// `authentication.*` events were recorded by the pages when the person signed in there.
+pub(super) async fn start_session(
+    state: &AppState,
+    tx: &mut Tx,
+    env: &str,
+    r: Redeemed<'_>,
+) -> ApiResult<Started> {
+    let (session, refresh_token) = sessions::create(
+        tx,
+        env,
+        NewSession {
+            user_id: r.user_id,
+            organization_id: r.organization_id,
+            auth_method: r.auth_method,
+            ip_address: r.ip_address,
+            user_agent: r.user_agent,
             ttl: state.settings.session_ttl,
         },
     )
     .await?;
-    authorization_codes::attach_session(&mut tx, env, &code.id, &session.id).await?;
-    let user = users::touch_sign_in(&mut tx, env, &code.user_id).await?;
-    tx.commit().await?;
-    respond(state, env, issuer, user, &session, refresh_token).await
+    let user = users::touch_sign_in(tx, env, r.user_id).await?;
+    Ok(Started {
+        user,
+        session,
+        refresh_token,
+    })
 }
 
 #[cfg(test)]

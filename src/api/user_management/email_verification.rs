@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sign_in::{attempt, limit_sends};
 use crate::app::AppState;
+use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
 use crate::store::email_verifications::{self, EmailVerification};
@@ -95,40 +96,14 @@ async fn confirm_verification(
             "The user's email is already verified.",
         ));
     }
-    if let Err(e) =
-        email_verifications::redeem(&mut tx, env, &user.id, &user.email, &body.code).await?
-    {
-        let code = match e {
-            CodeError::Expired => "email_verification_code_expired",
-            CodeError::PreviouslyUsed => "email_verification_code_previously_used",
-            CodeError::Incorrect | CodeError::TooManyAttempts => {
-                "email_verification_code_incorrect"
+    let user =
+        match redeem_code(&mut tx, env, &user, &body.code, (None, None), confirm_code).await? {
+            Ok(user) => user,
+            Err(e) => {
+                tx.commit().await?;
+                return Err(ApiError::bad_request(confirm_code(e), e.message()));
             }
         };
-        let data = attempt(
-            "email_verification",
-            Some(&user.id),
-            Some(&user.email),
-            None,
-            None,
-            Some((code, e.message())),
-        );
-        events::record(
-            &mut tx,
-            env,
-            names::AUTHENTICATION_EMAIL_VERIFICATION_FAILED,
-            &data,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(ApiError::bad_request(code, e.message()));
-    }
-    let changes = UserChanges {
-        email_verified: Some(true),
-        ..Default::default()
-    };
-    let user = users::update(&mut tx, env, &user.id, changes).await?;
     let data = attempt(
         "email_verification",
         Some(&user.id),
@@ -147,6 +122,50 @@ async fn confirm_verification(
     .await?;
     tx.commit().await?;
     Ok(Json(UserResponse { user }))
+}
+
+/// The error code `…/email_verification/confirm` answers (and its failure event carries).
+fn confirm_code(e: CodeError) -> &'static str {
+    match e {
+        CodeError::Expired => "email_verification_code_expired",
+        CodeError::PreviouslyUsed => "email_verification_code_previously_used",
+        CodeError::Incorrect | CodeError::TooManyAttempts => "email_verification_code_incorrect",
+    }
+}
+
+/// Checks an email verification `code` of `user` in `tx` (single use, expiry, attempts), shared
+/// by the confirm endpoint, the email verification grant and the hosted verification page. On
+/// success marks the email verified (`user.updated`) and returns the updated user; the caller
+/// records `authentication.email_verification_succeeded`. A failure records
+/// `authentication.email_verification_failed` with `error.code` = `error_code(e)` (with the
+/// end user's `(ip_address, user_agent)`), which the caller commits.
+pub async fn redeem_code(
+    tx: &mut Tx,
+    env: &str,
+    user: &User,
+    code: &str,
+    (ip, ua): (Option<&str>, Option<&str>),
+    error_code: fn(CodeError) -> &'static str,
+) -> ApiResult<Result<User, CodeError>> {
+    if let Err(e) = email_verifications::redeem(tx, env, &user.id, &user.email, code).await? {
+        let error = Some((error_code(e), e.message()));
+        let data = attempt(
+            "email_verification",
+            Some(&user.id),
+            Some(&user.email),
+            ip,
+            ua,
+            error,
+        );
+        let name = names::AUTHENTICATION_EMAIL_VERIFICATION_FAILED;
+        events::record(tx, env, name, &data, None).await?;
+        return Ok(Err(e));
+    }
+    let changes = UserChanges {
+        email_verified: Some(true),
+        ..Default::default()
+    };
+    Ok(Ok(users::update(tx, env, &user.id, changes).await?))
 }
 
 /// `GET /user_management/email_verification/{id}` (with `code`). Errors: 404.

@@ -9,14 +9,21 @@
 //! `invalid_pending_authentication_token`; 400 `{error}` `organization_membership_not_found`,
 //! `authorization_pending`, `slow_down`, `expired_token`, `access_denied`, `invalid_grant`,
 //! `unsupported_grant_type`. Each failure of a method writes its `authentication.*_failed`.
+//!
+//! The Magic Auth check ([`redeem_magic_code`]) is shared with the hosted magic-code page. The
+//! device code grant starts its session exactly as the `authorization_code` grant does
+//! ([`super::authorization_code::start_session`]: `session.created`); the person's
+//! `authentication.*` events were recorded when they signed in on the hosted pages, and the
+//! spec names no event for approving or denying a device.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::authenticate::{AuthenticateResponse, finish, respond};
-use super::invitations;
+use super::authorization_code::{Redeemed, Started, start_session};
 use super::sign_in::{self, SignIn, attempt};
 use super::users::normalize_email;
+use super::{email_verification, invitations};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
@@ -24,9 +31,8 @@ use crate::store::device_authorizations::{self, Poll};
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;
 use crate::store::pending_authentications::{self as pending, Stage};
-use crate::store::sessions::{self, NewSession};
 use crate::store::users::{self, NewUser, UserChanges};
-use crate::store::{auth_factors, email_verifications, magic_auths, organization_memberships};
+use crate::store::{auth_factors, magic_auths, organization_memberships};
 
 /// `grant_type` of Magic Auth codes.
 pub const MAGIC_AUTH: &str = "urn:workos:oauth:grant-type:magic-auth:code";
@@ -101,9 +107,8 @@ struct MagicAuthGrant {
     user_agent: Option<String>,
 }
 
-/// Magic Auth: checks the code sent to `email`, creates the user on first sign-in (with the id
-/// the code named, email verified) or marks an existing user's email verified, then continues
-/// the sign-in. Records `authentication.magic_auth_succeeded` / `_failed`.
+/// Magic Auth: checks the code sent to `email` ([`redeem_magic_code`]), then continues the
+/// sign-in. Records `authentication.magic_auth_succeeded` / `_failed`.
 async fn magic_auth(
     state: &AppState,
     env: &str,
@@ -114,59 +119,16 @@ async fn magic_auth(
     sign_in::limit_attempts(state, env, &email).await?;
     let (ip, ua) = (grant.ip_address.as_deref(), grant.user_agent.as_deref());
     let mut tx = state.db.begin().await?;
-    let existing = users::find_by_email(&mut tx, env, &email).await?;
-    let redeemed = match magic_auths::redeem(&mut tx, env, &email, &grant.code).await? {
-        Ok(r) => r,
-        Err(e) => {
-            let user_id = existing.as_ref().map(|u| u.id.as_str());
-            let data = attempt(
-                "magic_auth",
-                user_id,
-                Some(&email),
-                ip,
-                ua,
-                Some((e.grant_code(), e.message())),
-            );
-            events::record(
-                &mut tx,
-                env,
-                names::AUTHENTICATION_MAGIC_AUTH_FAILED,
-                &data,
-                None,
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(code_error(e));
-        }
-    };
-    let user = match existing {
-        Some(u) if u.email_verified => u,
-        Some(u) => {
-            let changes = UserChanges {
-                email_verified: Some(true),
-                ..Default::default()
-            };
-            users::update(&mut tx, env, &u.id, changes).await?
-        }
-        None => {
-            let new = NewUser {
-                email: email.clone(),
-                email_verified: true,
-                ..Default::default()
-            };
-            users::insert_with_id(&mut tx, env, &redeemed.user_id, new).await?
-        }
-    };
-    let token = grant.invitation_token.clone();
-    let organization_id = match (token, redeemed.invitation_id.as_deref()) {
-        (Some(token), _) => {
-            invitations::accept_for_sign_in(state, &mut tx, env, &token, &user).await?
-        }
-        (None, Some(id)) => {
-            invitations::accept_by_id_for_sign_in(state, &mut tx, env, id, &user).await?
-        }
-        (None, None) => None,
-    };
+    let token = grant.invitation_token.as_deref();
+    let signed =
+        match redeem_magic_code(state, &mut tx, env, &email, &grant.code, token, (ip, ua)).await? {
+            Ok(s) => s,
+            Err(e) => {
+                tx.commit().await?;
+                return Err(code_error(e));
+            }
+        };
+    let user = signed.user;
     let step = sign_in::complete(
         state,
         &mut tx,
@@ -177,7 +139,7 @@ async fn magic_auth(
             ip_address: grant.ip_address.clone(),
             user_agent: grant.user_agent.clone(),
             mfa_verified: false,
-            organization_id,
+            organization_id: signed.organization_id,
         },
     )
     .await?;
@@ -192,6 +154,74 @@ async fn magic_auth(
     .await?;
     tx.commit().await?;
     finish(state, env, issuer, step).await
+}
+
+/// The user a Magic Auth code signed in.
+#[derive(Debug)]
+pub struct MagicAuthUser {
+    /// The user: created on first use (with the id the code named), email verified.
+    pub user: users::User,
+    /// The organization an accepted invitation binds the sign-in to.
+    pub organization_id: Option<String>,
+}
+
+/// The first factor of the Magic Auth grant, shared with the hosted magic-code page: checks
+/// `code` against the codes sent to the normalised `email` (single use, expiry, attempts); on
+/// success creates the user (`user.created`) or marks its email verified (`user.updated`) and
+/// accepts the invitation (`invitation_token`, or the one the code was sent with). A failure
+/// records `authentication.magic_auth_failed` (with the end user's `(ip_address, user_agent)`)
+/// in `tx`, which the caller commits; on success the
+/// caller records `authentication.magic_auth_succeeded` once it has continued the sign-in.
+pub async fn redeem_magic_code(
+    state: &AppState,
+    tx: &mut crate::db::Tx,
+    env: &str,
+    email: &str,
+    code: &str,
+    invitation_token: Option<&str>,
+    (ip, ua): (Option<&str>, Option<&str>),
+) -> ApiResult<Result<MagicAuthUser, CodeError>> {
+    let existing = users::find_by_email(tx, env, email).await?;
+    let redeemed = match magic_auths::redeem(tx, env, email, code).await? {
+        Ok(r) => r,
+        Err(e) => {
+            let user_id = existing.as_ref().map(|u| u.id.as_str());
+            let error = Some((e.grant_code(), e.message()));
+            let data = attempt("magic_auth", user_id, Some(email), ip, ua, error);
+            let name = names::AUTHENTICATION_MAGIC_AUTH_FAILED;
+            events::record(tx, env, name, &data, None).await?;
+            return Ok(Err(e));
+        }
+    };
+    let user = match existing {
+        Some(u) if u.email_verified => u,
+        Some(u) => {
+            let changes = UserChanges {
+                email_verified: Some(true),
+                ..Default::default()
+            };
+            users::update(tx, env, &u.id, changes).await?
+        }
+        None => {
+            let new = NewUser {
+                email: email.to_string(),
+                email_verified: true,
+                ..Default::default()
+            };
+            users::insert_with_id(tx, env, &redeemed.user_id, new).await?
+        }
+    };
+    let organization_id = match (invitation_token, redeemed.invitation_id.as_deref()) {
+        (Some(token), _) => invitations::accept_for_sign_in(state, tx, env, token, &user).await?,
+        (None, Some(id)) => {
+            invitations::accept_by_id_for_sign_in(state, tx, env, id, &user).await?
+        }
+        (None, None) => None,
+    };
+    Ok(Ok(MagicAuthUser {
+        user,
+        organization_id,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,34 +253,24 @@ async fn email_verification(
     .await?;
     let ip = grant.ip_address.clone().or(p.ip_address.clone());
     let ua = grant.user_agent.clone().or(p.user_agent.clone());
-    if let Err(e) =
-        email_verifications::redeem(&mut tx, env, &user.id, &user.email, &grant.code).await?
+    let client = (ip.as_deref(), ua.as_deref());
+    let user = match email_verification::redeem_code(
+        &mut tx,
+        env,
+        &user,
+        &grant.code,
+        client,
+        CodeError::grant_code,
+    )
+    .await?
     {
-        let data = attempt(
-            "email_verification",
-            Some(&user.id),
-            Some(&user.email),
-            ip.as_deref(),
-            ua.as_deref(),
-            Some((e.grant_code(), e.message())),
-        );
-        events::record(
-            &mut tx,
-            env,
-            names::AUTHENTICATION_EMAIL_VERIFICATION_FAILED,
-            &data,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(code_error(e));
-    }
-    pending::consume(&mut tx, env, &p.id).await?;
-    let changes = UserChanges {
-        email_verified: Some(true),
-        ..Default::default()
+        Ok(user) => user,
+        Err(e) => {
+            tx.commit().await?;
+            return Err(code_error(e));
+        }
     };
-    let user = users::update(&mut tx, env, &user.id, changes).await?;
+    pending::consume(&mut tx, env, &p.id).await?;
     let data = attempt(
         "email_verification",
         Some(&user.id),
@@ -484,20 +504,24 @@ pub async fn device_code(
             return Err(ApiError::oauth(error, description));
         }
     };
-    let user = users::touch_sign_in(&mut tx, env, &user_id).await?;
-    let (session, refresh_token) = sessions::create(
+    let started = start_session(
+        state,
         &mut tx,
         env,
-        NewSession {
-            user_id: &user.id,
+        Redeemed {
+            user_id: &user_id,
             organization_id: organization_id.as_deref(),
             auth_method: &auth_method,
             ip_address: grant.ip_address.as_deref(),
             user_agent: grant.user_agent.as_deref(),
-            ttl: state.settings.session_ttl,
         },
     )
     .await?;
     tx.commit().await?;
+    let Started {
+        user,
+        session,
+        refresh_token,
+    } = started;
     respond(state, env, issuer, user, &session, refresh_token).await
 }

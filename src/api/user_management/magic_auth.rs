@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::sign_in::limit_sends;
 use super::users::normalize_email;
 use crate::app::AppState;
+use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
 use crate::ids::{new_id, prefix};
@@ -74,23 +75,28 @@ async fn create_magic_auth(
         }
         None => None,
     };
-    let user_id = match users::find_by_email(&mut tx, env, &email).await? {
+    let magic = send(&state, &mut tx, env, &email, invitation_id.as_deref()).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(magic)))
+}
+
+/// Creates a code for the normalised `email` in `tx`, naming its user (or the id a new user
+/// will get), records `magic_auth.created` and queues the email. Shared with the hosted
+/// magic-code page; the caller limits sends and commits.
+pub async fn send(
+    state: &AppState,
+    tx: &mut Tx,
+    env: &str,
+    email: &str,
+    invitation_id: Option<&str>,
+) -> ApiResult<MagicAuth> {
+    let user_id = match users::find_by_email(tx, env, email).await? {
         Some(user) => user.id,
-        None => magic_auths::reserved_user_id(&mut tx, env, &email)
+        None => magic_auths::reserved_user_id(tx, env, email)
             .await?
             .unwrap_or_else(|| new_id(prefix::USER)),
     };
-    let magic = magic_auths::insert(
-        &mut tx,
-        &state.vault,
-        env,
-        &email,
-        &user_id,
-        invitation_id.as_deref(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(magic)))
+    magic_auths::insert(tx, &state.vault, env, email, &user_id, invitation_id).await
 }
 
 /// `GET /user_management/magic_auth/{id}`. Errors: 404.

@@ -1,39 +1,34 @@
-//! INTERIM sign-in logic behind the hosted pages: password check, sign-up, magic codes, email
-//! verification codes, TOTP, password reset. Each function is one unit of work in its own
-//! transaction, recording its spec-named events there and queueing its email there.
-//!
-//! This duplicates what the User Management API (magic auth, email verification, password
-//! reset, MFA) implements on its own; at merge these functions should call that code and
-//! [`crate::store::authkit_interim`] should go. Nothing outside `pages` depends on them.
+//! The sign-in logic behind the hosted pages, on the User Management API's own stores and
+//! checks: the password check of the `password` grant, Magic Auth codes (`magic_auths`, the
+//! first factor of the `…:magic-auth:code` grant), email verification codes
+//! (`email_verifications`, the check of the confirm endpoint and `…:email-verification:code`
+//! grant), TOTP factors (`authentication_factors`) and password resets (`password_resets`).
+//! Each function is one unit of work in its own transaction, recording its spec-named events
+//! (`magic_auth.created`, `authentication.*`, …) and queueing its email there, exactly as the
+//! API does; what is page-specific here is the form errors, the per-browser rate limits and
+//! the flow's failure count.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use rand::Rng;
-use serde_json::{Value, json};
-
 use super::{Browser, PageError};
+use crate::api::user_management::authenticate::{PasswordChecked, check_password};
+use crate::api::user_management::sign_in::attempt;
+use crate::api::user_management::{email_verification, grants, magic_auth};
 use crate::app::AppState;
-use crate::email::{self, Email};
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
-use crate::password;
-use crate::store::auth_factors;
 use crate::store::authkit_flows::{self, Flow};
-use crate::store::authkit_interim::{self as interim, CodeCheck, Kind, OneTimeCode};
 use crate::store::events::{self, names};
-use crate::store::users::{self, NewUser, User, UserChanges};
+use crate::store::one_time_codes::CodeError;
+use crate::store::users::{self, NewUser, User};
+use crate::store::{auth_factors, email_verifications};
 
 mod reset;
 
 pub use reset::{request_password_reset, reset_password, reset_token_valid};
 
-/// Lifetime of a magic sign-in code.
-pub const MAGIC_CODE_TTL: Duration = Duration::from_secs(10 * 60);
-/// Lifetime of an email verification code.
-pub const VERIFICATION_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 /// Failed code or TOTP attempts after which a flow is dropped.
 pub const MAX_FLOW_FAILURES: i32 = 10;
 
@@ -70,6 +65,16 @@ impl<E: Into<PageError>> From<E> for Failure {
     }
 }
 
+impl Failure {
+    /// As an error page (a form error becomes a 400 page with its message).
+    pub fn into_page(self) -> PageError {
+        match self {
+            Self::Page(p) => p,
+            Self::Form(e) => PageError::BadRequest(e.message),
+        }
+    }
+}
+
 type Step<T> = Result<T, Failure>;
 
 fn form<T>(status: StatusCode, message: &str) -> Step<T> {
@@ -81,11 +86,6 @@ fn deliverable_email(email: &str) -> Option<String> {
     crate::api::user_management::users::normalize_email(email)
         .ok()
         .filter(|e| lettre::Address::from_str(e).is_ok())
-}
-
-/// A fresh 6-digit code.
-fn six_digits() -> String {
-    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
 }
 
 /// Counts one request against `class` for `key`; a rejection becomes a 429 form error.
@@ -103,32 +103,36 @@ async fn limit(state: &AppState, class: Class, key: &str) -> Step<()> {
     )
 }
 
-/// The `authentication.*` event payload (AuthAttempt).
-fn attempt(kind: &str, browser: &Browser, user_id: Option<&str>, email: &str) -> Value {
-    json!({
-        "type": kind,
-        "status": "succeeded",
-        "ip_address": browser.ip,
-        "user_agent": browser.user_agent,
-        "user_id": user_id,
-        "email": email,
-    })
+/// The browser as the `authentication.*` events show it: `(ip_address, user_agent)`.
+fn client(browser: &Browser) -> (Option<&str>, Option<&str>) {
+    (browser.ip.as_deref(), browser.user_agent.as_deref())
 }
 
-fn failed(mut data: Value, code: &str, message: &str) -> Value {
-    data["status"] = json!("failed");
-    data["error"] = json!({ "code": code, "message": message });
-    data
+/// Records the `authentication.*` success event `name` of a first factor or step.
+async fn succeeded(
+    tx: &mut crate::db::Tx,
+    env: &str,
+    name: &str,
+    kind: &str,
+    browser: &Browser,
+    user: &User,
+) -> Step<()> {
+    let (ip, ua) = client(browser);
+    let data = attempt(kind, Some(&user.id), Some(&user.email), ip, ua, None);
+    events::record(tx, env, name, &data, None).await?;
+    Ok(())
 }
 
-/// `magic_auth.created` / `email_verification.created`: the object without its code.
-fn code_event(c: &OneTimeCode) -> Value {
-    json!({
-        "object": c.object, "id": c.id, "user_id": c.user_id, "email": c.email,
-        "expires_at": crate::timestamp::format(&c.expires_at),
-        "created_at": crate::timestamp::format(&c.created_at),
-        "updated_at": crate::timestamp::format(&c.updated_at),
-    })
+/// The page's message for a code that was not accepted.
+fn code_message(e: CodeError) -> &'static str {
+    match e {
+        CodeError::Incorrect => "That code is not right. Try again.",
+        CodeError::Expired => "This code has expired. Ask for a new one.",
+        CodeError::PreviouslyUsed => "This code was already used. Ask for a new one.",
+        CodeError::TooManyAttempts => {
+            "This code was entered wrongly too many times. Ask for a new one."
+        }
+    }
 }
 
 /// Counts a failed attempt on the flow; past [`MAX_FLOW_FAILURES`] the flow is dropped.
@@ -140,8 +144,9 @@ async fn count_failure(tx: &mut crate::db::Tx, flow: &Flow) -> Step<()> {
     Ok(())
 }
 
-/// Email + password. Failures (wrong email or password, same answer) record
-/// `authentication.password_failed`; success records `authentication.password_succeeded`.
+/// Email + password, checked like the `password` grant ([`check_password`]): failures (wrong
+/// email or password, same answer) record `authentication.password_failed`; success records
+/// `authentication.password_succeeded`.
 pub async fn password_sign_in(
     state: &AppState,
     flow: &Flow,
@@ -153,44 +158,20 @@ pub async fn password_sign_in(
     let email = email.trim().to_lowercase();
     limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
-    let found = {
-        let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
-        users::credentials_by_email(&mut conn, env, &email).await?
-    };
-    let (user_id, stored) = found.map_or((None, None), |(id, hash)| (Some(id), hash));
-    let valid = state
-        .passwords
-        .verify(password.clone(), stored.clone())
-        .await?
-        && user_id.is_some();
-    let data = attempt("password", browser, user_id.as_deref(), &email);
-    let mut tx = state.db.begin().await?;
-    let (Some(user_id), true) = (user_id.as_deref(), valid) else {
-        let data = failed(data, "invalid_credentials", "Invalid credentials.");
-        events::record(
-            &mut tx,
-            env,
-            names::AUTHENTICATION_PASSWORD_FAILED,
-            &data,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
+    let checked = check_password(state, env, &email, password, client(browser)).await?;
+    let Some(PasswordChecked { user_id, rehash }) = checked else {
         return form(StatusCode::UNAUTHORIZED, "Incorrect email or password.");
     };
-    if stored.as_deref().is_some_and(password::needs_rehash) {
-        let hash = state.passwords.hash(password).await?;
-        users::set_password_hash(&mut tx, env, user_id, &hash).await?;
+    let mut tx = state.db.begin().await?;
+    if let Some(hash) = rehash {
+        users::set_password_hash(&mut tx, env, &user_id, &hash).await?;
     }
-    authkit_flows::set_user(&mut tx, env, &flow.id, user_id, "password").await?;
-    events::record(
-        &mut tx,
-        env,
-        names::AUTHENTICATION_PASSWORD_SUCCEEDED,
-        &data,
-        None,
-    )
-    .await?;
+    let Some(user) = users::find(&mut tx, env, &user_id).await? else {
+        return form(StatusCode::UNAUTHORIZED, "Incorrect email or password.");
+    };
+    authkit_flows::set_user(&mut tx, env, &flow.id, &user.id, "password").await?;
+    let name = names::AUTHENTICATION_PASSWORD_SUCCEEDED;
+    succeeded(&mut tx, env, name, "password", browser, &user).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -208,13 +189,14 @@ pub struct SignUp {
     pub password: String,
 }
 
-/// Creates a password user (`user.created`) and signs the flow in with it.
+/// Creates a password user (`user.created`) and signs the flow in with it
+/// (`authentication.password_succeeded`).
 pub async fn sign_up(state: &AppState, flow: &Flow, browser: &Browser, form_: SignUp) -> Step<()> {
     let env = &flow.environment_id;
     let Some(email) = deliverable_email(&form_.email) else {
         return form(StatusCode::BAD_REQUEST, "Enter a valid email address.");
     };
-    if let Err(m) = password::check_strength(&form_.password) {
+    if let Err(m) = crate::password::check_strength(&form_.password) {
         return form(StatusCode::BAD_REQUEST, &m);
     }
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
@@ -244,55 +226,31 @@ pub async fn sign_up(state: &AppState, flow: &Flow, browser: &Browser, form_: Si
         Err(e) => return Err(e.into()),
     };
     authkit_flows::set_user(&mut tx, env, &flow.id, &user.id, "password").await?;
-    let data = attempt("password", browser, Some(&user.id), &email);
-    events::record(
-        &mut tx,
-        env,
-        names::AUTHENTICATION_PASSWORD_SUCCEEDED,
-        &data,
-        None,
-    )
-    .await?;
+    let name = names::AUTHENTICATION_PASSWORD_SUCCEEDED;
+    succeeded(&mut tx, env, name, "password", browser, &user).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Sends a magic sign-in code to `email` (whether or not an account exists: the page never
-/// tells), recording `magic_auth.created`.
+/// Sends a Magic Auth code to `email` (whether or not an account exists: the page never
+/// tells) through [`magic_auth::send`], the API's own path: a `magic_auth_…` object,
+/// `magic_auth.created` and the queued email, in one transaction with the flow's pending email.
 pub async fn send_magic_code(state: &AppState, flow: &Flow, email: &str) -> Step<()> {
     let env = &flow.environment_id;
     let Some(email) = deliverable_email(email) else {
         return form(StatusCode::BAD_REQUEST, "Enter a valid email address.");
     };
     limit(state, Class::Sends, &format!("{env}:{email}")).await?;
-    let code = six_digits();
     let mut tx = state.db.begin().await?;
-    let user = users::find_by_email(&mut tx, env, &email).await?;
-    let created = interim::insert_code(
-        &mut tx,
-        env,
-        Kind::MagicAuth,
-        user.as_ref().map(|u| u.id.as_str()),
-        &email,
-        &code,
-        MAGIC_CODE_TTL,
-    )
-    .await?;
-    events::record(
-        &mut tx,
-        env,
-        names::MAGIC_AUTH_CREATED,
-        &code_event(&created),
-        None,
-    )
-    .await?;
-    email::enqueue(&mut tx, env, &email, &Email::MagicAuth { code }).await?;
+    magic_auth::send(state, &mut tx, env, &email, None).await?;
     authkit_flows::set_pending_email(&mut tx, env, &flow.id, &email).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Checks a magic code; on success finds or creates the user (its email is now verified).
+/// Checks a Magic Auth code with the grant's own check ([`grants::redeem_magic_code`]: single
+/// use, expiry, attempts; the user is created or its email verified). Records
+/// `authentication.magic_auth_succeeded` / `_failed`.
 pub async fn verify_magic_code(
     state: &AppState,
     flow: &Flow,
@@ -303,118 +261,45 @@ pub async fn verify_magic_code(
     let Some(email) = flow.pending_email.clone() else {
         return form(StatusCode::BAD_REQUEST, "Ask for a code first.");
     };
+    limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
     let mut tx = state.db.begin().await?;
-    let known = users::find_by_email(&mut tx, env, &email).await?;
-    let data = attempt(
-        "magic_auth",
-        browser,
-        known.as_ref().map(|u| u.id.as_str()),
-        &email,
-    );
-    let checked = interim::check_code(&mut tx, env, Kind::MagicAuth, &email, code).await?;
-    if !matches!(checked, CodeCheck::Valid(_)) {
-        let (code_name, message) = match checked {
-            CodeCheck::Wrong => (
-                "invalid_one_time_code",
-                "That code is not right. Try again.",
-            ),
-            _ => (
-                "one_time_code_expired",
-                "This code has expired or was used too many times. Ask for a new one.",
-            ),
-        };
-        let data = failed(data, code_name, message);
-        events::record(
-            &mut tx,
-            env,
-            names::AUTHENTICATION_MAGIC_AUTH_FAILED,
-            &data,
-            None,
-        )
-        .await?;
-        count_failure(&mut tx, flow).await?;
-        tx.commit().await?;
-        return form(StatusCode::BAD_REQUEST, message);
-    }
-    let user = match known {
-        Some(u) if u.email_verified => u,
-        Some(u) => verify_email(&mut tx, env, &u).await?,
-        None => {
-            users::insert(
-                &mut tx,
-                env,
-                NewUser {
-                    email: email.clone(),
-                    email_verified: true,
-                    ..NewUser::default()
-                },
-            )
-            .await?
+    let checked =
+        grants::redeem_magic_code(state, &mut tx, env, &email, code, None, client(browser)).await?;
+    let user = match checked {
+        Ok(signed) => signed.user,
+        Err(e) => {
+            count_failure(&mut tx, flow).await?;
+            tx.commit().await?;
+            return form(StatusCode::BAD_REQUEST, code_message(e));
         }
     };
     authkit_flows::set_user(&mut tx, env, &flow.id, &user.id, "magic_code").await?;
-    let data = attempt("magic_auth", browser, Some(&user.id), &email);
-    events::record(
-        &mut tx,
-        env,
-        names::AUTHENTICATION_MAGIC_AUTH_SUCCEEDED,
-        &data,
-        None,
-    )
-    .await?;
+    let name = names::AUTHENTICATION_MAGIC_AUTH_SUCCEEDED;
+    succeeded(&mut tx, env, name, "magic_auth", browser, &user).await?;
     tx.commit().await?;
     Ok(())
-}
-
-async fn verify_email(tx: &mut crate::db::Tx, env: &str, user: &User) -> Result<User, ApiError> {
-    users::update(
-        tx,
-        env,
-        &user.id,
-        UserChanges {
-            email_verified: Some(true),
-            ..UserChanges::default()
-        },
-    )
-    .await
 }
 
 /// Whether the user still has a usable verification code (so entering the step sends none).
 pub async fn verification_code_pending(state: &AppState, env: &str, user: &User) -> Step<bool> {
     let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
-    Ok(interim::pending_code_exists(&mut conn, env, Kind::EmailVerification, &user.email).await?)
+    Ok(email_verifications::live_exists(&mut conn, env, &user.id, &user.email).await?)
 }
 
-/// Emails a verification code to the user, recording `email_verification.created`.
+/// Emails a verification code to the user: an `email_verification_…` object with
+/// `email_verification.created` and the queued email, as the send endpoint does.
 pub async fn send_verification_code(state: &AppState, env: &str, user: &User) -> Step<()> {
     limit(state, Class::Sends, &format!("{env}:{}", user.email)).await?;
-    let code = six_digits();
     let mut tx = state.db.begin().await?;
-    let created = interim::insert_code(
-        &mut tx,
-        env,
-        Kind::EmailVerification,
-        Some(&user.id),
-        &user.email,
-        &code,
-        VERIFICATION_CODE_TTL,
-    )
-    .await?;
-    let data = code_event(&created);
-    events::record(&mut tx, env, names::EMAIL_VERIFICATION_CREATED, &data, None).await?;
-    email::enqueue(
-        &mut tx,
-        env,
-        &user.email,
-        &Email::EmailVerification { code },
-    )
-    .await?;
+    email_verifications::insert(&mut tx, &state.vault, env, &user.id, &user.email).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Checks an email verification code; success marks the email verified (`user.updated`).
+/// Checks an email verification code with the API's check
+/// ([`email_verification::redeem_code`]); success marks the email verified (`user.updated`).
+/// Records `authentication.email_verification_succeeded` / `_failed`.
 pub async fn verify_email_code(
     state: &AppState,
     flow: &Flow,
@@ -424,25 +309,26 @@ pub async fn verify_email_code(
 ) -> Step<()> {
     let env = &flow.environment_id;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
-    let data = attempt("email_verification", browser, Some(&user.id), &user.email);
     let mut tx = state.db.begin().await?;
-    let checked =
-        interim::check_code(&mut tx, env, Kind::EmailVerification, &user.email, code).await?;
-    if !matches!(checked, CodeCheck::Valid(_)) {
-        let message = match checked {
-            CodeCheck::Wrong => "That code is not right. Try again.",
-            _ => "This code has expired. Send a new one.",
-        };
-        let data = failed(data, "invalid_one_time_code", message);
-        let name = names::AUTHENTICATION_EMAIL_VERIFICATION_FAILED;
-        events::record(&mut tx, env, name, &data, None).await?;
-        count_failure(&mut tx, flow).await?;
-        tx.commit().await?;
-        return form(StatusCode::BAD_REQUEST, message);
-    }
-    verify_email(&mut tx, env, user).await?;
+    let checked = email_verification::redeem_code(
+        &mut tx,
+        env,
+        user,
+        code,
+        client(browser),
+        CodeError::grant_code,
+    )
+    .await?;
+    let user = match checked {
+        Ok(user) => user,
+        Err(e) => {
+            count_failure(&mut tx, flow).await?;
+            tx.commit().await?;
+            return form(StatusCode::BAD_REQUEST, code_message(e));
+        }
+    };
     let name = names::AUTHENTICATION_EMAIL_VERIFICATION_SUCCEEDED;
-    events::record(&mut tx, env, name, &data, None).await?;
+    succeeded(&mut tx, env, name, "email_verification", browser, &user).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -456,7 +342,8 @@ pub async fn has_totp(state: &AppState, env: &str, user_id: &str) -> Step<bool> 
 }
 
 /// Checks a TOTP code (SHA-1, 6 digits, 30 s, ±1 step) against the user's factors (the same
-/// `authentication_factors` the MFA API enrolls); each step is accepted once. Records `authentication.mfa_succeeded` / `_failed`.
+/// `authentication_factors` the MFA API enrolls); each step is accepted once. Records
+/// `authentication.mfa_succeeded` / `_failed`.
 pub async fn verify_totp(
     state: &AppState,
     flow: &Flow,
@@ -466,25 +353,30 @@ pub async fn verify_totp(
 ) -> Step<()> {
     let env = &flow.environment_id;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
-    let data = attempt("mfa", browser, Some(&user.id), &user.email);
     let mut tx = state.db.begin().await?;
     let accepted =
         auth_factors::verify_for_user(&mut tx, &state.vault, env, &user.id, code.trim()).await?;
     if !accepted {
-        let message = "That code is not right. Use the current code from your authenticator app.";
-        let data = failed(data, "mfa_challenge_failed", message);
+        let e = CodeError::Incorrect;
+        let (ip, ua) = client(browser);
+        let error = Some((e.grant_code(), e.message()));
+        let data = attempt("mfa", Some(&user.id), Some(&user.email), ip, ua, error);
         events::record(&mut tx, env, names::AUTHENTICATION_MFA_FAILED, &data, None).await?;
         count_failure(&mut tx, flow).await?;
         tx.commit().await?;
-        return form(StatusCode::BAD_REQUEST, message);
+        return form(
+            StatusCode::BAD_REQUEST,
+            "That code is not right. Use the current code from your authenticator app.",
+        );
     }
     authkit_flows::pass_mfa(&mut tx, env, &flow.id).await?;
-    events::record(
+    succeeded(
         &mut tx,
         env,
         names::AUTHENTICATION_MFA_SUCCEEDED,
-        &data,
-        None,
+        "mfa",
+        browser,
+        user,
     )
     .await?;
     tx.commit().await?;

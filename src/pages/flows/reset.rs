@@ -1,39 +1,23 @@
-//! INTERIM password reset of the hosted pages (see the parent module): the emailed link and
-//! the new password. Duplicates the User Management API's password reset; reconcile at merge.
-
-use std::time::Duration;
+//! Password reset on the hosted pages (see the parent module), on the API's password resets:
+//! `/authkit/forgot-password` creates a `password_reset_…` (`password_reset.created`) whose
+//! email links to `/authkit/reset-password`, and the new password is set with the confirm
+//! endpoint's own redemption ([`password_reset::redeem_token`]).
 
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 
 use super::{Failure, Step, form, limit};
+use crate::api::user_management::password_reset;
 use crate::app::AppState;
-use crate::crypto::random_token;
-use crate::email::{self, Email};
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::pages::PageError;
 use crate::password;
 use crate::store::authkit_flows::Flow;
-use crate::store::authkit_interim::{self as interim, Kind, OneTimeCode};
-use crate::store::events::{self, names};
-use crate::store::sessions;
-use crate::store::users::{self, UserChanges};
+use crate::store::{password_resets, users};
 
-/// Lifetime of a password-reset link.
-pub const RESET_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
-
-/// `password_reset.*`: the object without its token and URL.
-fn reset_event(c: &OneTimeCode) -> Value {
-    json!({
-        "object": c.object, "id": c.id, "user_id": c.user_id, "email": c.email,
-        "expires_at": crate::timestamp::format(&c.expires_at),
-        "created_at": crate::timestamp::format(&c.created_at),
-    })
-}
-
-/// Emails a reset link if an account exists (the page answers the same either way), recording
-/// `password_reset.created`.
+/// Emails a reset link if an account exists (the page answers the same either way): a
+/// `password_reset_…` with `password_reset.created`, whose email links to this site's reset
+/// page (`/authkit/reset-password?client_id=…&token=…`).
 pub async fn request_password_reset(state: &AppState, flow: &Flow, email: &str) -> Step<()> {
     let env = &flow.environment_id;
     let Some(email) = super::deliverable_email(email) else {
@@ -44,38 +28,27 @@ pub async fn request_password_reset(state: &AppState, flow: &Flow, email: &str) 
     let Some(user) = users::find_by_email(&mut tx, env, &email).await? else {
         return Ok(());
     };
-    let token = random_token(32);
-    let created = interim::insert_code(
-        &mut tx,
-        env,
-        Kind::PasswordReset,
-        Some(&user.id),
-        &email,
-        &token,
-        RESET_TOKEN_TTL,
-    )
-    .await?;
     let mut url = url::Url::parse(&format!(
         "{}/authkit/reset-password",
         state.settings.public_url
     ))
     .map_err(anyhow::Error::from)?;
     url.query_pairs_mut()
-        .append_pair("client_id", &flow.client_id)
-        .append_pair("token", &token);
-    events::record(
+        .append_pair("client_id", &flow.client_id);
+    let link = move |r: &password_resets::PasswordReset| {
+        url.query_pairs_mut()
+            .append_pair("token", &r.password_reset_token);
+        url.to_string()
+    };
+    let public_url = &state.settings.public_url;
+    password_resets::insert_with_link(
         &mut tx,
+        &state.vault,
+        public_url,
         env,
-        names::PASSWORD_RESET_CREATED,
-        &reset_event(&created),
-        None,
-    )
-    .await?;
-    email::enqueue(
-        &mut tx,
-        env,
-        &email,
-        &Email::PasswordReset { url: url.into() },
+        &user.id,
+        &user.email,
+        link,
     )
     .await?;
     tx.commit().await?;
@@ -85,11 +58,12 @@ pub async fn request_password_reset(state: &AppState, flow: &Flow, email: &str) 
 /// Whether `token` is a usable reset token of `env`.
 pub async fn reset_token_valid(state: &AppState, env: &str, token: &str) -> Step<bool> {
     let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
-    Ok(interim::find_token(&mut conn, env, token).await?.is_some())
+    Ok(password_resets::is_live(&mut conn, env, token).await?)
 }
 
-/// Sets a new password with a reset token: marks the email verified, revokes every session of
-/// the user, records `password_reset.succeeded` (and `user.updated`, `session.revoked`).
+/// Sets a new password with a reset token, as `POST /user_management/password_reset/confirm`
+/// does: records `password_reset.succeeded`, marks the email verified (`user.updated`) and
+/// revokes every session of the user (`session.revoked`).
 pub async fn reset_password(
     state: &AppState,
     env: &str,
@@ -101,32 +75,14 @@ pub async fn reset_password(
     }
     let hash = state.passwords.hash(password).await?;
     let mut tx = state.db.begin().await?;
-    let Some(reset) = interim::redeem_token(&mut tx, env, token).await? else {
+    if password_reset::redeem_token(state, &mut tx, env, token, hash)
+        .await?
+        .is_err()
+    {
         return Err(Failure::Page(PageError::BadRequest(
             "This reset link has expired or was already used. Ask for a new one.".into(),
         )));
-    };
-    let user_id = reset.user_id.clone().unwrap_or_default();
-    users::update(
-        &mut tx,
-        env,
-        &user_id,
-        UserChanges {
-            email_verified: Some(true),
-            password_hash: Some(hash),
-            ..UserChanges::default()
-        },
-    )
-    .await?;
-    sessions::revoke_all_for_user(&mut tx, env, &user_id).await?;
-    events::record(
-        &mut tx,
-        env,
-        names::PASSWORD_RESET_SUCCEEDED,
-        &reset_event(&reset),
-        None,
-    )
-    .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! is in `browser.rs`.
 
 mod browser;
+mod codes;
 mod flows;
 mod security;
 
