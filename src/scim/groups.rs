@@ -116,11 +116,7 @@ async fn write(
         .collect();
     groups::change_members(&mut tx, &ctx.dir, &g, &add, &remove).await?;
     tx.commit().await?;
-    let mut conn = state.db.acquire().await?;
-    Ok(respond(
-        StatusCode::OK,
-        render_one(&mut conn, ctx, &g, &Projection::default()).await?,
-    ))
+    resources::written(state, ctx, &g).await
 }
 
 /// `PUT /Groups/{id}`: replaces the group, members included (Okta's membership path).

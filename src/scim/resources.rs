@@ -162,6 +162,19 @@ pub async fn get_one<R: ScimResource>(
     ))
 }
 
+/// 200 with a resource just written (after its transaction committed), rendered in full.
+pub async fn written<R: ScimResource>(
+    state: &AppState,
+    ctx: &ScimContext,
+    row: &R,
+) -> Result<Response, ScimError> {
+    let mut conn = state.db.acquire().await?;
+    Ok(respond(
+        StatusCode::OK,
+        render_one(&mut conn, ctx, row, &Projection::default()).await?,
+    ))
+}
+
 /// Locks a resource for a write in `conn` (a transaction) and checks `If-Match` against it:
 /// 404 when absent, 412 when the version differs.
 pub async fn lock<R: ScimResource>(

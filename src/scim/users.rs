@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 
 use super::error::ScimError;
 use super::resource::{self, Projection};
-use super::resources::{self, ScimResource, render_one};
+use super::resources::{self, ScimResource};
 use super::{ScimContext, ScimJson, patch, respond};
 use crate::app::AppState;
 use crate::http::QueryMap;
@@ -85,11 +85,7 @@ async fn write(
     let resource = change(&old)?;
     let u = users::update(&mut tx, &ctx.dir, &old, resource).await?;
     tx.commit().await?;
-    let mut conn = state.db.acquire().await?;
-    Ok(respond(
-        StatusCode::OK,
-        render_one(&mut conn, ctx, &u, &Projection::default()).await?,
-    ))
+    resources::written(state, ctx, &u).await
 }
 
 /// `PUT /Users/{id}`: replaces the resource (Okta deactivates with `active: false` here).

@@ -70,29 +70,6 @@ pub struct GroupRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
-fn column(p: &AttrPath) -> Option<Column> {
-    let text = |expr, nullable, empty_is_null| {
-        Some(Column::Text {
-            expr,
-            nullable,
-            empty_is_null,
-        })
-    };
-    if p.urn.is_some() {
-        return None;
-    }
-    match (p.attr.as_str(), p.sub.as_deref()) {
-        ("id", None) => text("g.id", false, false),
-        ("displayName", None) => text("g.display_name", false, false),
-        ("externalId", None) => text("g.external_id", true, true),
-        ("members", _) => Some(Column::Members),
-        ("meta", Some("lastModified")) => Some(Column::Instant("g.updated_at")),
-        ("meta", Some("created")) => Some(Column::Instant("g.created_at")),
-        _ => None,
-    }
-}
-
 impl ScimTable for GroupRecord {
     const TABLE: &'static str = "directory_groups";
     const ALIAS: &'static str = "g";
@@ -101,8 +78,22 @@ impl ScimTable for GroupRecord {
     const DELETED_EVENT: &'static str = names::DSYNC_GROUP_DELETED;
     type Object = DirectoryGroup;
 
-    fn column(path: &AttrPath) -> Option<Column> {
-        column(path)
+    /// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
+    fn column(p: &AttrPath) -> Option<Column> {
+        let text =
+            |expr, nullable, empty_is_null| Some(Column::text(expr, nullable, empty_is_null));
+        if p.urn.is_some() {
+            return None;
+        }
+        match (p.attr.as_str(), p.sub.as_deref()) {
+            ("id", None) => text("g.id", false, false),
+            ("displayName", None) => text("g.display_name", false, false),
+            ("externalId", None) => text("g.external_id", true, true),
+            ("members", _) => Some(Column::Members),
+            ("meta", Some("lastModified")) => Some(Column::Instant("g.updated_at")),
+            ("meta", Some("created")) => Some(Column::Instant("g.created_at")),
+            _ => None,
+        }
     }
 
     fn object(&self) -> DirectoryGroup {
@@ -262,49 +253,33 @@ pub async fn change_members(
         ));
     }
     let wg = group.directory_group();
-    for id in add {
-        let inserted = sqlx::query(
-            "insert into directory_group_members (environment_id, group_id, user_id) values ($1, $2, $3)
-             on conflict do nothing",
-        )
-        .bind(env)
-        .bind(&group.id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if let (1, Some(user)) = (inserted, found.get(id)) {
-            let data = users::membership_event(user, &wg);
-            events::record(
-                tx,
-                env,
-                names::DSYNC_GROUP_USER_ADDED,
-                &data,
-                Some(&dir.organization_id),
-            )
-            .await?;
-        }
-    }
-    for id in remove {
-        let removed = sqlx::query(
-            "delete from directory_group_members where environment_id = $1 and group_id = $2 and user_id = $3",
-        )
-        .bind(env)
-        .bind(&group.id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if let (1, Some(user)) = (removed, found.get(id)) {
-            let data = users::membership_event(user, &wg);
-            events::record(
-                tx,
-                env,
-                names::DSYNC_GROUP_USER_REMOVED,
-                &data,
-                Some(&dir.organization_id),
-            )
-            .await?;
+    let steps: [(&[String], &'static str, &str); 2] = [
+        (
+            add,
+            "insert into directory_group_members (environment_id, group_id, user_id)
+             values ($1, $2, $3) on conflict do nothing",
+            names::DSYNC_GROUP_USER_ADDED,
+        ),
+        (
+            remove,
+            "delete from directory_group_members
+             where environment_id = $1 and group_id = $2 and user_id = $3",
+            names::DSYNC_GROUP_USER_REMOVED,
+        ),
+    ];
+    for (ids, statement, event) in steps {
+        for id in ids {
+            let changed = sqlx::query(statement)
+                .bind(env)
+                .bind(&group.id)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            if let (1, Some(user)) = (changed, found.get(id)) {
+                let data = users::membership_event(user, &wg);
+                events::record(tx, env, event, &data, Some(&dir.organization_id)).await?;
+            }
         }
     }
     Ok(())

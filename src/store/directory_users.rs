@@ -115,36 +115,6 @@ pub struct UserRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
-fn column(p: &AttrPath) -> Option<Column> {
-    let text = |expr, nullable, empty_is_null| {
-        Some(Column::Text {
-            expr,
-            nullable,
-            empty_is_null,
-        })
-    };
-    if p.urn.is_some() {
-        return None;
-    }
-    match (p.attr.as_str(), p.sub.as_deref()) {
-        ("id", None) => text("u.id", false, false),
-        ("userName", None) => text("u.user_name", false, false),
-        ("externalId", None) => text("u.external_id", true, true),
-        ("displayName", None) => text(
-            "(case when jsonb_typeof(u.resource -> 'displayName') = 'string' \
-             then u.resource ->> 'displayName' end)",
-            true,
-            false,
-        ),
-        ("active", None) => Some(Column::JsonBool("u.resource -> 'active'")),
-        ("emails", _) => Some(Column::JsonMulti("u.resource -> 'emails'")),
-        ("meta", Some("lastModified")) => Some(Column::Instant("u.updated_at")),
-        ("meta", Some("created")) => Some(Column::Instant("u.created_at")),
-        _ => None,
-    }
-}
-
 impl ScimTable for UserRecord {
     const TABLE: &'static str = "directory_users";
     const ALIAS: &'static str = "u";
@@ -153,8 +123,29 @@ impl ScimTable for UserRecord {
     const DELETED_EVENT: &'static str = names::DSYNC_USER_DELETED;
     type Object = DirectoryUser;
 
-    fn column(path: &AttrPath) -> Option<Column> {
-        column(path)
+    /// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
+    fn column(p: &AttrPath) -> Option<Column> {
+        let text =
+            |expr, nullable, empty_is_null| Some(Column::text(expr, nullable, empty_is_null));
+        if p.urn.is_some() {
+            return None;
+        }
+        match (p.attr.as_str(), p.sub.as_deref()) {
+            ("id", None) => text("u.id", false, false),
+            ("userName", None) => text("u.user_name", false, false),
+            ("externalId", None) => text("u.external_id", true, true),
+            ("displayName", None) => text(
+                "(case when jsonb_typeof(u.resource -> 'displayName') = 'string' \
+                 then u.resource ->> 'displayName' end)",
+                true,
+                false,
+            ),
+            ("active", None) => Some(Column::JsonBool("u.resource -> 'active'")),
+            ("emails", _) => Some(Column::JsonMulti("u.resource -> 'emails'")),
+            ("meta", Some("lastModified")) => Some(Column::Instant("u.updated_at")),
+            ("meta", Some("created")) => Some(Column::Instant("u.created_at")),
+            _ => None,
+        }
     }
 
     fn object(&self) -> DirectoryUser {

@@ -43,6 +43,17 @@ pub enum Column {
     Members,
 }
 
+impl Column {
+    /// A [`Column::Text`].
+    pub const fn text(expr: &'static str, nullable: bool, empty_is_null: bool) -> Self {
+        Self::Text {
+            expr,
+            nullable,
+            empty_is_null,
+        }
+    }
+}
+
 /// The sub-attributes of [`Column::JsonMulti`] elements that SQL compares (canonical names,
 /// which is how stored documents spell them).
 const ELEMENT_FIELDS: &[&str] = &["value", "type", "display", "primary"];
@@ -530,11 +541,7 @@ mod tests {
 
     fn columns(p: &AttrPath) -> Option<Column> {
         match (p.attr.as_str(), p.sub.as_deref()) {
-            ("userName", None) => Some(Column::Text {
-                expr: "u.user_name",
-                nullable: false,
-                empty_is_null: false,
-            }),
+            ("userName", None) => Some(Column::text("u.user_name", false, false)),
             ("emails", _) => Some(Column::JsonMulti("u.resource -> 'emails'")),
             _ => None,
         }
