@@ -30,7 +30,7 @@ pub async fn service_provider_config(ctx: ScimContext) -> Response {
             "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
             "filter": {"supported": true, "maxResults": MAX_RESULTS},
             "changePassword": {"supported": false},
-            "sort": {"supported": false},
+            "sort": {"supported": true},
             "etag": {"supported": true},
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",

@@ -3,7 +3,8 @@
 //! paths (`emails[type eq "work"].value`).
 //!
 //! Supported: `eq ne co sw ew gt ge lt le pr`, `and`, `or`, `not (…)`, grouping, value paths
-//! (`emails[type eq "work" and primary eq true]`), schema-URN-qualified paths, string, number,
+//! (`emails[type eq "work" and primary eq true]`), value paths with a sub-attribute comparison
+//! (`emails[type eq "work"].value eq "…"`), schema-URN-qualified paths, string, number,
 //! boolean and `null` literals. Attribute names compare case-insensitively; string values too,
 //! except for the case-exact `id` and `externalId`. Timestamps compare as instants.
 
@@ -236,8 +237,38 @@ impl Parser {
             if self.next() != Some(Tok::RBracket) {
                 return Err(ScimError::invalid_filter("Expected ']'."));
             }
-            return Ok(Filter::ValuePath(path, Box::new(inner)));
+            return self.value_path_tail(path, inner);
         }
+        self.comparison(path)
+    }
+
+    /// After `attr[filter]`: an optional `.sub op value` (the form Entra ID sends, e.g.
+    /// `emails[type eq "work"].value eq "…"`), read as "some element matches `filter` and its
+    /// `sub` compares"; `ne` is "no element matching `filter` has `sub` equal to the value",
+    /// like `ne` on any multi-valued attribute.
+    fn value_path_tail(&mut self, path: AttrPath, inner: Filter) -> Result<Filter, ScimError> {
+        let sub = match self.peek() {
+            Some(Tok::Word(w)) => w.strip_prefix('.').map(str::to_string),
+            _ => None,
+        };
+        let Some(sub) = sub else {
+            return Ok(Filter::ValuePath(path, Box::new(inner)));
+        };
+        self.pos += 1;
+        let sub_path = parse_attr_path(&sub)
+            .ok()
+            .filter(|p| p.urn.is_none() && p.sub.is_none())
+            .ok_or_else(|| ScimError::invalid_filter(format!("Invalid sub-attribute '.{sub}'.")))?;
+        let (negate, cond) = match self.comparison(sub_path)? {
+            Filter::Compare(p, Op::Ne, v) => (true, Filter::Compare(p, Op::Eq, v)),
+            other => (false, other),
+        };
+        let f = Filter::ValuePath(path, Box::new(Filter::And(Box::new(inner), Box::new(cond))));
+        Ok(if negate { Filter::Not(Box::new(f)) } else { f })
+    }
+
+    /// `op value` (or `pr`) after an attribute path.
+    fn comparison(&mut self, path: AttrPath) -> Result<Filter, ScimError> {
         let Some(Tok::Word(op)) = self.next() else {
             return Err(ScimError::invalid_filter("Expected an operator."));
         };
@@ -322,11 +353,15 @@ fn resolve<'a>(root: &'a Map<String, Value>, path: &AttrPath) -> Vec<&'a Value> 
     }
 }
 
-fn case_exact(path: &AttrPath) -> bool {
+/// True for the case-exact attributes (`id`, `externalId`); every other string compares
+/// case-insensitively (RFC 7643 §2.3.1, `caseExact`).
+pub fn case_exact(path: &AttrPath) -> bool {
     path.urn.is_none() && path.sub.is_none() && matches!(path.attr.as_str(), "id" | "externalId")
 }
 
-fn instant(v: &Value) -> Option<DateTime<Utc>> {
+/// The instant a string value denotes, when it is an RFC 3339 timestamp (such strings compare
+/// as instants).
+pub fn instant(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
@@ -419,22 +454,6 @@ pub fn matches(f: &Filter, root: &Map<String, Value>) -> bool {
     }
 }
 
-/// The `attr eq "value"` terms that must all hold (top level or under `and`), for pushing
-/// equality lookups into SQL before the full filter runs.
-pub fn required_equalities(f: &Filter) -> Vec<(&str, &str)> {
-    match f {
-        Filter::Compare(p, Op::Eq, Value::String(v)) if p.urn.is_none() && p.sub.is_none() => {
-            vec![(p.attr.as_str(), v.as_str())]
-        }
-        Filter::And(a, b) => {
-            let mut out = required_equalities(a);
-            out.extend(required_equalities(b));
-            out
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// True when the filter reads attribute `attr` anywhere (e.g. `members`, `groups`).
 pub fn mentions(f: &Filter, attr: &str) -> bool {
     match f {
@@ -518,13 +537,25 @@ mod tests {
     }
 
     #[test]
-    fn equalities_are_extracted_for_sql() {
-        let f = parse(r#"userName eq "a" and externalId eq "b""#).unwrap();
+    fn a_value_path_may_end_in_a_sub_attribute_comparison() {
+        assert!(check(
+            r#"emails[type eq "work"].value eq "BJENSEN@example.com""#
+        ));
+        assert!(!check(
+            r#"emails[type eq "home"].value eq "bjensen@example.com""#
+        ));
+        assert!(check(
+            r#"emails[type eq "home"].value ne "bjensen@example.com""#
+        ));
+        assert!(!check(
+            r#"emails[type eq "work"].value ne "bjensen@example.com""#
+        ));
+        assert!(check(r#"emails[type eq "home"].value pr"#));
         assert_eq!(
-            required_equalities(&f),
-            [("userName", "a"), ("externalId", "b")]
+            parse(r#"emails[type eq "work"].a.b eq "x""#)
+                .unwrap_err()
+                .scim_type,
+            Some("invalidFilter")
         );
-        let f = parse(r#"userName eq "a" or externalId eq "b""#).unwrap();
-        assert!(required_equalities(&f).is_empty());
     }
 }

@@ -12,7 +12,9 @@ pub mod error;
 pub mod filter;
 pub mod groups;
 pub mod patch;
+pub mod query;
 pub mod resource;
+pub mod resources;
 pub mod users;
 
 use axum::Router;
@@ -27,11 +29,11 @@ use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::crypto::sha256_hex;
-use crate::http::QueryMap;
 use crate::store::directories::{self, ScimDirectory};
+use crate::store::directory_groups::GroupRecord;
+use crate::store::directory_users::UserRecord;
 use error::ScimError;
-use filter::Filter;
-use resource::Projection;
+pub use query::ListQuery;
 
 /// The SCIM media type (RFC 7644 §3.1).
 pub const CONTENT_TYPE: &str = "application/scim+json";
@@ -45,30 +47,33 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/scim/v2/{directory_id}/Users",
-            get(users::list).post(users::create),
+            get(resources::list::<UserRecord>).post(users::create),
         )
-        .route("/scim/v2/{directory_id}/Users/.search", post(users::search))
+        .route(
+            "/scim/v2/{directory_id}/Users/.search",
+            post(resources::search::<UserRecord>),
+        )
         .route(
             "/scim/v2/{directory_id}/Users/{id}",
-            get(users::get_one)
+            get(resources::get_one::<UserRecord>)
                 .put(users::replace)
                 .patch(users::modify)
-                .delete(users::remove),
+                .delete(resources::remove::<UserRecord>),
         )
         .route(
             "/scim/v2/{directory_id}/Groups",
-            get(groups::list).post(groups::create),
+            get(resources::list::<GroupRecord>).post(groups::create),
         )
         .route(
             "/scim/v2/{directory_id}/Groups/.search",
-            post(groups::search),
+            post(resources::search::<GroupRecord>),
         )
         .route(
             "/scim/v2/{directory_id}/Groups/{id}",
-            get(groups::get_one)
+            get(resources::get_one::<GroupRecord>)
                 .put(groups::replace)
                 .patch(groups::modify)
-                .delete(groups::remove),
+                .delete(resources::remove::<GroupRecord>),
         )
         .route(
             "/scim/v2/{directory_id}/ServiceProviderConfig",
@@ -231,102 +236,6 @@ pub fn check_if_match(headers: &HeaderMap, version: i32) -> Result<(), ScimError
             None,
             "The resource has changed (If-Match does not match its version).",
         ))
-    }
-}
-
-/// A parsed list request (`GET` query or `POST /.search` body, RFC 7644 §3.4.2, §3.4.3).
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    /// The filter, if any.
-    pub filter: Option<Filter>,
-    /// 1-based index of the first result.
-    pub start_index: i64,
-    /// Page size (0 = only `totalResults`).
-    pub count: i64,
-    /// Attribute projection.
-    pub projection: Projection,
-}
-
-impl ListQuery {
-    fn build(
-        filter: Option<&str>,
-        start: Option<i64>,
-        count: Option<i64>,
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-    ) -> Result<Self, ScimError> {
-        Ok(Self {
-            filter: filter
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .map(filter::parse)
-                .transpose()?,
-            start_index: start.unwrap_or(1).max(1),
-            count: count.unwrap_or(100).clamp(0, MAX_RESULTS),
-            projection: Projection::new(attributes, excluded),
-        })
-    }
-
-    /// From the query string of `GET /Users` / `GET /Groups`.
-    pub fn from_query(q: &QueryMap) -> Result<Self, ScimError> {
-        let int = |k: &str| -> Result<Option<i64>, ScimError> {
-            q.get(k)
-                .map(|v| {
-                    v.parse::<i64>()
-                        .map_err(|_| ScimError::invalid_value(format!("{k} must be an integer.")))
-                })
-                .transpose()
-        };
-        Self::build(
-            q.get("filter"),
-            int("startIndex")?,
-            int("count")?,
-            q.get("attributes"),
-            q.get("excludedAttributes"),
-        )
-    }
-
-    /// From a `SearchRequest` body.
-    pub fn from_body(body: &Value) -> Result<Self, ScimError> {
-        let obj = body
-            .as_object()
-            .ok_or_else(|| ScimError::invalid_syntax("The search body must be an object."))?;
-        let s = |k: &str| -> Option<String> {
-            match resource::get_ci(obj, k) {
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(Value::Array(a)) => Some(
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ),
-                _ => None,
-            }
-        };
-        let n = |k: &str| resource::get_ci(obj, k).and_then(Value::as_i64);
-        Self::build(
-            s("filter").as_deref(),
-            n("startIndex"),
-            n("count"),
-            s("attributes").as_deref(),
-            s("excludedAttributes").as_deref(),
-        )
-    }
-
-    /// The `attr eq` pre-filters for SQL, with `name_attr` (`userName`/`displayName`) as name.
-    pub fn narrow(&self, name_attr: &str) -> crate::store::directory_users::Narrow {
-        let mut n = crate::store::directory_users::Narrow::default();
-        if let Some(f) = &self.filter {
-            for (attr, value) in filter::required_equalities(f) {
-                match attr {
-                    "id" => n.id = Some(value.to_string()),
-                    "externalId" => n.external_id = Some(value.to_string()),
-                    a if a == name_attr => n.name = Some(value.to_string()),
-                    _ => {}
-                }
-            }
-        }
-        n
     }
 }
 

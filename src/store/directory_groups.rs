@@ -12,11 +12,14 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::directories::ScimDirectory;
-use super::directory_users::{self as users, Narrow};
+use super::directory_users as users;
+use super::scim_filter::Column;
+use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ListParams;
 use crate::ids::{new_id, prefix};
+use crate::scim::filter::AttrPath;
 use crate::store::events::{self, names};
 
 /// A directory group as the API and events return it.
@@ -65,6 +68,45 @@ pub struct GroupRecord {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+impl ScimTable for GroupRecord {
+    const TABLE: &'static str = "directory_groups";
+    const ALIAS: &'static str = "g";
+    const COLUMNS: &'static str = COLUMNS;
+    const ENTITY: &'static str = "Directory Group";
+    const DELETED_EVENT: &'static str = names::DSYNC_GROUP_DELETED;
+    type Object = DirectoryGroup;
+
+    /// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
+    fn column(p: &AttrPath) -> Option<Column> {
+        let text =
+            |expr, nullable, empty_is_null| Some(Column::text(expr, nullable, empty_is_null));
+        if p.urn.is_some() {
+            return None;
+        }
+        match (p.attr.as_str(), p.sub.as_deref()) {
+            ("id", None) => text("g.id", false, false),
+            ("displayName", None) => text("g.display_name", false, false),
+            ("externalId", None) => text("g.external_id", true, true),
+            ("members", _) => Some(Column::Members),
+            ("meta", Some("lastModified")) => Some(Column::Instant("g.updated_at")),
+            ("meta", Some("created")) => Some(Column::Instant("g.created_at")),
+            _ => None,
+        }
+    }
+
+    fn object(&self) -> DirectoryGroup {
+        self.directory_group()
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn version(&self) -> i32 {
+        self.version
+    }
 }
 
 const COLUMNS: &str = "g.id, g.directory_id, g.organization_id, g.display_name, g.external_id, \
@@ -159,94 +201,6 @@ pub async fn update(
     Ok(row)
 }
 
-/// Deletes a group (and its memberships); records `dsync.group.deleted`. 404 when absent.
-pub async fn delete(tx: &mut Tx, dir: &ScimDirectory, id: &str) -> ApiResult<GroupRecord> {
-    let row: GroupRecord = sqlx::query_as(AssertSqlSafe(format!(
-        "delete from directory_groups as g where environment_id = $1 and directory_id = $2 and id = $3
-         returning {COLUMNS}"
-    )))
-    .bind(&dir.environment_id)
-    .bind(&dir.id)
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| ApiError::not_found("Directory Group", id))?;
-    events::record(
-        tx,
-        &dir.environment_id,
-        names::DSYNC_GROUP_DELETED,
-        &row.directory_group(),
-        Some(&dir.organization_id),
-    )
-    .await?;
-    Ok(row)
-}
-
-/// One group of a directory by id; `lock` takes a row lock (`for update`) in a transaction.
-pub async fn find_in(
-    conn: &mut PgConnection,
-    dir: &ScimDirectory,
-    id: &str,
-    lock: bool,
-) -> ApiResult<Option<GroupRecord>> {
-    let lock = if lock { " for update" } else { "" };
-    Ok(sqlx::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS} from directory_groups g
-         where g.environment_id = $1 and g.directory_id = $2 and g.id = $3{lock}"
-    )))
-    .bind(&dir.environment_id)
-    .bind(&dir.id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
-}
-
-/// The groups of a directory matching `narrow` (`name` is `displayName`, case-insensitive),
-/// oldest first; `offset`/`limit` page them.
-pub async fn scim_list(
-    conn: &mut PgConnection,
-    dir: &ScimDirectory,
-    narrow: &Narrow,
-    page: Option<(i64, i64)>,
-) -> ApiResult<Vec<GroupRecord>> {
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-        "select {COLUMNS} from directory_groups g where g.environment_id = "
-    ));
-    qb.push_bind(dir.environment_id.clone())
-        .push(" and g.directory_id = ")
-        .push_bind(dir.id.clone());
-    if let Some(id) = &narrow.id {
-        qb.push(" and g.id = ").push_bind(id.clone());
-    }
-    if let Some(name) = &narrow.name {
-        qb.push(" and lower(g.display_name) = lower(")
-            .push_bind(name.clone())
-            .push(")");
-    }
-    if let Some(x) = &narrow.external_id {
-        qb.push(" and g.external_id = ").push_bind(x.clone());
-    }
-    qb.push(" order by g.id");
-    if let Some((offset, limit)) = page {
-        qb.push(" offset ")
-            .push_bind(offset)
-            .push(" limit ")
-            .push_bind(limit);
-    }
-    Ok(qb.build_query_as().fetch_all(conn).await?)
-}
-
-/// Number of groups in a directory.
-pub async fn count(conn: &mut PgConnection, dir: &ScimDirectory) -> ApiResult<i64> {
-    Ok(sqlx::query_scalar(
-        "select count(*) from directory_groups where environment_id = $1 and directory_id = $2",
-    )
-    .bind(&dir.environment_id)
-    .bind(&dir.id)
-    .fetch_one(conn)
-    .await?)
-}
-
 /// A member as SCIM renders it: the user id and its display value.
 #[derive(Debug, Clone, FromRow)]
 pub struct Member {
@@ -299,49 +253,33 @@ pub async fn change_members(
         ));
     }
     let wg = group.directory_group();
-    for id in add {
-        let inserted = sqlx::query(
-            "insert into directory_group_members (environment_id, group_id, user_id) values ($1, $2, $3)
-             on conflict do nothing",
-        )
-        .bind(env)
-        .bind(&group.id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if let (1, Some(user)) = (inserted, found.get(id)) {
-            let data = users::membership_event(user, &wg);
-            events::record(
-                tx,
-                env,
-                names::DSYNC_GROUP_USER_ADDED,
-                &data,
-                Some(&dir.organization_id),
-            )
-            .await?;
-        }
-    }
-    for id in remove {
-        let removed = sqlx::query(
-            "delete from directory_group_members where environment_id = $1 and group_id = $2 and user_id = $3",
-        )
-        .bind(env)
-        .bind(&group.id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if let (1, Some(user)) = (removed, found.get(id)) {
-            let data = users::membership_event(user, &wg);
-            events::record(
-                tx,
-                env,
-                names::DSYNC_GROUP_USER_REMOVED,
-                &data,
-                Some(&dir.organization_id),
-            )
-            .await?;
+    let steps: [(&[String], &'static str, &str); 2] = [
+        (
+            add,
+            "insert into directory_group_members (environment_id, group_id, user_id)
+             values ($1, $2, $3) on conflict do nothing",
+            names::DSYNC_GROUP_USER_ADDED,
+        ),
+        (
+            remove,
+            "delete from directory_group_members
+             where environment_id = $1 and group_id = $2 and user_id = $3",
+            names::DSYNC_GROUP_USER_REMOVED,
+        ),
+    ];
+    for (ids, statement, event) in steps {
+        for id in ids {
+            let changed = sqlx::query(statement)
+                .bind(env)
+                .bind(&group.id)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            if let (1, Some(user)) = (changed, found.get(id)) {
+                let data = users::membership_event(user, &wg);
+                events::record(tx, env, event, &data, Some(&dir.organization_id)).await?;
+            }
         }
     }
     Ok(())
@@ -388,13 +326,7 @@ pub async fn find(
     env: &str,
     id: &str,
 ) -> ApiResult<Option<DirectoryGroup>> {
-    let row: Option<GroupRecord> = sqlx::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS} from directory_groups g where g.environment_id = $1 and g.id = $2"
-    )))
-    .bind(env)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row: Option<GroupRecord> = scim_resources::find(conn, env, id).await?;
     Ok(row.as_ref().map(GroupRecord::directory_group))
 }
 

@@ -14,10 +14,13 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::directories::ScimDirectory;
 use super::directory_groups::DirectoryGroup;
+use super::scim_filter::Column;
+use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
 use crate::ids::{new_id, prefix};
+use crate::scim::filter::AttrPath;
 use crate::store::events::{self, names};
 
 /// The SCIM enterprise user extension URN (RFC 7643 §4.3).
@@ -110,6 +113,52 @@ pub struct UserRecord {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+impl ScimTable for UserRecord {
+    const TABLE: &'static str = "directory_users";
+    const ALIAS: &'static str = "u";
+    const COLUMNS: &'static str = COLUMNS;
+    const ENTITY: &'static str = "Directory User";
+    const DELETED_EVENT: &'static str = names::DSYNC_USER_DELETED;
+    type Object = DirectoryUser;
+
+    /// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
+    fn column(p: &AttrPath) -> Option<Column> {
+        let text =
+            |expr, nullable, empty_is_null| Some(Column::text(expr, nullable, empty_is_null));
+        if p.urn.is_some() {
+            return None;
+        }
+        match (p.attr.as_str(), p.sub.as_deref()) {
+            ("id", None) => text("u.id", false, false),
+            ("userName", None) => text("u.user_name", false, false),
+            ("externalId", None) => text("u.external_id", true, true),
+            ("displayName", None) => text(
+                "(case when jsonb_typeof(u.resource -> 'displayName') = 'string' \
+                 then u.resource ->> 'displayName' end)",
+                true,
+                false,
+            ),
+            ("active", None) => Some(Column::JsonBool("u.resource -> 'active'")),
+            ("emails", _) => Some(Column::JsonMulti("u.resource -> 'emails'")),
+            ("meta", Some("lastModified")) => Some(Column::Instant("u.updated_at")),
+            ("meta", Some("created")) => Some(Column::Instant("u.created_at")),
+            _ => None,
+        }
+    }
+
+    fn object(&self) -> DirectoryUser {
+        self.directory_user()
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn version(&self) -> i32 {
+        self.version
+    }
 }
 
 const COLUMNS: &str = "u.id, u.directory_id, u.organization_id, u.user_name, u.external_id, \
@@ -334,48 +383,6 @@ pub async fn update(
     Ok(row)
 }
 
-/// Deletes a user (and its memberships); records `dsync.user.deleted`. 404 when absent.
-pub async fn delete(tx: &mut Tx, dir: &ScimDirectory, id: &str) -> ApiResult<UserRecord> {
-    let row: UserRecord = sqlx::query_as(AssertSqlSafe(format!(
-        "delete from directory_users as u where environment_id = $1 and directory_id = $2 and id = $3
-         returning {COLUMNS}"
-    )))
-    .bind(&dir.environment_id)
-    .bind(&dir.id)
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| ApiError::not_found("Directory User", id))?;
-    events::record(
-        tx,
-        &dir.environment_id,
-        names::DSYNC_USER_DELETED,
-        &row.directory_user(),
-        Some(&dir.organization_id),
-    )
-    .await?;
-    Ok(row)
-}
-
-/// One user of a directory by id; `lock` takes a row lock (`for update`) in a transaction.
-pub async fn find_in(
-    conn: &mut PgConnection,
-    dir: &ScimDirectory,
-    id: &str,
-    lock: bool,
-) -> ApiResult<Option<UserRecord>> {
-    let lock = if lock { " for update" } else { "" };
-    Ok(sqlx::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS} from directory_users u
-         where u.environment_id = $1 and u.directory_id = $2 and u.id = $3{lock}"
-    )))
-    .bind(&dir.environment_id)
-    .bind(&dir.id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
-}
-
 /// The users of a directory with the given ids (unknown ids are skipped).
 pub async fn find_many(
     conn: &mut PgConnection,
@@ -390,62 +397,6 @@ pub async fn find_many(
     .bind(&dir.id)
     .bind(ids)
     .fetch_all(conn)
-    .await?)
-}
-
-/// Equality pre-filters a SCIM query can push into SQL before the full filter runs in memory.
-#[derive(Debug, Default, Clone)]
-pub struct Narrow {
-    /// `id eq …`
-    pub id: Option<String>,
-    /// `userName eq …` (case-insensitive) or `displayName eq …` for groups.
-    pub name: Option<String>,
-    /// `externalId eq …`
-    pub external_id: Option<String>,
-}
-
-/// The users of a directory matching `narrow`, oldest first; `offset`/`limit` page them.
-pub async fn scim_list(
-    conn: &mut PgConnection,
-    dir: &ScimDirectory,
-    narrow: &Narrow,
-    page: Option<(i64, i64)>,
-) -> ApiResult<Vec<UserRecord>> {
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-        "select {COLUMNS} from directory_users u where u.environment_id = "
-    ));
-    qb.push_bind(dir.environment_id.clone())
-        .push(" and u.directory_id = ")
-        .push_bind(dir.id.clone());
-    if let Some(id) = &narrow.id {
-        qb.push(" and u.id = ").push_bind(id.clone());
-    }
-    if let Some(name) = &narrow.name {
-        qb.push(" and lower(u.user_name) = lower(")
-            .push_bind(name.clone())
-            .push(")");
-    }
-    if let Some(x) = &narrow.external_id {
-        qb.push(" and u.external_id = ").push_bind(x.clone());
-    }
-    qb.push(" order by u.id");
-    if let Some((offset, limit)) = page {
-        qb.push(" offset ")
-            .push_bind(offset)
-            .push(" limit ")
-            .push_bind(limit);
-    }
-    Ok(qb.build_query_as().fetch_all(conn).await?)
-}
-
-/// Number of users in a directory.
-pub async fn count(conn: &mut PgConnection, dir: &ScimDirectory) -> ApiResult<i64> {
-    Ok(sqlx::query_scalar(
-        "select count(*) from directory_users where environment_id = $1 and directory_id = $2",
-    )
-    .bind(&dir.environment_id)
-    .bind(&dir.id)
-    .fetch_one(conn)
     .await?)
 }
 
@@ -485,13 +436,7 @@ pub async fn list(
 
 /// One user of the environment by id.
 pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<UserRecord>> {
-    Ok(sqlx::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS} from directory_users u where u.environment_id = $1 and u.id = $2"
-    )))
-    .bind(env)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
+    scim_resources::find(conn, env, id).await
 }
 
 /// Attaches each user's groups.

@@ -29,6 +29,8 @@ pub mod password_resets;
 pub mod pending_authentications;
 pub mod redirect_uris;
 pub mod roles;
+pub mod scim_filter;
+pub mod scim_resources;
 pub mod sessions;
 pub mod sso;
 pub mod user_identities;

@@ -34,6 +34,7 @@ mod platform;
 mod rate_limits;
 mod scim_compliance;
 mod scim_dialects;
+mod scim_filters;
 mod sdk;
 mod sdk_python;
 mod sign_in_steps;
