@@ -361,3 +361,39 @@ async fn the_hasher_hashes_and_verifies_on_the_blocking_pool() -> anyhow::Result
     assert!(!hasher.verify(PW.into(), Some("junk".into())).await?);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_hashing_thread_reuses_its_buffer_across_parameters_and_variants() -> anyhow::Result<()> {
+    // One thread, so every verification below runs in the same kept buffer, which must grow,
+    // shrink and be reused without one hash's state leaking into the next result.
+    let hasher = Hasher::new(1);
+    let current = hasher.hash(PW.to_owned()).await?;
+    let mut stored = vec![current];
+    for (algorithm, version, m_cost) in [
+        (argon2::Algorithm::Argon2id, argon2::Version::V0x13, 8192),
+        (argon2::Algorithm::Argon2i, argon2::Version::V0x10, 4096),
+        (argon2::Algorithm::Argon2d, argon2::Version::V0x13, 32768),
+    ] {
+        let params = argon2::Params::new(m_cost, 1, 1, Some(24))?;
+        stored.push(
+            argon2::Argon2::new(algorithm, version, params)
+                .hash_password_with_salt(PW.as_bytes(), b"0123456789abcdef")?
+                .to_string(),
+        );
+    }
+    for round in 0..2 {
+        for h in &stored {
+            assert!(
+                hasher.verify(PW.into(), Some(h.clone())).await?,
+                "{round}: {h}"
+            );
+            assert!(
+                !hasher.verify(WRONG.into(), Some(h.clone())).await?,
+                "{round}: {h}"
+            );
+            // The same answers as a thread without a kept buffer.
+            assert!(verify(PW, h) && !verify(WRONG, h));
+        }
+    }
+    Ok(())
+}
