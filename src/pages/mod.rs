@@ -116,17 +116,10 @@ impl FromRequestParts<AppState> for Browser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = rate_limit::client_ip_of(
-            &parts.extensions,
-            &parts.headers,
-            &state.settings.trusted_proxies,
-        )
-        .map(|ip| ip.to_string());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(512).collect());
+        let crate::protocols::login::Client {
+            ip_address: ip,
+            user_agent,
+        } = crate::protocols::login::Client::of(parts, state);
         let jar = PrivateCookieJar::from_headers(&parts.headers, Key::from_ref(state));
         Ok(Self {
             ip,

@@ -54,13 +54,9 @@ pub struct Client {
     pub user_agent: Option<String>,
 }
 
-impl FromRequestParts<AppState> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+impl Client {
+    /// Reads the client of a request (shared with the hosted pages' `Browser`).
+    pub fn of(parts: &Parts, state: &AppState) -> Self {
         let ip_address = rate_limit::client_ip_of(
             &parts.extensions,
             &parts.headers,
@@ -72,10 +68,21 @@ impl FromRequestParts<AppState> for Client {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(512).collect());
-        Ok(Self {
+        Self {
             ip_address,
             user_agent,
-        })
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts, state))
     }
 }
 
