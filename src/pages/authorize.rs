@@ -194,8 +194,8 @@ async fn authorize(
             code_challenge_method: code_challenge.map(|_| "S256"),
             provider_scopes: q.list("provider_scopes"),
             user_management: true,
-            ip_address: browser.ip.as_deref(),
-            user_agent: browser.user_agent.as_deref(),
+            ip_address: browser.client.ip_address.as_deref(),
+            user_agent: browser.client.user_agent.as_deref(),
         };
         return match login::start(&state, &env.id, &c, params).await {
             Ok(url) => Ok((

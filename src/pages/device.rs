@@ -146,7 +146,7 @@ async fn enter_code(
             "Enter the code shown on your device.".into(),
         ));
     }
-    let ip = browser.ip.as_deref().unwrap_or("unknown");
+    let ip = browser.client.ip_address.as_deref().unwrap_or("unknown");
     let d = state
         .limiter
         .check(Class::AuthenticateIp, &format!("device:{ip}"))

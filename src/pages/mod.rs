@@ -101,10 +101,8 @@ impl FromRef<AppState> for Key {
 
 /// The browser behind a page request: its address, user agent and (decrypted) cookies.
 pub struct Browser {
-    /// Client IP (the peer, or `X-Forwarded-For` from a trusted proxy).
-    pub ip: Option<String>,
-    /// `User-Agent`.
-    pub user_agent: Option<String>,
+    /// Client IP (the peer, or `X-Forwarded-For` from a trusted proxy) and `User-Agent`.
+    pub client: crate::protocols::login::Client,
     /// The private cookie jar.
     pub jar: PrivateCookieJar,
 }
@@ -116,16 +114,9 @@ impl FromRequestParts<AppState> for Browser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let crate::protocols::login::Client {
-            ip_address: ip,
-            user_agent,
-        } = crate::protocols::login::Client::of(parts, state);
+        let client = crate::protocols::login::Client::of(parts, state);
         let jar = PrivateCookieJar::from_headers(&parts.headers, Key::from_ref(state));
-        Ok(Self {
-            ip,
-            user_agent,
-            jar,
-        })
+        Ok(Self { client, jar })
     }
 }
 
@@ -137,7 +128,10 @@ impl Browser {
 
     /// A rate-limit key for this browser in `env`.
     pub fn ip_key(&self, env: &str) -> String {
-        format!("{env}:{}", self.ip.as_deref().unwrap_or("unknown"))
+        format!(
+            "{env}:{}",
+            self.client.ip_address.as_deref().unwrap_or("unknown")
+        )
     }
 }
 

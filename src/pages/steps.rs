@@ -150,8 +150,8 @@ pub(super) async fn go(
                     auth_method: flow.auth_method.as_deref().unwrap_or("password"),
                     redirect_uri: &flow.redirect_uri,
                     code_challenge: flow.code_challenge.as_deref(),
-                    ip_address: browser.ip.as_deref(),
-                    user_agent: browser.user_agent.as_deref(),
+                    ip_address: browser.client.ip_address.as_deref(),
+                    user_agent: browser.client.user_agent.as_deref(),
                     ttl: CODE_TTL,
                 },
             )

@@ -73,6 +73,11 @@ impl Client {
             user_agent,
         }
     }
+
+    /// `(ip_address, user_agent)`, as the grants' shared checks take them.
+    pub fn pair(&self) -> (Option<&str>, Option<&str>) {
+        (self.ip_address.as_deref(), self.user_agent.as_deref())
+    }
 }
 
 impl FromRequestParts<AppState> for Client {

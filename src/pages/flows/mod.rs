@@ -105,7 +105,7 @@ async fn limit(state: &AppState, class: Class, key: &str) -> Step<()> {
 
 /// The browser as the `authentication.*` events show it: `(ip_address, user_agent)`.
 fn client(browser: &Browser) -> (Option<&str>, Option<&str>) {
-    (browser.ip.as_deref(), browser.user_agent.as_deref())
+    browser.client.pair()
 }
 
 /// Records the `authentication.*` success event `name` of a first factor or step.
