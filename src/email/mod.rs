@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::store::email_outbox;
 
 pub use templates::{Rendered, render};
@@ -86,7 +87,7 @@ impl std::fmt::Debug for Email {
 /// configured).
 ///
 /// Errors: 400 `invalid_email` when `to` is not an email address.
-pub async fn enqueue(tx: &mut Tx, env: &str, to: &str, email: &Email) -> ApiResult<()> {
+pub async fn enqueue(tx: &mut Tx, env: &EnvironmentId, to: &str, email: &Email) -> ApiResult<()> {
     let to = to.trim();
     if lettre::Address::from_str(to).is_err() {
         return Err(ApiError::bad_request(

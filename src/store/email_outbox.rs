@@ -15,11 +15,12 @@ use sqlx::{FromRow, PgPool};
 
 use crate::db::Tx;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 
 /// Queues one email in the caller's transaction; returns the row id.
 pub async fn insert(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     kind: &str,
     recipient: &str,
     payload: &Value,
@@ -42,7 +43,7 @@ pub struct Claimed {
     /// The outbox row.
     pub id: i64,
     /// The environment that queued it.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// The environment's display name (the product name in the templates).
     pub environment_name: String,
     /// The email kind (`magic_auth`, …).

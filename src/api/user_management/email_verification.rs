@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::ids::EnvironmentId;
 use crate::store::email_verifications::{self, EmailVerification};
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;
@@ -141,7 +142,7 @@ fn confirm_code(e: CodeError) -> &'static str {
 /// end user's `(ip_address, user_agent)`), which the caller commits.
 pub async fn redeem_code(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user: &User,
     code: &str,
     (ip, ua): (Option<&str>, Option<&str>),

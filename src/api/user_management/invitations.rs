@@ -19,6 +19,7 @@ use crate::db::Tx;
 use crate::email::{self, Email};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::ids::EnvironmentId;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
 use crate::store::roles::{self, DEFAULT_ROLE};
 use crate::store::users::{self, NewUser, User};
@@ -92,7 +93,7 @@ pub struct ResendInvitation {
     pub locale: Option<String>,
 }
 
-async fn queue_email(tx: &mut Tx, env: &str, i: &Invitation) -> ApiResult<()> {
+async fn queue_email(tx: &mut Tx, env: &EnvironmentId, i: &Invitation) -> ApiResult<()> {
     let organization_name = match &i.organization_id {
         Some(id) => organizations::find(tx, env, id).await?.map(|o| o.name),
         None => None,
@@ -254,7 +255,7 @@ async fn get_invitation_by_token(
 async fn accept_locked(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     invitation: &Invitation,
     user: &User,
 ) -> ApiResult<Invitation> {
@@ -388,7 +389,7 @@ fn invitation_invalid() -> ApiError {
 async fn accept_checked(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     invitation: Option<Invitation>,
     user: &User,
 ) -> ApiResult<Option<String>> {
@@ -413,7 +414,7 @@ async fn accept_checked(
 pub async fn accept_for_sign_in(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     user: &User,
 ) -> ApiResult<Option<String>> {
@@ -425,7 +426,7 @@ pub async fn accept_for_sign_in(
 pub async fn accept_by_id_for_sign_in(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     user: &User,
 ) -> ApiResult<Option<String>> {

@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::ids::EnvironmentId;
 use crate::store::jwt_templates::{self, JwtTemplate};
 use crate::store::organizations;
 use crate::store::users::User;
@@ -101,7 +102,7 @@ fn invalid(message: &str) -> ApiError {
 /// membership's roles.
 pub async fn context(
     conn: &mut sqlx::PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user: &User,
     organization_id: Option<&str>,
     roles: Option<&[String]>,

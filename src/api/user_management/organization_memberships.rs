@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::ids::EnvironmentId;
 use crate::store::organization_memberships::{self as memberships, Membership, MembershipFilter};
 use crate::store::roles::{self, DEFAULT_ROLE};
 use crate::store::{organizations, users};
@@ -76,7 +77,7 @@ pub struct UpdateMembership {
 /// `invalid_role` for a slug not in the catalogue.
 async fn requested_roles(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     role_slug: Option<String>,
     role_slugs: Option<Vec<String>>,
 ) -> ApiResult<Option<Vec<String>>> {
