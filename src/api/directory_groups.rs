@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Env, List, ListParams, Order, QueryMap};
 use crate::store::directory_groups::{self as groups, DirectoryGroup, GroupFilter};

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::crypto::totp;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};

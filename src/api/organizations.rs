@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::validate;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, Patch, QueryMap};
 use crate::store::organization_domains::{InitialState, normalize};

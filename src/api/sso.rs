@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::crypto::ct_eq;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;

@@ -20,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sqlx::postgres::PgListener;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::crypto::sha256_hex;
 use crate::error::ApiError;
 use crate::store;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::AuthContext;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::ApiError;
 use crate::store::idempotency::{self, Claim, StoredResponse};
 

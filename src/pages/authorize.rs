@@ -28,7 +28,7 @@ use axum::routing::get;
 
 use super::{Browser, FLOW_TTL, PageError, flow_cookie};
 use crate::api::sso::{Selector, select_connection};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::ApiError;
 use crate::http::QueryMap;
 use crate::protocols::login::{self, StartParams};

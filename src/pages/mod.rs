@@ -40,7 +40,7 @@ use axum_extra::extract::PrivateCookieJar;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite};
 use tower_http::csrf::CsrfLayer;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::crypto::{ct_eq, sha256_hex};
 use crate::error::ApiError;
 use crate::http::rate_limit;

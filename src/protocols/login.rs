@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::saml;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::crypto::random_token;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};

@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 
 use super::login::{self, Client, Completion, Failure};
 use super::outbound::{Outbound, OutboundError};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::QueryMap;
 use crate::store::connections::{self, ConnectionConfig, OAuthSettings, Settings};

@@ -19,7 +19,7 @@ use super::error::ScimError;
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource, render_one};
 use super::{ScimContext, ScimJson, patch, respond};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::db::Tx;
 use crate::http::QueryMap;
 use crate::store::directory_groups::{self as groups, GroupRecord, Member};

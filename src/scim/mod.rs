@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::crypto::sha256_hex;
 use crate::store::directories::{self, ScimDirectory};
 use crate::store::directory_groups::GroupRecord;

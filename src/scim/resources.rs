@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 use super::error::ScimError;
 use super::resource::Projection;
 use super::{ListQuery, ScimContext, ScimJson, check_if_match, filter, list_response, respond};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::http::QueryMap;
 use crate::store::scim_filter::{self, Cond};
 use crate::store::scim_resources::{self as rows, ScimTable};

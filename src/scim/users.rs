@@ -17,7 +17,7 @@ use super::error::ScimError;
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource};
 use super::{ScimContext, ScimJson, patch, respond};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::http::QueryMap;
 use crate::store::directory_groups;
 use crate::store::directory_users::{self as users, UserRecord};

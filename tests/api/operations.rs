@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use keystead::app::{AppState, Settings};
+use keystead::settings::Settings;
+use keystead::state::AppState;
 use keystead::crypto::vault::Vault;
 use keystead::db::embedded::{Durability, EmbeddedPostgres};
 use keystead::dns::StaticResolver;

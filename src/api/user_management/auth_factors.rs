@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::api::mfa::{Enrollment, enroll, unprocessable};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
 use crate::store::auth_factors::{self, Challenge, EnrolledFactor, Factor};

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::authorization_code::authorization_code_grant;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::crypto::access_token::AccessClaims;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::authenticate::{AuthenticateResponse, respond};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::sign_in::{attempt, limit_sends};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};

@@ -24,7 +24,7 @@ use super::authorization_code::{Redeemed, Started, start_session};
 use super::sign_in::{self, SignIn, attempt};
 use super::users::normalize_email;
 use super::{email_verification, invitations};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
 use crate::store::device_authorizations::{self, Poll};

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::users::normalize_email;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::db::Tx;
 use crate::email::{self, Email};
 use crate::error::{ApiError, ApiResult};

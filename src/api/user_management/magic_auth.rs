@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::sign_in::limit_sends;
 use super::users::normalize_email;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};

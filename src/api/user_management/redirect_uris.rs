@@ -11,7 +11,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
 use crate::store::redirect_uris::{self, RedirectUri};

@@ -16,7 +16,7 @@ use super::{Browser, PageError};
 use crate::api::user_management::authenticate::{PasswordChecked, check_password};
 use crate::api::user_management::sign_in::attempt;
 use crate::api::user_management::{email_verification, grants, magic_auth};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::store::authkit_flows::{self, Flow};

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 
 use super::{Failure, Step, form, limit};
 use crate::api::user_management::password_reset;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::pages::PageError;

@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use super::login::{self, Client, Completion, Failure};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::store::connections::{self, ConnectionConfig, SamlSettings, Settings};
