@@ -8,15 +8,15 @@ pub mod oidc;
 pub mod outbound;
 pub mod profile;
 pub mod saml;
+pub mod scim;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 
+use crate::error::{ApiError, ApiResult};
 use crate::settings::sso::SsoSettings;
 use crate::state::AppState;
-use crate::error::{ApiError, ApiResult};
 
 /// Runtime state of the SSO engines: the outbound client, the XML security engine and the
 /// OIDC provider cache.

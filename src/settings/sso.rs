@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 use crate::config::SsoArgs;
-use crate::protocols::outbound::IpNet;
 
 /// SSO settings (from `KEYSTEAD_SSO_*`).
 #[derive(Debug, Clone)]

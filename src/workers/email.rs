@@ -1,4 +1,4 @@
-//! Email delivery worker: sends the rows [`crate::email::enqueue`] queued in `email_outbox`.
+//! Email delivery worker: sends the rows [`crate::store::email_outbox::enqueue`] queued in `email_outbox`.
 //!
 //! Each claimed row is rendered ([`crate::email::render`]) and sent over SMTP (lettre, pooled
 //! connections) outside any transaction. Accepted → the row is deleted. A transient failure
@@ -10,7 +10,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use chrono::Utc;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
@@ -18,11 +18,10 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::email::{Email, render};
 use crate::settings::email::EmailSettings;
 use crate::state::AppState;
-use crate::email::{Email, render};
 use crate::store::email_outbox::{self as outbox, Claimed};
-
 
 /// A configured SMTP transport and sender.
 #[derive(Clone)]

@@ -9,7 +9,7 @@
 //! holds only its own slot.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use chrono::Utc;
@@ -212,6 +212,8 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,10 +28,9 @@ mod redis_gcra;
 
 use self::redis_gcra::{GCRA_LUA, Redis};
 use super::AuthContext;
-use crate::state::AppState;
 use crate::error::ApiError;
 pub use crate::settings::rate_limits::{Class, Limit, RateLimits, parse_trusted_proxies};
-
+use crate::state::AppState;
 
 /// The outcome of one check, with what the response headers report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +205,6 @@ impl RateLimiter {
         }
     }
 }
-
 
 /// The client's IP: the socket peer, or — when the peer is a trusted proxy — the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.
