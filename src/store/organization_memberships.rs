@@ -411,6 +411,14 @@ pub async fn delete_all_of(
     Ok(())
 }
 
+/// Deletes a user and records `user.deleted`, after deleting the user's memberships with their
+/// `organization_membership.deleted` events (memberships embed their user, so the cascade lives
+/// here, above [`users`]).
+pub async fn delete_user(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+    delete_all_of(tx, env, "user_id", id).await?;
+    users::delete(tx, env, id).await
+}
+
 /// The organizations (id, name) the user is an active member of, oldest membership first.
 pub async fn active_organizations(
     conn: &mut PgConnection,

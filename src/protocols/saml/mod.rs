@@ -23,10 +23,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use super::login::{self, Client, Completion, Failure};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::ids::EnvironmentId;
+use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, SamlSettings, Settings};
 use crate::store::sso;
 
