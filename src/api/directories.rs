@@ -105,7 +105,7 @@ async fn create_directory(
     };
     let directory = directories::insert(&mut tx, env, &new, &sha256_hex(&token)).await?;
     tx.commit().await?;
-    let endpoint = crate::scim::endpoint(&state.settings.public_url, &directory.id);
+    let endpoint = crate::protocols::scim::endpoint(&state.settings.public_url, &directory.id);
     Ok((
         StatusCode::CREATED,
         Json(DirectoryWithScim {
@@ -132,7 +132,7 @@ async fn rotate_scim_token(
         .await?
         .ok_or_else(|| ApiError::not_found("Directory", &id))?;
     tx.commit().await?;
-    let endpoint = crate::scim::endpoint(&state.settings.public_url, &id);
+    let endpoint = crate::protocols::scim::endpoint(&state.settings.public_url, &id);
     Ok((
         StatusCode::CREATED,
         Json(DirectoryWithScim {
