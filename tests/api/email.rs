@@ -6,8 +6,8 @@ use std::time::Duration;
 use keystead::email::{self, Email};
 use serde_json::Value;
 
-use crate::helpers::TestApp;
 use crate::smtp_sink::SmtpSink;
+use crate::support::TestApp;
 
 async fn app_with_smtp(sink: &SmtpSink) -> TestApp {
     let url = sink.url();
