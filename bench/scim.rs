@@ -16,7 +16,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use keystead::app::AppState;
+use keystead::state::AppState;
 use serde_json::{Value, json};
 
 struct Client {

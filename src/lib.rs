@@ -21,6 +21,8 @@ pub mod pages;
 pub mod password;
 pub mod protocols;
 pub mod scim;
+pub mod settings;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod timestamp;

@@ -2,7 +2,7 @@
 //! discovery; and scim2-tester (a third-party compliance checker) against a live directory.
 
 use axum::http::{Method, StatusCode};
-use keystead::app::AppState;
+use keystead::state::AppState;
 use serde_json::{Value, json};
 
 use crate::directories::{new_directory, scim};

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::post;
-use keystead::app::AppState;
+use keystead::state::AppState;
 use keystead::workers::webhooks;
 use serde_json::{Value, json};
 
