@@ -10,13 +10,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
+use super::page::ListParams;
 use crate::crypto::vault::Vault;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::http::ListParams;
 use crate::ids::{new_id, prefix};
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 
 /// An invitation as the API returns it.
 #[derive(Debug, Clone, Serialize)]
@@ -81,7 +81,7 @@ struct InvitationEvent<'a> {
     updated_at: DateTime<Utc>,
 }
 
-async fn record(tx: &mut Tx, env: &str, name: &str, i: &Invitation) -> ApiResult<()> {
+async fn record(tx: &mut Tx, env: &str, name: EventName, i: &Invitation) -> ApiResult<()> {
     let event = InvitationEvent {
         object: "invitation",
         id: &i.id,

@@ -14,7 +14,7 @@ use crate::db::Tx;
 use crate::email::{self, Email};
 use crate::error::ApiResult;
 use crate::ids::{new_id, prefix};
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 
 /// Lifetime of a reset token, in minutes.
 pub const LIFETIME_MINUTES: i64 = 60;
@@ -81,7 +81,7 @@ fn build(vault: &Vault, public_url: &str, r: Row) -> ApiResult<PasswordReset> {
     })
 }
 
-async fn record(tx: &mut Tx, env: &str, name: &str, r: &PasswordReset) -> ApiResult<()> {
+async fn record(tx: &mut Tx, env: &str, name: EventName, r: &PasswordReset) -> ApiResult<()> {
     let event = PasswordResetEvent {
         object: "password_reset",
         id: &r.id,

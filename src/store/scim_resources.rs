@@ -12,7 +12,7 @@ use super::scim_filter::{Column, Cond, sort_expr};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::scim::filter::AttrPath;
-use crate::store::events;
+use crate::store::events::{self, EventName};
 
 /// A table of SCIM resources of a directory (`directory_users`, `directory_groups`).
 pub trait ScimTable: for<'r> FromRow<'r, PgRow> + Send + Unpin {
@@ -25,7 +25,7 @@ pub trait ScimTable: for<'r> FromRow<'r, PgRow> + Send + Unpin {
     /// The entity named by a 404.
     const ENTITY: &'static str;
     /// The event recorded when a row is deleted (`dsync.user.deleted`, …).
-    const DELETED_EVENT: &'static str;
+    const DELETED_EVENT: EventName;
     /// The WorkOS object events carry.
     type Object: Serialize;
 

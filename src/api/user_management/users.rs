@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, Patch, QueryMap};
 use crate::password::{self, HashType};
+use crate::store::metadata::MetadataChange;
 use crate::store::users::{self, NewUser, User, UserChanges, UserFilter};
 
 /// Routes of this area (API-key authenticated).
@@ -254,12 +255,12 @@ async fn update_user(
     }
     let env = &ctx.environment_id;
     // Fail fast on an unknown id before spending a password hash on it.
-    let current = {
+    {
         let mut conn = state.db.acquire().await?;
         users::find(&mut conn, env, &id)
             .await?
-            .ok_or_else(|| ApiError::not_found("User", &id))?
-    };
+            .ok_or_else(|| ApiError::not_found("User", &id))?;
+    }
     let password_hash = password_hash(
         &state,
         body.password,
@@ -269,8 +270,8 @@ async fn update_user(
     .await?;
     let metadata = match body.metadata {
         Patch::Absent => None,
-        Patch::Null => Some(Map::new()),
-        Patch::Value(update) => Some(validate::merge_metadata(&current.metadata, update)?),
+        Patch::Null => Some(MetadataChange::Clear),
+        Patch::Value(update) => Some(MetadataChange::Merge(update)),
     };
     let changes = UserChanges {
         email,

@@ -13,9 +13,9 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ListParams;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
+use crate::store::page::ListParams;
 
 mod settings;
 pub use settings::{OAuthSettings, Protocol, SamlSettings, Settings};
