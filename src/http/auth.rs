@@ -20,9 +20,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sqlx::postgres::PgListener;
 
-use crate::app::AppState;
 use crate::crypto::sha256_hex;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store;
 
 pub use crate::store::api_keys::REVOCATION_CHANNEL;

@@ -19,7 +19,7 @@ use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, prefix};
-use crate::scim::filter::AttrPath;
+use crate::protocols::scim::filter::AttrPath;
 use crate::store::events::{self, EventName, names};
 
 /// A directory group as the API and events return it.

@@ -23,13 +23,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::authorization_code::authorization_code_grant;
-use crate::app::AppState;
 use crate::crypto::access_token::AccessClaims;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::http::extract::from_value;
 use crate::http::rate_limit::Class;
 use crate::password;
+use crate::state::AppState;
 use crate::store::events::{self, names};
 use crate::store::sessions::{self, Rotation, Session};
 use crate::store::users::{self, User};

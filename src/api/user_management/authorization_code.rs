@@ -17,10 +17,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::authenticate::{AuthenticateResponse, respond};
-use crate::app::AppState;
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::sessions::{self, NewSession, Session};
 use crate::store::users;

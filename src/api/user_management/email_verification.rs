@@ -10,10 +10,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::sign_in::{attempt, limit_sends};
-use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::state::AppState;
 use crate::store::email_verifications::{self, EmailVerification};
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;

@@ -16,9 +16,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::state::AppState;
 use crate::store::jwt_templates::{self, JwtTemplate};
 use crate::store::organizations;
 use crate::store::users::User;

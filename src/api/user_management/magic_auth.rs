@@ -16,11 +16,11 @@ use serde::Deserialize;
 
 use super::sign_in::limit_sends;
 use super::users::normalize_email;
-use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
 use crate::ids::{new_id, prefix};
+use crate::state::AppState;
 use crate::store::invitations::{self, Links};
 use crate::store::magic_auths::{self, MagicAuth};
 use crate::store::users;
