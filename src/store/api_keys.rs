@@ -7,7 +7,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::crypto;
 use crate::db::Tx;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, new_id, prefix};
 
 /// Postgres channel carrying the SHA-256 digests of revoked keys; every server listens on it
 /// and drops the key from its cache.
@@ -17,7 +17,7 @@ pub const REVOCATION_CHANNEL: &str = "keystead_api_key_revoked";
 #[derive(Debug, Clone)]
 pub struct KeyOwner {
     /// The environment (`environment_…`).
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// The key (`key_…`).
     pub api_key_id: String,
     /// The environment's client id (`client_…`).
@@ -42,7 +42,12 @@ pub struct ApiKey {
 }
 
 /// Stores a key's digest; returns its id.
-pub async fn insert(tx: &mut Tx, env: &str, name: &str, value: &str) -> sqlx::Result<String> {
+pub async fn insert(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    name: &str,
+    value: &str,
+) -> sqlx::Result<String> {
     let id = new_id(prefix::API_KEY);
     sqlx::query(
         "insert into api_keys (id, environment_id, name, key_hash, obfuscated_value) values ($1, $2, $3, $4, $5)",
@@ -64,7 +69,7 @@ pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<Key
     if !value.starts_with("sk_") {
         return Ok(None);
     }
-    let row: Option<(String, String, String)> = sqlx::query_as(
+    let row: Option<(String, EnvironmentId, String)> = sqlx::query_as(
         "select k.id, k.environment_id, e.client_id from api_keys k
          join environments e on e.id = k.environment_id
          where k.key_hash = $1 and k.revoked_at is null",
@@ -80,7 +85,7 @@ pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<Key
 }
 
 /// The environment's keys, oldest first.
-pub async fn list(conn: &mut PgConnection, env: &str) -> sqlx::Result<Vec<ApiKey>> {
+pub async fn list(conn: &mut PgConnection, env: &EnvironmentId) -> sqlx::Result<Vec<ApiKey>> {
     sqlx::query_as(
         "select id, name, obfuscated_value, created_at, revoked_at from api_keys where environment_id = $1 order by id",
     )

@@ -13,6 +13,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 pub mod registry;
@@ -42,7 +43,7 @@ pub struct Event {
 /// Writes one event into the outbox, inside the caller's transaction.
 pub async fn record(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     event: EventName,
     data: &impl Serialize,
     organization_id: Option<&str>,
@@ -77,7 +78,7 @@ pub struct EventFilter {
 /// One page of events, newest or oldest first per `params`; `limit + 1` rows for the envelope.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &EventFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<Event>> {

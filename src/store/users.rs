@@ -10,6 +10,7 @@ use super::metadata::MetadataChange;
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -103,12 +104,17 @@ fn external_id_taken() -> ApiError {
 /// Creates a user and records `user.created`.
 ///
 /// Errors: 400 `user_creation_error` (`email_not_available`, `external_id_not_available`).
-pub async fn insert(tx: &mut Tx, env: &str, new: NewUser) -> ApiResult<User> {
+pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: NewUser) -> ApiResult<User> {
     insert_with_id(tx, env, &new_id(prefix::USER), new).await
 }
 
 /// Like [`insert`], with an id chosen earlier (a Magic Auth code names the user it will create).
-pub async fn insert_with_id(tx: &mut Tx, env: &str, id: &str, new: NewUser) -> ApiResult<User> {
+pub async fn insert_with_id(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    new: NewUser,
+) -> ApiResult<User> {
     let user: User = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into users (id, environment_id, email, email_verified, first_name, last_name, profile_picture_url,
            external_id, metadata, locale, password_hash)
@@ -135,14 +141,18 @@ pub async fn insert_with_id(tx: &mut Tx, env: &str, id: &str, new: NewUser) -> A
 }
 
 /// One user by id.
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<User>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<User>> {
     find_by(conn, env, "id", id).await
 }
 
 /// One user by external id.
 pub async fn find_by_external_id(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     external_id: &str,
 ) -> ApiResult<Option<User>> {
     find_by(conn, env, "external_id", external_id).await
@@ -151,7 +161,7 @@ pub async fn find_by_external_id(
 /// One user by email (case-insensitive: emails are stored lowercased).
 pub async fn find_by_email(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
 ) -> ApiResult<Option<User>> {
     find_by(conn, env, "email", &email.trim().to_lowercase()).await
@@ -159,7 +169,7 @@ pub async fn find_by_email(
 
 async fn find_by(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     column: &str,
     value: &str,
 ) -> ApiResult<Option<User>> {
@@ -174,7 +184,11 @@ async fn find_by(
 }
 
 /// The users with these ids (any order; unknown ids are skipped).
-pub async fn find_many(conn: &mut PgConnection, env: &str, ids: &[String]) -> ApiResult<Vec<User>> {
+pub async fn find_many(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    ids: &[String],
+) -> ApiResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from users where environment_id = $1 and id = any($2)"
     )))
@@ -188,7 +202,7 @@ pub async fn find_many(conn: &mut PgConnection, env: &str, ids: &[String]) -> Ap
 /// A user's id and stored password hash, looked up by email (for the password grant).
 pub async fn credentials_by_email(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
 ) -> ApiResult<Option<(String, Option<String>)>> {
     Ok(sqlx::query_as(
@@ -212,7 +226,7 @@ pub struct UserFilter {
 /// One page (`limit + 1` rows) of users.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &UserFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<User>> {
@@ -262,7 +276,7 @@ pub struct UserChanges {
 ///
 /// Errors: 400 `email_not_available` when the email belongs to another user; 400
 /// `user_creation_error` for a taken external id.
-pub async fn update(tx: &mut Tx, env: &str, id: &str, c: UserChanges) -> ApiResult<User> {
+pub async fn update(tx: &mut Tx, env: &EnvironmentId, id: &str, c: UserChanges) -> ApiResult<User> {
     let metadata = match c.metadata {
         None => None,
         Some(change) => {
@@ -315,7 +329,7 @@ pub async fn update(tx: &mut Tx, env: &str, id: &str, c: UserChanges) -> ApiResu
 }
 
 /// Sets `last_sign_in_at = now()` without an event (sign-ins have their own events).
-pub async fn touch_sign_in(tx: &mut Tx, env: &str, id: &str) -> ApiResult<User> {
+pub async fn touch_sign_in(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<User> {
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update users set last_sign_in_at = now() where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))
@@ -327,7 +341,12 @@ pub async fn touch_sign_in(tx: &mut Tx, env: &str, id: &str) -> ApiResult<User> 
 }
 
 /// Replaces a user's stored password hash (e.g. an imported hash upgraded to argon2id), no event.
-pub async fn set_password_hash(tx: &mut Tx, env: &str, id: &str, hash: &str) -> ApiResult<()> {
+pub async fn set_password_hash(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    hash: &str,
+) -> ApiResult<()> {
     sqlx::query("update users set password_hash = $3 where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)
@@ -340,7 +359,7 @@ pub async fn set_password_hash(tx: &mut Tx, env: &str, id: &str, hash: &str) -> 
 /// Deletes a user row (sessions cascade) and records `user.deleted`. Callers use
 /// [`super::organization_memberships::delete_user`], which first deletes the user's memberships
 /// with their `organization_membership.deleted` events.
-pub(super) async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub(super) async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "delete from users where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))

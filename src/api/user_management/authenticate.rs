@@ -28,6 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::http::extract::from_value;
 use crate::http::rate_limit::Class;
+use crate::ids::EnvironmentId;
 use crate::password;
 use crate::state::AppState;
 use crate::store::events::{self, names};
@@ -154,7 +155,7 @@ async fn authenticate(
 /// and `roles`; the environment's JWT template adds its claims ([`jwt_template::render`]).
 pub async fn respond(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     user: User,
     session: &Session,
@@ -213,7 +214,7 @@ pub async fn respond(
 
 async fn password_grant(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: PasswordGrant,
 ) -> ApiResult<AuthenticateResponse> {
@@ -307,7 +308,7 @@ pub struct PasswordChecked {
 /// transaction and returns `None`; the caller records `authentication.password_succeeded`.
 pub async fn check_password(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
     password: String,
     (ip, ua): (Option<&str>, Option<&str>),
@@ -342,7 +343,7 @@ pub async fn check_password(
 /// Answers a [`Step`] once its transaction is committed: the tokens, or the pending 403.
 pub async fn finish(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     step: Step,
 ) -> ApiResult<AuthenticateResponse> {
@@ -358,7 +359,7 @@ pub async fn finish(
 
 async fn refresh_grant(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: RefreshGrant,
 ) -> ApiResult<AuthenticateResponse> {

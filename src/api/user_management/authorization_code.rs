@@ -20,6 +20,7 @@ use super::authenticate::{AuthenticateResponse, respond};
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::sessions::{self, NewSession, Session};
@@ -50,7 +51,7 @@ fn invalid_grant(description: &str) -> ApiError {
 /// Redeems the code and creates the session.
 pub(super) async fn authorization_code_grant(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: AuthorizationCodeGrant,
 ) -> ApiResult<AuthenticateResponse> {
@@ -149,7 +150,7 @@ pub(super) struct Started {
 pub(super) async fn start_session(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     r: Redeemed<'_>,
 ) -> ApiResult<Started> {
     let (session, refresh_token) = sessions::create(

@@ -13,6 +13,7 @@ use super::sign_in::{attempt, limit_sends};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::email_verifications::{self, EmailVerification};
 use crate::store::events::{self, names};
@@ -141,7 +142,7 @@ fn confirm_code(e: CodeError) -> &'static str {
 /// end user's `(ip_address, user_agent)`), which the caller commits.
 pub async fn redeem_code(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user: &User,
     code: &str,
     (ip, ua): (Option<&str>, Option<&str>),

@@ -26,6 +26,7 @@ use super::users::normalize_email;
 use super::{email_verification, invitations};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::device_authorizations::{self, Poll};
 use crate::store::events::{self, names};
@@ -48,7 +49,7 @@ pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Runs the grant named `grant_type` (client already authenticated).
 pub async fn dispatch(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant_type: &str,
     body: Value,
@@ -75,7 +76,7 @@ fn code_error(e: CodeError) -> ApiError {
 /// [`pending::find`]). Errors: 400 `invalid_pending_authentication_token`.
 async fn pending_user(
     tx: &mut crate::db::Tx,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     stage: Stage,
 ) -> ApiResult<(pending::Pending, users::User)> {
@@ -111,7 +112,7 @@ struct MagicAuthGrant {
 /// sign-in. Records `authentication.magic_auth_succeeded` / `_failed`.
 async fn magic_auth(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: MagicAuthGrant,
 ) -> ApiResult<AuthenticateResponse> {
@@ -175,7 +176,7 @@ pub struct MagicAuthUser {
 pub async fn redeem_magic_code(
     state: &AppState,
     tx: &mut crate::db::Tx,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
     code: &str,
     invitation_token: Option<&str>,
@@ -239,7 +240,7 @@ struct EmailVerificationGrant {
 /// `authentication.email_verification_succeeded` / `_failed`.
 async fn email_verification(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: EmailVerificationGrant,
 ) -> ApiResult<AuthenticateResponse> {
@@ -320,7 +321,7 @@ struct MfaTotpGrant {
 /// TOTP code right (each code once). Records `authentication.mfa_succeeded` / `_failed`.
 async fn mfa_totp(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: MfaTotpGrant,
 ) -> ApiResult<AuthenticateResponse> {
@@ -413,7 +414,7 @@ struct OrganizationSelectionGrant {
 /// of; the session is scoped to it.
 async fn organization_selection(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: OrganizationSelectionGrant,
 ) -> ApiResult<AuthenticateResponse> {
@@ -470,7 +471,7 @@ struct DeviceCodeGrant {
 /// `access_denied`, `expired_token`, or the tokens once (a second exchange is `invalid_grant`).
 pub async fn device_code(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     body: Value,
 ) -> ApiResult<AuthenticateResponse> {

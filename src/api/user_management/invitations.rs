@@ -18,6 +18,7 @@ use crate::db::Tx;
 use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
@@ -93,7 +94,7 @@ pub struct ResendInvitation {
     pub locale: Option<String>,
 }
 
-async fn queue_email(tx: &mut Tx, env: &str, i: &Invitation) -> ApiResult<()> {
+async fn queue_email(tx: &mut Tx, env: &EnvironmentId, i: &Invitation) -> ApiResult<()> {
     let organization_name = match &i.organization_id {
         Some(id) => organizations::find(tx, env, id).await?.map(|o| o.name),
         None => None,
@@ -255,7 +256,7 @@ async fn get_invitation_by_token(
 async fn accept_locked(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     invitation: &Invitation,
     user: &User,
 ) -> ApiResult<Invitation> {
@@ -389,7 +390,7 @@ fn invitation_invalid() -> ApiError {
 async fn accept_checked(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     invitation: Option<Invitation>,
     user: &User,
 ) -> ApiResult<Option<String>> {
@@ -414,7 +415,7 @@ async fn accept_checked(
 pub async fn accept_for_sign_in(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     user: &User,
 ) -> ApiResult<Option<String>> {
@@ -426,7 +427,7 @@ pub async fn accept_for_sign_in(
 pub async fn accept_by_id_for_sign_in(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     user: &User,
 ) -> ApiResult<Option<String>> {

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::jwt_templates::{self, JwtTemplate};
 use crate::store::organizations;
@@ -101,7 +102,7 @@ fn invalid(message: &str) -> ApiError {
 /// membership's roles.
 pub async fn context(
     conn: &mut sqlx::PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user: &User,
     organization_id: Option<&str>,
     roles: Option<&[String]>,

@@ -19,6 +19,7 @@ use super::users::normalize_email;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::state::AppState;
 use crate::store::invitations::{self, Links};
@@ -86,7 +87,7 @@ async fn create_magic_auth(
 pub async fn send(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
     invitation_id: Option<&str>,
 ) -> ApiResult<MagicAuth> {

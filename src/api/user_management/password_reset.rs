@@ -19,6 +19,7 @@ use super::users::normalize_email;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::ids::EnvironmentId;
 use crate::password;
 use crate::state::AppState;
 use crate::store::one_time_codes::CodeError;
@@ -127,7 +128,7 @@ async fn confirm_reset(
 pub async fn redeem_token(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     password_hash: String,
 ) -> ApiResult<Result<User, CodeError>> {

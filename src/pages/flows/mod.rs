@@ -18,6 +18,7 @@ use crate::api::user_management::sign_in::attempt;
 use crate::api::user_management::{email_verification, grants, magic_auth};
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::events::{self, EventName, names};
@@ -111,7 +112,7 @@ fn client(browser: &Browser) -> (Option<&str>, Option<&str>) {
 /// Records the `authentication.*` success event `name` of a first factor or step.
 async fn succeeded(
     tx: &mut crate::db::Tx,
-    env: &str,
+    env: &EnvironmentId,
     name: EventName,
     kind: &str,
     browser: &Browser,
@@ -282,14 +283,22 @@ pub async fn verify_magic_code(
 }
 
 /// Whether the user still has a usable verification code (so entering the step sends none).
-pub async fn verification_code_pending(state: &AppState, env: &str, user: &User) -> Step<bool> {
+pub async fn verification_code_pending(
+    state: &AppState,
+    env: &EnvironmentId,
+    user: &User,
+) -> Step<bool> {
     let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
     Ok(email_verifications::live_exists(&mut conn, env, &user.id, &user.email).await?)
 }
 
 /// Emails a verification code to the user: an `email_verification_…` object with
 /// `email_verification.created` and the queued email, as the send endpoint does.
-pub async fn send_verification_code(state: &AppState, env: &str, user: &User) -> Step<()> {
+pub async fn send_verification_code(
+    state: &AppState,
+    env: &EnvironmentId,
+    user: &User,
+) -> Step<()> {
     limit(state, Class::Sends, &format!("{env}:{}", user.email)).await?;
     let mut tx = state.db.begin().await?;
     email_verifications::insert(&mut tx, &state.vault, env, &user.id, &user.email).await?;
@@ -334,7 +343,7 @@ pub async fn verify_email_code(
 }
 
 /// Whether the user has a TOTP factor.
-pub async fn has_totp(state: &AppState, env: &str, user_id: &str) -> Step<bool> {
+pub async fn has_totp(state: &AppState, env: &EnvironmentId, user_id: &str) -> Step<bool> {
     let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
     Ok(!auth_factors::all_for_user(&mut conn, env, user_id)
         .await?
