@@ -58,8 +58,6 @@ const ALLOWED: &[&str] = &[
     "src/protocols/mod.rs -> state",
     "src/protocols/oidc.rs -> src/",
     "src/protocols/saml/mod.rs -> src/",
-    // wt-store: paging types move to store::page and the API-key context out of http/.
-    "src/store/ -> http",
     // wt-cycles (left for a follow-up): the rate limiter engine and the API-key cache move under
     // state/; SCIM and hosted-page handlers stop reaching back into their folder's mod.rs;
     // directory group membership writes split from the group reads.
