@@ -10,8 +10,10 @@ use serde_json::{Map, Value};
 
 use super::validate;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, Patch, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
+use crate::ids::OrganizationId;
 use crate::state::AppState;
+use crate::store::metadata::MetadataChange;
 use crate::store::organization_domains::{InitialState, normalize};
 use crate::store::organizations::{
     self, NewOrganization, Organization, OrganizationChanges, OrganizationFilter,
@@ -179,7 +181,7 @@ async fn create_organization(
 async fn get_organization(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationId>,
 ) -> ApiResult<Json<Organization>> {
     let mut conn = state.db.acquire().await?;
     organizations::find(&mut conn, &ctx.environment_id, &id)
@@ -205,7 +207,7 @@ async fn get_organization_by_external_id(
 async fn update_organization(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationId>,
     AppJson(body): AppJson<UpdateOrganization>,
 ) -> ApiResult<Json<Organization>> {
     if let Some(name) = &body.name {
@@ -217,13 +219,10 @@ async fn update_organization(
     let mut tx = state.db.begin().await?;
     let metadata = match body.metadata {
         Patch::Absent => None,
-        Patch::Null => Some(Map::new()),
+        Patch::Null => Some(MetadataChange::Clear),
         Patch::Value(update) => {
             validate::metadata(&update)?;
-            let current = organizations::find(&mut tx, env, &id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("Organization", &id))?;
-            Some(validate::merge_metadata(&current.metadata, update)?)
+            Some(MetadataChange::Merge(update))
         }
     };
     let changes = OrganizationChanges {
@@ -243,7 +242,7 @@ async fn update_organization(
 async fn delete_organization(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     organizations::delete(&mut tx, &ctx.environment_id, &id).await?;

@@ -16,7 +16,7 @@ use super::directory_users::{self as users, DirectoryUser, UserRecord};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::EnvironmentId;
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 
 /// `GET /directory_users/{id}` and list items: the user with its groups.
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +80,7 @@ pub async fn change_members(
         ));
     }
     let wg = group.directory_group();
-    let steps: [(&[String], &'static str, &str); 2] = [
+    let steps: [(&[String], &'static str, EventName); 2] = [
         (
             add,
             "insert into directory_group_members (environment_id, group_id, user_id)

@@ -4,7 +4,7 @@
 //! /user_management/email_verification/{id}` (`UserlandUsersController_getEmailVerification`).
 //! Spec tag `user-management.users`. Sends are limited per email (`sends` class).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::sign_in::{attempt, limit_sends};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env};
+use crate::http::{AppJson, Env, IdPath};
 use crate::ids::EnvironmentId;
+use crate::ids::{EmailVerificationId, UserId};
 use crate::state::AppState;
 use crate::store::email_verifications::{self, EmailVerification};
 use crate::store::events::{self, names};
@@ -56,7 +57,7 @@ pub struct ConfirmVerification {
 async fn send_verification(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
 ) -> ApiResult<Json<UserResponse>> {
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
@@ -83,7 +84,7 @@ async fn send_verification(
 async fn confirm_verification(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<ConfirmVerification>,
 ) -> ApiResult<Json<UserResponse>> {
     let env = &ctx.environment_id;
@@ -173,7 +174,7 @@ pub async fn redeem_code(
 async fn get_verification(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<EmailVerificationId>,
 ) -> ApiResult<Json<EmailVerification>> {
     let mut conn = state.db.acquire().await?;
     email_verifications::find(&mut conn, &state.vault, &ctx.environment_id, &id)

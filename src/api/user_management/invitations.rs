@@ -17,8 +17,9 @@ use super::users::normalize_email;
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
+use crate::ids::InvitationId;
 use crate::state::AppState;
 use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
@@ -230,7 +231,7 @@ async fn list_invitations(
 async fn get_invitation(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<InvitationId>,
 ) -> ApiResult<Json<Invitation>> {
     let mut conn = state.db.acquire().await?;
     invitations::find(&mut conn, links(&state), &ctx.environment_id, &id)
@@ -303,7 +304,7 @@ async fn accept_locked(
 async fn accept_invitation(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<InvitationId>,
 ) -> ApiResult<Json<Invitation>> {
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
@@ -335,7 +336,7 @@ async fn accept_invitation(
 async fn resend_invitation(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<InvitationId>,
     AppJson(body): AppJson<ResendInvitation>,
 ) -> ApiResult<Json<Invitation>> {
     let env = &ctx.environment_id;
@@ -357,7 +358,7 @@ async fn resend_invitation(
 async fn revoke_invitation(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<InvitationId>,
 ) -> ApiResult<Json<Invitation>> {
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;

@@ -8,7 +8,7 @@
 //! `urn:workos:oauth:grant-type:magic-auth:code` grant creates that user. Sends are limited per
 //! email (`sends` class).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,8 +18,9 @@ use super::sign_in::limit_sends;
 use super::users::normalize_email;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env};
+use crate::http::{AppJson, Env, IdPath};
 use crate::ids::EnvironmentId;
+use crate::ids::MagicAuthId;
 use crate::ids::{new_id, prefix};
 use crate::state::AppState;
 use crate::store::invitations::{self, Links};
@@ -104,7 +105,7 @@ pub async fn send(
 async fn get_magic_auth(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<MagicAuthId>,
 ) -> ApiResult<Json<MagicAuth>> {
     let mut conn = state.db.acquire().await?;
     magic_auths::find(&mut conn, &state.vault, &ctx.environment_id, &id)

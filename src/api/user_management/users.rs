@@ -11,9 +11,11 @@ use serde_json::{Map, Value};
 
 use crate::api::validate;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, Patch, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
+use crate::ids::UserId;
 use crate::password::{self, HashType};
 use crate::state::AppState;
+use crate::store::metadata::MetadataChange;
 use crate::store::organization_memberships;
 use crate::store::users::{self, NewUser, User, UserChanges, UserFilter};
 
@@ -219,7 +221,7 @@ async fn create_user(
 async fn get_user(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
 ) -> ApiResult<Json<User>> {
     let mut conn = state.db.acquire().await?;
     users::find(&mut conn, &ctx.environment_id, &id)
@@ -245,7 +247,7 @@ async fn get_user_by_external_id(
 async fn update_user(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<UpdateUser>,
 ) -> ApiResult<Json<User>> {
     let email = body.email.as_deref().map(normalize_email).transpose()?;
@@ -255,12 +257,12 @@ async fn update_user(
     }
     let env = &ctx.environment_id;
     // Fail fast on an unknown id before spending a password hash on it.
-    let current = {
+    {
         let mut conn = state.db.acquire().await?;
         users::find(&mut conn, env, &id)
             .await?
-            .ok_or_else(|| ApiError::not_found("User", &id))?
-    };
+            .ok_or_else(|| ApiError::not_found("User", &id))?;
+    }
     let password_hash = password_hash(
         &state,
         body.password,
@@ -270,8 +272,8 @@ async fn update_user(
     .await?;
     let metadata = match body.metadata {
         Patch::Absent => None,
-        Patch::Null => Some(Map::new()),
-        Patch::Value(update) => Some(validate::merge_metadata(&current.metadata, update)?),
+        Patch::Null => Some(MetadataChange::Clear),
+        Patch::Value(update) => Some(MetadataChange::Merge(update)),
     };
     let changes = UserChanges {
         email,
@@ -293,7 +295,7 @@ async fn update_user(
 async fn delete_user(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     organization_memberships::delete_user(&mut tx, &ctx.environment_id, &id).await?;
