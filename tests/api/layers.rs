@@ -58,8 +58,6 @@ const ALLOWED: &[&str] = &[
     "src/protocols/mod.rs -> state",
     "src/protocols/oidc.rs -> src/",
     "src/protocols/saml/mod.rs -> src/",
-    // wt-store: paging types move to store::page and the API-key context out of http/.
-    "src/store/ -> http",
     // wt-cycles: the rate limiter engine and the API-key cache move under state/; hosted-page
     // handlers stop reaching back into their folder's mod.rs (after wt-auth's pages/ move).
     "src/state.rs -> http",
