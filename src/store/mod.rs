@@ -9,6 +9,7 @@ pub mod connections;
 pub mod cors_origins;
 pub mod device_authorizations;
 pub mod directories;
+pub mod directory_group_members;
 pub mod directory_groups;
 pub mod directory_users;
 pub mod email_changes;
