@@ -19,7 +19,7 @@ use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
 use crate::ids::EnvironmentId;
-use crate::ids::{AuthenticationChallengeId, AuthenticationFactorId};
+use crate::ids::{AuthenticationChallengeId, AuthenticationFactorId, UserId};
 use crate::state::AppState;
 use crate::store::auth_factors::{self, Challenge, EnrolledFactor, Factor, NewFactor};
 use crate::store::one_time_codes::CodeError;
@@ -90,7 +90,7 @@ pub fn unprocessable(field: &str, message: &str) -> ApiError {
 #[derive(Debug, Default)]
 pub struct Enrollment<'a> {
     /// The user the factor belongs to, if any.
-    pub user_id: Option<&'a str>,
+    pub user_id: Option<&'a UserId>,
     /// That user's email (the default account name).
     pub user_email: Option<&'a str>,
     /// `totp_issuer`.
@@ -165,12 +165,11 @@ async fn enroll_factor(
     }
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
-    let email = match &body.user_id {
+    let user = match &body.user_id {
         Some(id) => Some(
             users::find_by_raw_id(&mut tx, env, id)
                 .await?
-                .ok_or_else(|| unprocessable("user_id", "user_id does not name a user."))?
-                .email,
+                .ok_or_else(|| unprocessable("user_id", "user_id does not name a user."))?,
         ),
         None => None,
     };
@@ -179,8 +178,8 @@ async fn enroll_factor(
         &mut tx,
         env,
         Enrollment {
-            user_id: body.user_id.as_deref(),
-            user_email: email.as_deref(),
+            user_id: user.as_ref().map(|u| &u.id),
+            user_email: user.as_ref().map(|u| u.email.as_str()),
             issuer: body.totp_issuer,
             account: body.totp_user,
             secret: None,

@@ -77,7 +77,7 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
         return Ok(Next::EmailVerification(user));
     }
     if !flow.mfa_passed
-        && flows::has_totp(state, env, user_id)
+        && flows::has_totp(state, env, &user.id)
             .await
             .map_err(Failure::into_page)?
     {

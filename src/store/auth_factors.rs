@@ -16,8 +16,7 @@ use crate::crypto::totp;
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{AuthenticationChallengeId, AuthenticationFactorId, EnvironmentId, UserId};
 
 /// Lifetime of a challenge, in minutes.
 pub const CHALLENGE_LIFETIME_MINUTES: i64 = 10;
@@ -37,13 +36,13 @@ pub struct Factor {
     /// Always `"authentication_factor"`.
     pub object: &'static str,
     /// `auth_factor_…`
-    pub id: String,
+    pub id: AuthenticationFactorId,
     /// Always `totp`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The user, for factors enrolled for one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Issuer and account name.
     pub totp: TotpInfo,
     /// Creation time.
@@ -75,13 +74,13 @@ pub struct EnrolledFactor {
     /// Always `"authentication_factor"`.
     pub object: &'static str,
     /// `auth_factor_…`
-    pub id: String,
+    pub id: AuthenticationFactorId,
     /// Always `totp`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The user, for factors enrolled for one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Secret, QR code and URI.
     pub totp: EnrolledTotp,
     /// Creation time.
@@ -99,13 +98,13 @@ pub struct Challenge {
     #[sqlx(skip)]
     pub object: &'static str,
     /// `auth_challenge_…`
-    pub id: String,
+    pub id: AuthenticationChallengeId,
     /// When the challenge stops accepting codes.
     #[serde(with = "crate::timestamp")]
     pub expires_at: DateTime<Utc>,
     /// The factor challenged.
     #[sqlx(rename = "factor_id")]
-    pub authentication_factor_id: String,
+    pub authentication_factor_id: AuthenticationFactorId,
     /// Creation time.
     #[serde(with = "crate::timestamp")]
     pub created_at: DateTime<Utc>,
@@ -116,10 +115,10 @@ pub struct Challenge {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
+    id: AuthenticationFactorId,
     #[sqlx(rename = "type")]
     kind: String,
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     totp_issuer: String,
     totp_user: String,
     created_at: DateTime<Utc>,
@@ -155,7 +154,7 @@ fn tag(mut c: Challenge) -> Challenge {
 #[derive(Debug)]
 pub struct NewFactor<'a> {
     /// The user the factor belongs to, if any.
-    pub user_id: Option<&'a str>,
+    pub user_id: Option<&'a UserId>,
     /// Issuer shown by authenticator apps.
     pub issuer: &'a str,
     /// Account name shown by authenticator apps.
@@ -176,7 +175,7 @@ pub async fn insert(
         "insert into authentication_factors (id, environment_id, user_id, type, totp_issuer, totp_user, secret_sealed)
          values ($1, $2, $3, 'totp', $4, $5, $6) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::AUTHENTICATION_FACTOR))
+    .bind(AuthenticationFactorId::new())
     .bind(env)
     .bind(new.user_id)
     .bind(new.issuer)
@@ -205,7 +204,7 @@ pub async fn insert(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &AuthenticationFactorId,
 ) -> ApiResult<Option<Factor>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from authentication_factors where environment_id = $1 and id = $2"
@@ -221,7 +220,7 @@ pub async fn find(
 pub async fn list_for_user(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     params: &ListParams,
 ) -> ApiResult<Vec<Factor>> {
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
@@ -239,7 +238,7 @@ pub async fn list_for_user(
 pub async fn all_for_user(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
 ) -> ApiResult<Vec<Factor>> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from authentication_factors where environment_id = $1 and user_id = $2 order by id"
@@ -252,7 +251,11 @@ pub async fn all_for_user(
 }
 
 /// Deletes a factor (and its challenges); 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &AuthenticationFactorId,
+) -> ApiResult<()> {
     let done =
         sqlx::query("delete from authentication_factors where environment_id = $1 and id = $2")
             .bind(env)
@@ -260,7 +263,7 @@ pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()>
             .execute(&mut **tx)
             .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("Authentication Factor", id));
+        return Err(ApiError::not_found("Authentication Factor", id.as_str()));
     }
     Ok(())
 }
@@ -269,13 +272,13 @@ pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()>
 pub async fn insert_challenge(
     tx: &mut Tx,
     env: &EnvironmentId,
-    factor_id: &str,
+    factor_id: &AuthenticationFactorId,
 ) -> ApiResult<Challenge> {
     let c: Challenge = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into authentication_challenges (id, environment_id, factor_id, expires_at)
          values ($1, $2, $3, $4) returning {CHALLENGE_COLUMNS}"
     )))
-    .bind(new_id(prefix::AUTHENTICATION_CHALLENGE))
+    .bind(AuthenticationChallengeId::new())
     .bind(env)
     .bind(factor_id)
     .bind(expires_in(CHALLENGE_LIFETIME_MINUTES))
@@ -304,7 +307,7 @@ struct SealedRow {
 
 #[derive(Debug, FromRow)]
 struct ChallengeState {
-    factor_id: String,
+    factor_id: AuthenticationFactorId,
     attempts: i32,
     expired: bool,
     verified: bool,
@@ -317,7 +320,7 @@ pub async fn verify(
     tx: &mut Tx,
     vault: &Vault,
     env: &EnvironmentId,
-    challenge_id: &str,
+    challenge_id: &AuthenticationChallengeId,
     code: &str,
 ) -> ApiResult<Verification> {
     let state: ChallengeState = sqlx::query_as(
@@ -328,7 +331,7 @@ pub async fn verify(
     .bind(challenge_id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("Authentication Challenge", challenge_id))?;
+    .ok_or_else(|| ApiError::not_found("Authentication Challenge", challenge_id.as_str()))?;
     let SealedRow { row, secret_sealed } = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS}, secret_sealed from authentication_factors where environment_id = $1 and id = $2 for update"
     )))
@@ -336,7 +339,7 @@ pub async fn verify(
     .bind(&state.factor_id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("Authentication Challenge", challenge_id))?;
+    .ok_or_else(|| ApiError::not_found("Authentication Challenge", challenge_id.as_str()))?;
     let result = if state.verified {
         Err(CodeError::PreviouslyUsed)
     } else if state.attempts >= MAX_ATTEMPTS {
@@ -400,7 +403,7 @@ pub async fn verify_for_user(
     tx: &mut Tx,
     vault: &Vault,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     code: &str,
 ) -> ApiResult<bool> {
     let factors: Vec<(String, Vec<u8>)> = sqlx::query_as(

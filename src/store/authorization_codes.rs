@@ -8,8 +8,8 @@ use sqlx::FromRow;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
 use crate::ids::new_id;
+use crate::ids::{EnvironmentId, SessionId};
 
 /// Input of [`insert`].
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ pub struct Issued {
     pub user_agent: Option<String>,
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
-    session_id: Option<String>,
+    session_id: Option<SessionId>,
 }
 
 /// What presenting a code led to.
@@ -95,7 +95,7 @@ pub enum Redemption {
     /// Already spent: the session it created (if any) should be revoked.
     Reused {
         /// The session the first exchange created.
-        session_id: Option<String>,
+        session_id: Option<SessionId>,
     },
     /// Unknown or expired.
     Invalid,
@@ -138,7 +138,7 @@ pub async fn attach_session(
     tx: &mut Tx,
     env: &EnvironmentId,
     id: &str,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> ApiResult<()> {
     sqlx::query(
         "update authorization_codes set session_id = $3 where environment_id = $1 and id = $2",

@@ -14,8 +14,7 @@ use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EmailVerificationId, EnvironmentId, UserId};
 use crate::store::events::{self, names};
 
 /// Lifetime of a code, in minutes (24 hours).
@@ -27,9 +26,9 @@ pub struct EmailVerification {
     /// Always `"email_verification"`.
     pub object: &'static str,
     /// `email_verification_…`
-    pub id: String,
+    pub id: EmailVerificationId,
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The address being verified.
     pub email: String,
     /// When the code stops working.
@@ -47,8 +46,8 @@ pub struct EmailVerification {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
-    user_id: String,
+    id: EmailVerificationId,
+    user_id: UserId,
     email: String,
     code_sealed: Vec<u8>,
     expires_at: DateTime<Utc>,
@@ -78,10 +77,10 @@ pub async fn insert(
     tx: &mut Tx,
     vault: &Vault,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     email: &str,
 ) -> ApiResult<EmailVerification> {
-    let id = new_id(prefix::EMAIL_VERIFICATION);
+    let id = EmailVerificationId::new();
     let code = random_digits(6);
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into email_verifications (id, environment_id, user_id, email, code_hash, code_sealed, expires_at)
@@ -111,7 +110,7 @@ pub async fn find(
     conn: &mut PgConnection,
     vault: &Vault,
     env: &EnvironmentId,
-    id: &str,
+    id: &EmailVerificationId,
 ) -> ApiResult<Option<EmailVerification>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from email_verifications where environment_id = $1 and id = $2"
@@ -128,7 +127,7 @@ pub async fn find(
 pub async fn live_exists(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     email: &str,
 ) -> ApiResult<bool> {
     Ok(sqlx::query_scalar(
@@ -145,7 +144,7 @@ pub async fn live_exists(
 
 #[derive(Debug, FromRow)]
 struct Candidate {
-    id: String,
+    id: EmailVerificationId,
     code_hash: String,
     attempts: i32,
     expired: bool,
@@ -157,10 +156,10 @@ struct Candidate {
 pub async fn redeem(
     tx: &mut Tx,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     email: &str,
     code: &str,
-) -> ApiResult<Result<String, CodeError>> {
+) -> ApiResult<Result<EmailVerificationId, CodeError>> {
     let rows: Vec<Candidate> = sqlx::query_as(
         "select id, code_hash, attempts, expires_at <= now() as expired, consumed_at is not null as consumed
          from email_verifications where environment_id = $1 and user_id = $2 and email = $3

@@ -14,8 +14,7 @@ use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
-use crate::ids::{EnvironmentId, UserId};
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, InvitationId, MagicAuthId, UserId};
 use crate::store::events::{self, names};
 
 /// Lifetime of a code, in minutes.
@@ -27,7 +26,7 @@ pub struct MagicAuth {
     /// Always `"magic_auth"`.
     pub object: &'static str,
     /// `magic_auth_…`
-    pub id: String,
+    pub id: MagicAuthId,
     /// The user, or the id the user gets when this code signs them up.
     pub user_id: UserId,
     /// The email the code was sent to.
@@ -47,7 +46,7 @@ pub struct MagicAuth {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
+    id: MagicAuthId,
     user_id: UserId,
     email: String,
     code_sealed: Vec<u8>,
@@ -82,7 +81,7 @@ pub async fn insert(
     user_id: &UserId,
     invitation_id: Option<&str>,
 ) -> ApiResult<MagicAuth> {
-    let id = new_id(prefix::MAGIC_AUTH);
+    let id = MagicAuthId::new();
     let code = random_digits(6);
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into magic_auths (id, environment_id, user_id, email, code_hash, code_sealed, invitation_id, expires_at)
@@ -113,7 +112,7 @@ pub async fn find(
     conn: &mut PgConnection,
     vault: &Vault,
     env: &EnvironmentId,
-    id: &str,
+    id: &MagicAuthId,
 ) -> ApiResult<Option<MagicAuth>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from magic_auths where environment_id = $1 and id = $2"
@@ -146,22 +145,22 @@ pub async fn reserved_user_id(
 #[derive(Debug, Clone)]
 pub struct Redeemed {
     /// The code's id.
-    pub id: String,
+    pub id: MagicAuthId,
     /// The user it names.
     pub user_id: UserId,
     /// The invitation it was sent with.
-    pub invitation_id: Option<String>,
+    pub invitation_id: Option<InvitationId>,
 }
 
 #[derive(Debug, FromRow)]
 struct Candidate {
-    id: String,
+    id: MagicAuthId,
     user_id: UserId,
     code_hash: String,
     attempts: i32,
     expired: bool,
     consumed: bool,
-    invitation_id: Option<String>,
+    invitation_id: Option<InvitationId>,
 }
 
 /// Checks `code` against the recent codes of `email`. On success every live code of the email is

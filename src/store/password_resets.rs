@@ -14,8 +14,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
-use crate::ids::{EnvironmentId, UserId};
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, PasswordResetId, UserId};
 use crate::store::events::{self, EventName, names};
 
 /// Lifetime of a reset token, in minutes.
@@ -27,7 +26,7 @@ pub struct PasswordReset {
     /// Always `"password_reset"`.
     pub object: &'static str,
     /// `password_reset_…`
-    pub id: String,
+    pub id: PasswordResetId,
     /// The user.
     pub user_id: UserId,
     /// The user's email.
@@ -48,7 +47,7 @@ pub struct PasswordReset {
 #[derive(Debug, Serialize)]
 struct PasswordResetEvent<'a> {
     object: &'static str,
-    id: &'a str,
+    id: &'a PasswordResetId,
     user_id: &'a UserId,
     email: &'a str,
     #[serde(with = "crate::timestamp")]
@@ -59,7 +58,7 @@ struct PasswordResetEvent<'a> {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
+    id: PasswordResetId,
     user_id: UserId,
     email: String,
     token_sealed: Vec<u8>,
@@ -132,7 +131,7 @@ pub async fn insert_with_link(
         "insert into password_resets (id, environment_id, user_id, email, token_hash, token_sealed, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::PASSWORD_RESET))
+    .bind(PasswordResetId::new())
     .bind(env)
     .bind(user_id)
     .bind(email)
@@ -166,7 +165,7 @@ pub async fn find(
     vault: &Vault,
     public_url: &str,
     env: &EnvironmentId,
-    id: &str,
+    id: &PasswordResetId,
 ) -> ApiResult<Option<PasswordReset>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from password_resets where environment_id = $1 and id = $2"

@@ -9,8 +9,7 @@ use sqlx::FromRow;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EmailVerificationId, EnvironmentId, PendingAuthenticationId, UserId};
 
 /// Lifetime of a pending authentication, in minutes.
 pub const LIFETIME_MINUTES: i64 = 10;
@@ -41,9 +40,9 @@ impl Stage {
 #[derive(Debug, Clone, FromRow)]
 pub struct Pending {
     /// Row id.
-    pub id: String,
+    pub id: PendingAuthenticationId,
     /// The user signing in.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Session vocabulary auth method of the first factor (`password`, `magic_code`, …).
     pub auth_method: String,
     /// Whether an MFA challenge was already passed.
@@ -51,7 +50,7 @@ pub struct Pending {
     /// Organization the sign-in is already bound to (e.g. by an invitation).
     pub organization_id: Option<String>,
     /// The email verification sent for this sign-in.
-    pub email_verification_id: Option<String>,
+    pub email_verification_id: Option<EmailVerificationId>,
     /// End user's IP address.
     pub ip_address: Option<String>,
     /// End user's user agent.
@@ -64,7 +63,7 @@ pub struct NewPending<'a> {
     /// What the sign-in waits for.
     pub stage: Stage,
     /// The user.
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// First-factor auth method.
     pub auth_method: &'a str,
     /// Whether MFA was passed.
@@ -72,7 +71,7 @@ pub struct NewPending<'a> {
     /// Bound organization.
     pub organization_id: Option<&'a str>,
     /// Email verification sent.
-    pub email_verification_id: Option<&'a str>,
+    pub email_verification_id: Option<&'a EmailVerificationId>,
     /// IP address.
     pub ip_address: Option<&'a str>,
     /// User agent.
@@ -87,7 +86,7 @@ pub async fn create(tx: &mut Tx, env: &EnvironmentId, new: NewPending<'_>) -> Ap
            mfa_verified, organization_id, email_verification_id, ip_address, user_agent, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now() + make_interval(mins => $12::int))",
     )
-    .bind(new_id(prefix::PENDING_AUTHENTICATION))
+    .bind(PendingAuthenticationId::new())
     .bind(env)
     .bind(new.user_id)
     .bind(sha256_hex(&token))
@@ -126,7 +125,11 @@ pub async fn find(
 }
 
 /// Spends a pending sign-in's token.
-pub async fn consume(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn consume(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &PendingAuthenticationId,
+) -> ApiResult<()> {
     sqlx::query("update pending_authentications set consumed_at = now() where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)

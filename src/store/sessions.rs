@@ -12,8 +12,8 @@ use super::page::ListParams;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::new_id;
+use crate::ids::{EnvironmentId, SessionId, UserId};
 use crate::store::events::{self, names};
 
 /// A session as the API and `session.*` events show it.
@@ -23,7 +23,7 @@ pub struct Session {
     #[sqlx(skip)]
     pub object: &'static str,
     /// `session_…`
-    pub id: String,
+    pub id: SessionId,
     /// IP address the session was created from, or `null`.
     pub ip_address: Option<String>,
     /// The organization the session is scoped to; omitted when unscoped.
@@ -32,7 +32,7 @@ pub struct Session {
     /// User agent the session was created from, or `null`.
     pub user_agent: Option<String>,
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// `password`, `magic_code`, `sso`, … (session vocabulary, WORKOS-API-NOTES §3.2).
     pub auth_method: String,
     /// `active`, `expired` or `revoked`.
@@ -65,7 +65,7 @@ fn tag(mut s: Session) -> Session {
 #[derive(Debug)]
 pub struct NewSession<'a> {
     /// The user signing in.
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// Organization scope, if any.
     pub organization_id: Option<&'a str>,
     /// Session vocabulary auth method (`password`, …).
@@ -91,7 +91,7 @@ pub async fn create(
            user_agent, expires_at)
          values ($1, $2, $3, $4, $5, 'active', $6, $7, $8) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::SESSION))
+    .bind(SessionId::new())
     .bind(env)
     .bind(new.user_id)
     .bind(new.organization_id)
@@ -117,7 +117,7 @@ pub async fn create(
 async fn insert_refresh_token(
     tx: &mut Tx,
     env: &EnvironmentId,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> ApiResult<String> {
     let token = random_token(32);
     sqlx::query("insert into refresh_tokens (id, environment_id, session_id, token_hash) values ($1, $2, $3, $4)")
@@ -151,7 +151,7 @@ pub async fn rotate(
     token: &str,
     grace: std::time::Duration,
 ) -> ApiResult<Rotation> {
-    let row: Option<(String, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let row: Option<(String, SessionId, Option<DateTime<Utc>>)> = sqlx::query_as(
         "select t.id, t.session_id, t.used_at from refresh_tokens t
          where t.environment_id = $1 and t.token_hash = $2 for update",
     )
@@ -188,7 +188,7 @@ pub async fn rotate(
 pub async fn set_organization(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &SessionId,
     organization_id: &str,
 ) -> ApiResult<Session> {
     let row: Option<Session> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -200,14 +200,14 @@ pub async fn set_organization(
     .fetch_optional(&mut **tx)
     .await?;
     row.map(tag)
-        .ok_or_else(|| ApiError::not_found("Session", id))
+        .ok_or_else(|| ApiError::not_found("Session", id.as_str()))
 }
 
 /// One session by id.
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &SessionId,
 ) -> ApiResult<Option<Session>> {
     let row: Option<Session> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from sessions where environment_id = $1 and id = $2"
@@ -224,7 +224,7 @@ pub async fn find(
 /// globally unique).
 pub async fn find_anywhere(
     conn: &mut PgConnection,
-    id: &str,
+    id: &SessionId,
 ) -> ApiResult<Option<(EnvironmentId, Session)>> {
     let env: Option<EnvironmentId> =
         sqlx::query_scalar("select environment_id from sessions where id = $1")
@@ -239,7 +239,7 @@ pub async fn find_anywhere(
 
 /// Revokes a session (its refresh tokens stop working); records `session.revoked` the first
 /// time. Returns the session; 404 when absent.
-pub async fn revoke(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Session> {
+pub async fn revoke(tx: &mut Tx, env: &EnvironmentId, id: &SessionId) -> ApiResult<Session> {
     let row: Option<Session> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update sessions set status = 'revoked', ended_at = now()
          where environment_id = $1 and id = $2 and status = 'active' returning {COLUMNS}"
@@ -263,7 +263,7 @@ pub async fn revoke(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Ses
         }
         None => find(tx, env, id)
             .await?
-            .ok_or_else(|| ApiError::not_found("Session", id)),
+            .ok_or_else(|| ApiError::not_found("Session", id.as_str())),
     }
 }
 
@@ -272,9 +272,9 @@ pub async fn revoke(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Ses
 pub async fn revoke_all_for_user(
     tx: &mut Tx,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
 ) -> ApiResult<usize> {
-    let ids: Vec<String> = sqlx::query_scalar(
+    let ids: Vec<SessionId> = sqlx::query_scalar(
         "select id from sessions where environment_id = $1 and user_id = $2 and status = 'active'",
     )
     .bind(env)
@@ -291,7 +291,7 @@ pub async fn revoke_all_for_user(
 pub async fn list_for_user(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     params: &ListParams,
 ) -> ApiResult<Vec<Session>> {
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(

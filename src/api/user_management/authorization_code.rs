@@ -153,11 +153,15 @@ pub(super) async fn start_session(
     env: &EnvironmentId,
     r: Redeemed<'_>,
 ) -> ApiResult<Started> {
+    let user_id: UserId = r
+        .user_id
+        .parse()
+        .map_err(|e: InvalidId| ApiError::not_found("User", e.id))?;
     let (session, refresh_token) = sessions::create(
         tx,
         env,
         NewSession {
-            user_id: r.user_id,
+            user_id: &user_id,
             organization_id: r.organization_id,
             auth_method: r.auth_method,
             ip_address: r.ip_address,
@@ -166,10 +170,6 @@ pub(super) async fn start_session(
         },
     )
     .await?;
-    let user_id: UserId = r
-        .user_id
-        .parse()
-        .map_err(|e: InvalidId| ApiError::not_found("User", e.id))?;
     let user = users::touch_sign_in(tx, env, &user_id).await?;
     Ok(Started {
         user,

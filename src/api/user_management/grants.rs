@@ -26,7 +26,7 @@ use super::users::normalize_email;
 use super::{email_verification, invitations};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
-use crate::ids::{EnvironmentId, OrganizationId};
+use crate::ids::{AuthenticationChallengeId, EnvironmentId, OrganizationId};
 use crate::state::AppState;
 use crate::store::device_authorizations::{self, Poll};
 use crate::store::events::{self, names};
@@ -335,19 +335,16 @@ async fn mfa_totp(
     .await?;
     let ip = grant.ip_address.clone().or(p.ip_address.clone());
     let ua = grant.user_agent.clone().or(p.user_agent.clone());
-    let verification = match auth_factors::verify(
-        &mut tx,
-        &state.vault,
-        env,
-        &grant.authentication_challenge_id,
-        &grant.code,
-    )
-    .await
-    {
-        Ok(v) => v,
-        Err(ApiError::NotFound { .. }) => return Err(code_error(CodeError::Incorrect)),
-        Err(e) => return Err(e),
-    };
+    let challenge: AuthenticationChallengeId = grant
+        .authentication_challenge_id
+        .parse()
+        .map_err(|_| code_error(CodeError::Incorrect))?;
+    let verification =
+        match auth_factors::verify(&mut tx, &state.vault, env, &challenge, &grant.code).await {
+            Ok(v) => v,
+            Err(ApiError::NotFound { .. }) => return Err(code_error(CodeError::Incorrect)),
+            Err(e) => return Err(e),
+        };
     if verification.factor.user_id.as_deref() != Some(user.id.as_str()) {
         // Another user's challenge: roll back whatever the check wrote.
         return Err(code_error(CodeError::Incorrect));

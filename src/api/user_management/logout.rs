@@ -16,6 +16,7 @@ use axum::routing::get;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::QueryMap;
+use crate::ids::SessionId;
 use crate::state::AppState;
 use crate::store::{redirect_uris, sessions};
 
@@ -38,9 +39,12 @@ async fn logout(State(state): State<AppState>, q: QueryMap) -> ApiResult<Respons
         .get("session_id")
         .ok_or_else(|| unprocessable("session_id is required.".into()))?;
     let mut conn = state.db.acquire().await?;
-    let (env, session) = sessions::find_anywhere(&mut conn, session_id)
-        .await?
-        .ok_or_else(|| unprocessable(format!("Session '{session_id}' does not exist.")))?;
+    let found = match session_id.parse::<SessionId>() {
+        Ok(id) => sessions::find_anywhere(&mut conn, &id).await?,
+        Err(_) => None,
+    };
+    let (env, session) =
+        found.ok_or_else(|| unprocessable(format!("Session '{session_id}' does not exist.")))?;
     let target = match q.get("return_to") {
         Some(uri) if redirect_uris::is_allowed(&mut conn, &env, uri).await? => {
             Some(uri.to_string())

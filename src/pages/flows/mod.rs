@@ -18,7 +18,7 @@ use crate::api::user_management::sign_in::attempt;
 use crate::api::user_management::{email_verification, grants, magic_auth};
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, UserId};
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::events::{self, EventName, names};
@@ -343,7 +343,7 @@ pub async fn verify_email_code(
 }
 
 /// Whether the user has a TOTP factor.
-pub async fn has_totp(state: &AppState, env: &EnvironmentId, user_id: &str) -> Step<bool> {
+pub async fn has_totp(state: &AppState, env: &EnvironmentId, user_id: &UserId) -> Step<bool> {
     let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
     Ok(!auth_factors::all_for_user(&mut conn, env, user_id)
         .await?
