@@ -7,9 +7,9 @@
 //!
 //! Revocation is immediate across replicas: `api-keys revoke` sends a Postgres `NOTIFY` on
 //! [`REVOCATION_CHANNEL`] and every server's listener evicts the key from the cache
-//! ([`crate::state::api_keys::ApiKeyCache`]); entries also expire after
-//! [`crate::state::api_keys::POSITIVE_TTL`], and the whole cache is dropped whenever the listener
-//! reconnects.
+//! ([`crate::state::environment_keys::EnvironmentKeyCache`]); entries also expire after
+//! [`crate::state::environment_keys::POSITIVE_TTL`], and the whole cache is dropped whenever the
+//! listener reconnects.
 
 use std::time::Duration;
 
@@ -22,9 +22,9 @@ use sqlx::postgres::PgListener;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-/// The resolved key a request carries (defined beside the cache, in `state::api_keys`).
-pub use crate::state::api_keys::AuthContext;
-pub use crate::store::api_keys::REVOCATION_CHANNEL;
+/// The resolved key a request carries (defined beside the cache, in `state::environment_keys`).
+pub use crate::state::environment_keys::AuthContext;
+pub use crate::store::environment_keys::REVOCATION_CHANNEL;
 
 /// Listens for revocations and evicts them; reconnects (clearing the cache) on failure.
 pub fn spawn_revocation_listener(
@@ -36,12 +36,12 @@ pub fn spawn_revocation_listener(
             let listener = async {
                 let mut l = PgListener::connect_with(&state.db).await?;
                 l.listen(REVOCATION_CHANNEL).await?;
-                state.api_keys.clear();
+                state.environment_keys.clear();
                 loop {
                     match l.try_recv().await? {
-                        Some(n) => state.api_keys.evict(n.payload()),
+                        Some(n) => state.environment_keys.evict(n.payload()),
                         // The connection was lost and re-established: notifications may be lost.
-                        None => state.api_keys.clear(),
+                        None => state.environment_keys.clear(),
                     }
                 }
                 #[expect(unreachable_code, reason = "the loop only ends with an error")]
@@ -52,7 +52,7 @@ pub fn spawn_revocation_listener(
                     if let Err(e) = r {
                         tracing::warn!(error = %e, "API-key revocation listener failed; retrying");
                     }
-                    state.api_keys.clear();
+                    state.environment_keys.clear();
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 _ = shutdown.changed() => return,
@@ -89,7 +89,7 @@ pub fn bearer(parts: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 /// Middleware: resolves the API key or answers 401.
-pub async fn require_api_key(
+pub async fn require_environment_key(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
@@ -98,7 +98,7 @@ pub async fn require_api_key(
         ApiError::Unauthorized("No API key provided. Set `Authorization: Bearer sk_…`.".into())
     })?;
     let ctx = state
-        .api_keys
+        .environment_keys
         .resolve(&state.db, key)
         .await?
         .ok_or_else(|| {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::state::api_keys::AuthContext;
+use crate::state::environment_keys::AuthContext;
 use crate::store::idempotency::{self, Claim, StoredResponse};
 
 /// Response headers kept with a stored response.

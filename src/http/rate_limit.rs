@@ -17,7 +17,7 @@ use ipnet::IpNet;
 
 pub use crate::settings::rate_limits::{Class, Limit, RateLimits, parse_trusted_proxies};
 use crate::state::AppState;
-use crate::state::api_keys::AuthContext;
+use crate::state::environment_keys::AuthContext;
 use crate::state::rate_limit::Decision;
 
 /// The client's IP: the socket peer, or — when the peer is a trusted proxy — the right-most
@@ -76,7 +76,7 @@ pub async fn limit_api(State(state): State<AppState>, req: Request, next: Next) 
     let key = req
         .extensions()
         .get::<AuthContext>()
-        .map(|c| c.api_key_id.clone())
+        .map(|c| c.environment_key_id.clone())
         .unwrap_or_default();
     let route = req
         .extensions()

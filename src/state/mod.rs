@@ -1,11 +1,11 @@
 //! The shared application state: [`App`] and its cheaply clonable handle [`AppState`].
 //!
 //! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
-//! limiter ([`rate_limit`], with its Redis backend [`redis_gcra`]), the API-key cache
-//! ([`api_keys`]), the SSO engines and a cache of each environment's signing keys. What `App`
+//! limiter ([`rate_limit`], with its Redis backend [`redis_gcra`]), the environment-key
+//! cache ([`environment_keys`]), the SSO engines and a cache of each environment's signing keys. What `App`
 //! owns lives here, below `http/`, whose middleware and extractors use it.
 
-pub mod api_keys;
+pub mod environment_keys;
 pub mod rate_limit;
 mod redis_gcra;
 
@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 
 use sqlx::PgPool;
 
-use self::api_keys::ApiKeyCache;
+use self::environment_keys::EnvironmentKeyCache;
 use self::rate_limit::RateLimiter;
 use crate::crypto::signing::SigningKey;
 use crate::crypto::vault::Vault;
@@ -41,8 +41,8 @@ pub struct App {
     pub passwords: Hasher,
     /// Rate limits (in-process or Redis).
     pub limiter: Arc<RateLimiter>,
-    /// Resolved API keys.
-    pub api_keys: ApiKeyCache,
+    /// Resolved environment keys (the server's own `sk_…` API keys).
+    pub environment_keys: EnvironmentKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
     pub sso: crate::protocols::SsoRuntime,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
@@ -81,7 +81,7 @@ impl AppState {
             dns,
             passwords,
             limiter,
-            api_keys: ApiKeyCache::default(),
+            environment_keys: EnvironmentKeyCache::default(),
             sso,
             keys: RwLock::new(HashMap::new()),
         })))

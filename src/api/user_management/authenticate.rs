@@ -34,7 +34,7 @@ use crate::state::AppState;
 use crate::store::events::{self, names};
 use crate::store::sessions::{self, Rotation, Session};
 use crate::store::users::{self, User};
-use crate::store::{api_keys, environments, jwt_templates, organization_memberships};
+use crate::store::{environment_keys, environments, jwt_templates, organization_memberships};
 
 use super::sign_in::{self, SignIn, Step};
 use super::{grants, invitations, jwt_template};
@@ -131,7 +131,7 @@ async fn authenticate(
         && body.get("code_verifier").is_some_and(Value::is_string);
     if !public_pkce {
         let secret = creds.client_secret.as_deref().unwrap_or_default();
-        let caller = api_keys::authenticate(&state.db, secret).await?;
+        let caller = environment_keys::authenticate(&state.db, secret).await?;
         if caller.is_none_or(|c| c.environment_id != env.id) {
             return Err(ApiError::oauth("invalid_client", "Invalid client secret."));
         }

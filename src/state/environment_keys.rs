@@ -1,6 +1,6 @@
-//! The API-key cache the app state holds: a presented key's SHA-256 digest resolved to its
-//! [`AuthContext`] (the environment it belongs to), trusted for [`POSITIVE_TTL`] (an unknown key
-//! for two seconds) before the database is asked again. The middleware that reads it and the
+//! The environment-key cache the app state holds: a presented key's SHA-256 digest resolved to
+//! its [`AuthContext`] (the environment it belongs to), trusted for [`POSITIVE_TTL`] (an unknown
+//! key for two seconds) before the database is asked again. The middleware that reads it and the
 //! listener that evicts revoked keys (Postgres `NOTIFY`) are `http::auth`.
 
 use std::collections::HashMap;
@@ -25,16 +25,16 @@ pub struct AuthContext {
     /// The environment (`environment_…`); every store call filters on it.
     pub environment_id: EnvironmentId,
     /// The key that authenticated the request (`key_…`).
-    pub api_key_id: String,
+    pub environment_key_id: String,
     /// The environment's client id (`client_…`).
     pub client_id: String,
 }
 
-impl From<store::api_keys::KeyOwner> for AuthContext {
-    fn from(owner: store::api_keys::KeyOwner) -> Self {
+impl From<store::environment_keys::EnvironmentKeyOwner> for AuthContext {
+    fn from(owner: store::environment_keys::EnvironmentKeyOwner) -> Self {
         Self {
             environment_id: owner.environment_id,
-            api_key_id: owner.api_key_id,
+            environment_key_id: owner.environment_key_id,
             client_id: owner.client_id,
         }
     }
@@ -42,11 +42,11 @@ impl From<store::api_keys::KeyOwner> for AuthContext {
 
 /// Digest → resolution cache for API keys.
 #[derive(Debug, Default)]
-pub struct ApiKeyCache {
+pub struct EnvironmentKeyCache {
     entries: RwLock<HashMap<String, (Option<AuthContext>, Instant)>>,
 }
 
-impl ApiKeyCache {
+impl EnvironmentKeyCache {
     /// Resolves a presented key: cached, or looked up and cached.
     pub async fn resolve(
         &self,
@@ -69,7 +69,7 @@ impl ApiKeyCache {
                 return Ok(ctx);
             }
         }
-        let ctx = store::api_keys::authenticate(pool, key)
+        let ctx = store::environment_keys::authenticate(pool, key)
             .await?
             .map(AuthContext::from);
         if let Ok(mut m) = self.entries.write() {
