@@ -28,7 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::http::extract::from_value;
 use crate::http::rate_limit::Class;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId, UserId};
 use crate::password;
 use crate::state::AppState;
 use crate::store::events::{self, names};
@@ -162,9 +162,15 @@ pub async fn respond(
     refresh_token: String,
 ) -> ApiResult<AuthenticateResponse> {
     let mut conn = state.db.acquire().await?;
-    let roles = match &session.organization_id {
-        Some(org) => organization_memberships::active_roles(&mut conn, env, &user.id, org).await?,
-        None => None,
+    let organization = session
+        .organization_id
+        .as_deref()
+        .map(str::parse::<OrganizationId>);
+    let roles = match organization {
+        Some(Ok(org)) => {
+            organization_memberships::active_roles(&mut conn, env, &user.id, &org).await?
+        }
+        _ => None,
     };
     let claims = AccessClaims::new(
         issuer,
@@ -245,12 +251,11 @@ async fn password_grant(
             "Invalid credentials.",
         ));
     };
-    let user_id = user_id.as_str();
     let mut tx = state.db.begin().await?;
     if let Some(hash) = rehash {
-        users::set_password_hash(&mut tx, env, user_id, &hash).await?;
+        users::set_password_hash(&mut tx, env, &user_id, &hash).await?;
     }
-    let user = users::find(&mut tx, env, user_id)
+    let user = users::find(&mut tx, env, &user_id)
         .await?
         .ok_or_else(|| ApiError::bad_request("invalid_credentials", "Invalid credentials."))?;
     let organization_id = match grant.invitation_token.as_deref() {
@@ -273,7 +278,7 @@ async fn password_grant(
     .await?;
     let data = sign_in::attempt(
         "password",
-        Some(user_id),
+        Some(user_id.as_str()),
         Some(&email),
         client.0,
         client.1,
@@ -296,7 +301,7 @@ async fn password_grant(
 #[derive(Debug)]
 pub struct PasswordChecked {
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The new hash to store in the sign-in's transaction, if any.
     pub rehash: Option<String>,
 }
@@ -410,7 +415,7 @@ async fn refresh_grant(
         }
         session = sessions::set_organization(&mut tx, env, &session.id, org).await?;
     }
-    let user = users::find(&mut tx, env, &session.user_id)
+    let user = users::find_by_raw_id(&mut tx, env, &session.user_id)
         .await?
         .ok_or_else(|| ApiError::oauth("invalid_grant", "The session's user no longer exists."))?;
     tx.commit().await?;

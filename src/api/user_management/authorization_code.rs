@@ -20,7 +20,7 @@ use super::authenticate::{AuthenticateResponse, respond};
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, InvalidId, UserId};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::sessions::{self, NewSession, Session};
@@ -166,7 +166,11 @@ pub(super) async fn start_session(
         },
     )
     .await?;
-    let user = users::touch_sign_in(tx, env, r.user_id).await?;
+    let user_id: UserId = r
+        .user_id
+        .parse()
+        .map_err(|e: InvalidId| ApiError::not_found("User", e.id))?;
+    let user = users::touch_sign_in(tx, env, &user_id).await?;
     Ok(Started {
         user,
         session,

@@ -26,7 +26,7 @@ use super::users::normalize_email;
 use super::{email_verification, invitations};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId};
 use crate::state::AppState;
 use crate::store::device_authorizations::{self, Poll};
 use crate::store::events::{self, names};
@@ -83,7 +83,7 @@ async fn pending_user(
     let p = pending::find(tx, env, token, stage)
         .await?
         .ok_or_else(invalid_pending)?;
-    let user = users::find(tx, env, &p.user_id)
+    let user = users::find_by_raw_id(tx, env, &p.user_id)
         .await?
         .ok_or_else(invalid_pending)?;
     Ok((p, user))
@@ -426,10 +426,13 @@ async fn organization_selection(
         Stage::OrganizationSelection,
     )
     .await?;
-    if organization_memberships::active_roles(&mut tx, env, &user.id, &grant.organization_id)
-        .await?
-        .is_none()
-    {
+    let member = match grant.organization_id.parse::<OrganizationId>() {
+        Ok(org) => organization_memberships::active_roles(&mut tx, env, &user.id, &org)
+            .await?
+            .is_some(),
+        Err(_) => false,
+    };
+    if !member {
         return Err(ApiError::oauth(
             "organization_membership_not_found",
             format!(

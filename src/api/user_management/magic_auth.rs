@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
 use crate::ids::EnvironmentId;
 use crate::ids::MagicAuthId;
-use crate::ids::{new_id, prefix};
+use crate::ids::UserId;
 use crate::state::AppState;
 use crate::store::invitations::{self, Links};
 use crate::store::magic_auths::{self, MagicAuth};
@@ -96,7 +96,7 @@ pub async fn send(
         Some(user) => user.id,
         None => magic_auths::reserved_user_id(tx, env, email)
             .await?
-            .unwrap_or_else(|| new_id(prefix::USER)),
+            .unwrap_or_else(UserId::new),
     };
     magic_auths::insert(tx, &state.vault, env, email, &user_id, invitation_id).await
 }
