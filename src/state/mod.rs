@@ -1,7 +1,7 @@
 //! The shared application state: [`App`] and its cheaply clonable handle [`AppState`].
 //!
 //! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
-//! limiter ([`rate_limit`], with its Redis backend [`redis_gcra`]), the environment-key
+//! limiter ([`rate_limit`], with its Redis backend `redis_gcra`), the environment-key
 //! cache ([`environment_keys`]), the SSO engines and a cache of each environment's signing keys. What `App`
 //! owns lives here, below `http/`, whose middleware and extractors use it.
 
