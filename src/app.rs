@@ -138,6 +138,8 @@ pub struct App {
     pub api_keys: ApiKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
     pub sso: crate::protocols::SsoRuntime,
+    /// Sign-in hooks and access-token claims contributors ([`crate::auth::Extensions`]).
+    pub auth: crate::auth::Extensions,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
 }
 
@@ -176,6 +178,7 @@ impl AppState {
             limiter,
             api_keys: ApiKeyCache::default(),
             sso,
+            auth: crate::auth::Extensions::default(),
             keys: RwLock::new(HashMap::new()),
         })))
     }

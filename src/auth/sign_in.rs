@@ -10,10 +10,12 @@
 //!    organization and none was chosen (`…:organization-selection` continues); with exactly one
 //!    the session is scoped to it.
 //!
-//! Then the session is created. The hosted login pages use the same steps.
+//! Then the session is created and the [`super::hooks`] run (`after_success`). The hosted
+//! login pages walk the same steps as pages of their own flow.
 
 use serde_json::{Map, Value, json};
 
+use super::hooks::{self, Outcome};
 use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
@@ -190,6 +192,12 @@ pub async fn complete(state: &AppState, tx: &mut Tx, env: &str, s: SignIn) -> Ap
         },
     )
     .await?;
+    let outcome = Outcome {
+        environment_id: env,
+        user: &user,
+        session: &session,
+    };
+    hooks::after_success(state, tx, &outcome).await?;
     Ok(Step::SignedIn {
         user: Box::new(user),
         session: Box::new(session),
