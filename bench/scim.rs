@@ -16,7 +16,7 @@ mod helpers;
 
 use std::time::{Duration, Instant};
 
-use keystead::app::AppState;
+use keystead::state::AppState;
 use serde_json::{Value, json};
 
 struct Client {

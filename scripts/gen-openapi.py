@@ -1,17 +1,29 @@
 #!/usr/bin/env python3
-"""Generates Keystead's `openapi.yaml` from the official WorkOS spec.
+"""Generates Keystead's `openapi.yaml` from the official WorkOS spec and the per-area fragments.
 
 Usage: python3 scripts/gen-openapi.py [SPEC] [OUT]
-  SPEC defaults to ../shared/reference/workos-openapi.yaml, OUT to openapi.yaml.
-Needs PyYAML (`pip install pyyaml`).
+  SPEC defaults to spec/workos/openapi.yaml (the vendored official spec, MIT, (c) WorkOS),
+  OUT to openapi.yaml. Needs PyYAML (`pip install pyyaml`).
 
 Every WorkOS operation Keystead serves is copied verbatim from the official spec (operationId,
 parameters, request body, responses) together with every component schema it references,
 transitively. Only the deviations listed in ROUTES (path-parameter renames to match the router,
 `security`, trimmed response codes or request variants) are applied on top, and each one is
 recorded in the operation's `x-keystead-deviations`. Keystead-only routes are added from
-EXTENSIONS and carry `x-keystead-extension: true`. Re-run this after adding a route; the test
-`tests/api/openapi.rs` fails while the router and openapi.yaml disagree.
+EXTENSIONS and carry `x-keystead-extension: true`.
+
+Each area owns one fragment, `docs/openapi-<area>.yaml`, read by a glob (a new area adds its
+file and edits nothing shared). A fragment holds:
+  - `paths` (and `components.schemas` / `components.securitySchemes`): path items written by
+    hand, typically Keystead's own routes;
+  - `x-keystead-official`: official operations to copy, each
+      {path: <official path>, method: get, as: <router path, optional>,
+       deviations: [{note: "...", drop_responses: ["200"], set_responses: {"404": {...}},
+                     security: []}]}
+    where every key of a deviation but `note` is optional.
+`openapi.yaml` is always regenerated, never edited or merged by hand: after adding a route,
+re-run this; `tests/api/openapi.rs` fails while the router and openapi.yaml disagree, or while
+openapi.yaml differs from what this script writes.
 """
 
 import copy
@@ -432,6 +444,21 @@ def dedupe_required(node, fixed):
             dedupe_required(v, fixed)
 
 
+def declared_deviation(d):
+    """The change a fragment's `x-keystead-official` deviation declares (see the module doc)."""
+    unknown = set(d) - {"note", "drop_responses", "set_responses", "security"}
+    if unknown:
+        sys.exit(f"unknown deviation keys {sorted(unknown)} in {d}")
+
+    def apply(op):
+        drop_responses(*d.get("drop_responses", []))(op)
+        for code, response in d.get("set_responses", {}).items():
+            set_response(str(code), copy.deepcopy(response))(op)
+        if "security" in d:
+            op["security"] = copy.deepcopy(d["security"])
+    return apply
+
+
 def path_params(path):
     return re.findall(r"\{([^}]+)\}", path)
 
@@ -449,16 +476,19 @@ Dumper.add_representer(str, _str)
 
 
 def main():
-    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared/reference/workos-openapi.yaml"
+    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "spec/workos/openapi.yaml"
     out_path = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "openapi.yaml"
     spec = yaml.safe_load(spec_path.read_text())
 
     paths = {}
     used_tags = set()
-    for official, ours, method, deviations in ROUTES:
+
+    def copy_official(official, ours, method, deviations, where):
         item = spec["paths"].get(official)
         if not item or method not in item:
-            sys.exit(f"{method.upper()} {official} is not in the official spec")
+            sys.exit(f"{where}: {method.upper()} {official} is not in the official spec")
+        if method in paths.get(ours, {}):
+            sys.exit(f"{where}: {method.upper()} {ours} is defined twice")
         op = copy.deepcopy(item[method])
         renames = dict(zip(path_params(official), path_params(ours)))
         notes = []
@@ -470,7 +500,7 @@ def main():
                 p["name"] = renames[p["name"]]
         declared = {p["name"] for p in op.get("parameters", []) if p.get("in") == "path"}
         if declared != set(path_params(ours)):
-            sys.exit(f"{method.upper()} {ours}: path parameters {declared} do not match")
+            sys.exit(f"{where}: {method.upper()} {ours}: path parameters {declared} do not match")
         for note, fn in deviations:
             fn(op)
             notes.append(note)
@@ -478,13 +508,17 @@ def main():
             op["x-keystead-deviations"] = notes
         used_tags.update(op.get("tags", []))
         paths.setdefault(ours, {})[method] = op
+
+    for official, ours, method, deviations in ROUTES:
+        copy_official(official, ours, method, deviations, "ROUTES")
     for path, item in EXTENSIONS.items():
         paths[path] = copy.deepcopy(item)
         for op in item.values():
             used_tags.update(op.get("tags", []))
 
     # Per-area fragments (docs/openapi-*.yaml): path items and the schemas and security
-    # schemes they need, written by hand for Keystead's own routes.
+    # schemes they need, written by hand for Keystead's own routes, and the official
+    # operations the area copies (`x-keystead-official`).
     extra_schemas, extra_security = {}, {}
     for frag_path in sorted((ROOT / "docs").glob("openapi-*.yaml")):
         frag = yaml.safe_load(frag_path.read_text())
@@ -498,6 +532,11 @@ def main():
                     sys.exit(f"{frag_path.name}: {method.upper()} {path} is defined twice")
                 paths.setdefault(path, {})[method] = op
                 used_tags.update(op.get("tags", []))
+        for entry in frag.get("x-keystead-official", []):
+            official = entry["path"]
+            deviations = [(d["note"], declared_deviation(d)) for d in entry.get("deviations", [])]
+            copy_official(official, entry.get("as", official), entry["method"], deviations,
+                          frag_path.name)
         components = frag.get("components", {})
         extra_schemas.update(components.get("schemas", {}))
         extra_security.update(components.get("securitySchemes", {}))

@@ -1,15 +1,12 @@
-//! Application state, the router with its middleware, and `serve`.
+//! The composition root: the router with its middleware, the background workers, and `serve`.
 //!
-//! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
-//! limiter, the API-key cache and a cache of each environment's signing keys. [`router`]
-//! composes the API-key routes (auth → rate limit → idempotency), the public routes (rate
-//! limited per IP) and the operational routes (`/health`, `/ready`, `/metrics`), under request
-//! ids, tracing, metrics, a request timeout and a body limit.
+//! [`router`] composes the API-key routes (auth → rate limit → idempotency), the public routes
+//! (rate limited per IP) and the operational routes (`/health`, `/ready`, `/metrics`), under
+//! request ids, tracing, metrics, a request timeout and a body limit. The shared state lives in
+//! [`crate::state`], the settings in [`crate::settings`].
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::ops::Deref;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -18,188 +15,22 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use ipnet::IpNet;
-use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::ServeArgs;
-use crate::crypto::signing::SigningKey;
 use crate::crypto::vault::Vault;
 use crate::dns::{SystemResolver, TxtResolver};
-use crate::error::{ApiError, ApiResult};
-use crate::http::auth::{self, ApiKeyCache};
+use crate::error::ApiError;
+use crate::http::auth;
 use crate::http::idempotency::idempotency;
-use crate::http::rate_limit::{self, RateLimiter, RateLimits};
+use crate::http::rate_limit;
 use crate::password::Hasher;
+use crate::settings::Settings;
+use crate::state::AppState;
 use crate::store::environments::{self, Bootstrap};
 use crate::{api, db, telemetry};
-
-/// Settings the handlers and middleware read.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Externally visible base URL, no trailing slash.
-    pub public_url: String,
-    /// Access-token lifetime.
-    pub access_token_ttl: Duration,
-    /// Session and refresh-token lifetime.
-    pub session_ttl: Duration,
-    /// How long a rotated refresh token may still be used.
-    pub refresh_reuse_grace: Duration,
-    /// Largest request body in bytes.
-    pub max_body_bytes: usize,
-    /// Requests taking longer are answered 408.
-    pub request_timeout: Duration,
-    /// Rate limits per route class.
-    pub rate_limits: RateLimits,
-    /// Redis URL for shared rate limits.
-    pub redis_url: Option<String>,
-    /// Proxies allowed to set `X-Forwarded-For`.
-    pub trusted_proxies: Vec<IpNet>,
-    /// Bearer token protecting `/metrics`.
-    pub metrics_token: Option<String>,
-    /// Webhook delivery settings.
-    pub webhooks: crate::workers::webhooks::WebhookSettings,
-    /// Enterprise SSO settings.
-    pub sso: crate::protocols::SsoSettings,
-    /// Sign-ins of users with an unverified email stop at `email_verification_required`.
-    pub require_email_verification: bool,
-    /// Email delivery settings.
-    pub email: crate::workers::email::EmailSettings,
-}
-
-impl Settings {
-    /// Settings from the `serve` options. Errors on malformed rate limits or proxy lists.
-    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
-        Ok(Self {
-            public_url: args.public_url(),
-            access_token_ttl: Duration::from_secs(args.access_token_ttl),
-            session_ttl: Duration::from_secs(args.session_ttl),
-            refresh_reuse_grace: Duration::from_secs(args.refresh_reuse_grace),
-            max_body_bytes: args.max_body_bytes,
-            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
-            rate_limits: args
-                .rate_limits
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("KEYSTEAD_RATE_LIMITS: {e}"))?,
-            redis_url: args.redis_url.clone(),
-            trusted_proxies: rate_limit::parse_trusted_proxies(&args.trusted_proxies)
-                .map_err(|e| anyhow::anyhow!("KEYSTEAD_TRUSTED_PROXIES: {e}"))?,
-            metrics_token: args.metrics_token.clone(),
-            webhooks: crate::workers::webhooks::WebhookSettings::from_args(&args.webhooks),
-            sso: crate::protocols::SsoSettings {
-                clock_skew: Duration::from_secs(args.sso.clock_skew),
-                request_ttl: Duration::from_secs(args.sso.request_ttl),
-                outbound_timeout: Duration::from_secs(args.sso.outbound_timeout),
-                outbound_allow: args.sso.outbound_allow.clone(),
-            },
-            require_email_verification: args.require_email_verification,
-            email: crate::workers::email::EmailSettings::from_args(&args.email)?,
-        })
-    }
-
-    /// Defaults for tests and embedding: public URL `http://localhost`, default limits.
-    pub fn for_tests(public_url: &str) -> Self {
-        Self {
-            public_url: public_url.to_string(),
-            access_token_ttl: Duration::from_secs(300),
-            session_ttl: Duration::from_secs(3600),
-            refresh_reuse_grace: Duration::from_secs(2),
-            max_body_bytes: 64 * 1024,
-            request_timeout: Duration::from_secs(30),
-            rate_limits: RateLimits::default(),
-            redis_url: None,
-            trusted_proxies: Vec::new(),
-            metrics_token: None,
-            webhooks: crate::workers::webhooks::WebhookSettings::default(),
-            sso: crate::protocols::SsoSettings::default(),
-            require_email_verification: false,
-            email: crate::workers::email::EmailSettings::default(),
-        }
-    }
-}
-
-/// Everything a handler needs; shared behind [`AppState`].
-pub struct App {
-    /// The connection pool.
-    pub db: PgPool,
-    /// Encrypts secrets at rest.
-    pub vault: Vault,
-    /// Settings.
-    pub settings: Settings,
-    /// TXT lookups for domain verification.
-    pub dns: Arc<dyn TxtResolver>,
-    /// Password hashing off the runtime.
-    pub passwords: Hasher,
-    /// Rate limits (in-process or Redis).
-    pub limiter: Arc<RateLimiter>,
-    /// Resolved API keys.
-    pub api_keys: ApiKeyCache,
-    /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
-    pub sso: crate::protocols::SsoRuntime,
-    /// Sign-in hooks and access-token claims contributors ([`crate::auth::Extensions`]).
-    pub auth: crate::auth::Extensions,
-    keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
-}
-
-/// Cheaply clonable handle to the [`App`] (`State<AppState>` in handlers).
-#[derive(Clone)]
-pub struct AppState(pub Arc<App>);
-
-impl Deref for AppState {
-    type Target = App;
-    fn deref(&self) -> &App {
-        &self.0
-    }
-}
-
-impl AppState {
-    /// Builds the state. Errors when the Redis URL is malformed.
-    pub fn new(
-        db: PgPool,
-        vault: Vault,
-        settings: Settings,
-        dns: Arc<dyn TxtResolver>,
-        passwords: Hasher,
-    ) -> anyhow::Result<Self> {
-        telemetry::metrics_handle();
-        let limiter = Arc::new(RateLimiter::new(
-            settings.rate_limits.clone(),
-            settings.redis_url.as_deref(),
-        )?);
-        let sso = crate::protocols::SsoRuntime::new(&settings.sso);
-        Ok(Self(Arc::new(App {
-            db,
-            vault,
-            settings,
-            dns,
-            passwords,
-            limiter,
-            api_keys: ApiKeyCache::default(),
-            sso,
-            auth: crate::auth::Extensions::default(),
-            keys: RwLock::new(HashMap::new()),
-        })))
-    }
-
-    /// The environment's active signing keys (newest first), decrypted once and cached.
-    pub async fn signing_keys(&self, env: &str) -> ApiResult<Arc<Vec<SigningKey>>> {
-        if let Some(k) = self.keys.read().ok().and_then(|m| m.get(env).cloned()) {
-            return Ok(k);
-        }
-        let loaded = Arc::new(environments::signing_keys(&self.db, &self.vault, env).await?);
-        if loaded.is_empty() {
-            return Err(ApiError::Internal(anyhow::anyhow!(
-                "environment {env} has no signing key"
-            )));
-        }
-        if let Ok(mut m) = self.keys.write() {
-            m.insert(env.to_string(), loaded.clone());
-        }
-        Ok(loaded)
-    }
-}
 
 /// The complete router. Layers, outermost first: request id, tracing (method, route, request
 /// id, environment, status, latency), body limit, metrics, request timeout; then per group:

@@ -332,9 +332,27 @@ pub struct SsoArgs {
         value_delimiter = ',',
         value_parser = parse_ip_net
     )]
-    pub outbound_allow: Vec<crate::protocols::outbound::IpNet>,
+    pub outbound_allow: Vec<ipnet::IpNet>,
 }
 
-fn parse_ip_net(s: &str) -> Result<crate::protocols::outbound::IpNet, String> {
-    s.parse()
+/// `addr/prefix`, or a bare address (a single host).
+fn parse_ip_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("'{s}' is not an IP address or network"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbound_allow_networks_parse() {
+        let net = parse_ip_net("127.0.0.0/8").unwrap();
+        assert!(net.contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(parse_ip_net(" 10.0.0.1 ").unwrap().prefix_len(), 32);
+        assert!(parse_ip_net("1.2.3.4/33").is_err());
+        assert!(parse_ip_net("nope").is_err());
+    }
 }

@@ -1,6 +1,6 @@
 //! Keystead: a self-hosted, multi-tenant identity API server that speaks the WorkOS REST API.
 //!
-//! Layout (see `../shared/STYLE.md`): [`api`] holds the HTTP handlers of each WorkOS area over
+//! Layout (see `docs/architecture.md`): [`api`] holds the HTTP handlers of each WorkOS area over
 //! [`store`], which holds all SQL; [`http`] has the shared extractors, API-key auth and
 //! pagination; [`app`] composes the router and runs the server; [`db`] owns the pool, migrations
 //! and the embedded PostgreSQL cluster; [`pages`] serves the hosted login (HTML); [`email`]
@@ -22,6 +22,8 @@ pub mod pages;
 pub mod password;
 pub mod protocols;
 pub mod scim;
+pub mod settings;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod timestamp;

@@ -18,12 +18,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::crypto::signing;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
 use crate::protocols::login::{self, SpUrls};
 use crate::protocols::saml::metadata;
+use crate::state::AppState;
 use crate::store::connections::{
     self, Connection, ConnectionChanges, ConnectionFilter, NewConnection, OAuthSettings, Protocol,
     SamlSettings, Settings,

@@ -13,10 +13,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::state::AppState;
 use crate::store::directories::{self, Directory, DirectoryFilter, NewDirectory, SCIM_TYPES};
 use crate::store::organizations;
 

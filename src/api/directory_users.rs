@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Env, List, ListParams, Order, QueryMap};
+use crate::state::AppState;
 use crate::store::directory_users::{self as users, DirectoryUserWithGroups, UserFilter};
 
 /// Routes of this area (API-key authenticated).

@@ -10,9 +10,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Env, ListParams, Order, QueryMap};
+use crate::state::AppState;
 use crate::store::events::{self, Event, EventFilter};
 use crate::timestamp;
 

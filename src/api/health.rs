@@ -11,10 +11,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::crypto::ct_eq;
 use crate::error::ApiError;
 use crate::http::auth::bearer;
+use crate::state::AppState;
 use crate::telemetry;
 
 /// Operational routes.

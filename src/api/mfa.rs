@@ -14,11 +14,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::crypto::totp;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::state::AppState;
 use crate::store::auth_factors::{self, Challenge, EnrolledFactor, Factor, NewFactor};
 use crate::store::one_time_codes::CodeError;
 use crate::store::users;

@@ -19,7 +19,7 @@ pub mod webhook_endpoints;
 
 use axum::Router;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Every API-key authenticated route.
 pub fn router() -> Router<AppState> {

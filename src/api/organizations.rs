@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::validate;
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, Patch, QueryMap};
+use crate::state::AppState;
 use crate::store::organization_domains::{InitialState, normalize};
 use crate::store::organizations::{
     self, NewOrganization, Organization, OrganizationChanges, OrganizationFilter,

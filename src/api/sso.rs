@@ -23,12 +23,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::crypto::ct_eq;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
 use crate::http::{AppJson, Env, ListParams, Order, QueryMap};
 use crate::protocols::login::{self, Client, Failure, StartParams};
+use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, ConnectionFilter, Settings};
 use crate::store::sso::{self, TokenKind};
 use crate::store::{api_keys, environments, redirect_uris};

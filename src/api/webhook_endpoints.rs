@@ -13,9 +13,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::state::AppState;
 use crate::store::webhook_deliveries::{self as deliveries, Delivery};
 use crate::store::webhook_endpoints::{self as endpoints, EndpointUpdate, WebhookEndpoint};
 

@@ -9,10 +9,10 @@
 use super::hooks::{self, Attempt};
 use super::invitations;
 use super::sign_in::{self, SignIn, Step, attempt};
-use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, prefix};
+use crate::state::AppState;
 use crate::store::email_verifications;
 use crate::store::events::{self, names};
 use crate::store::magic_auths::{self, MagicAuth};

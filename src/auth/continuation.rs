@@ -11,9 +11,9 @@
 use super::codes::{code_error, redeem_email_verification};
 use super::hooks::{self, Attempt};
 use super::sign_in::{self, SignIn, Step, attempt};
-use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;
 use crate::store::pending_authentications::{self as pending, Pending, Stage};

@@ -17,9 +17,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::store::sessions::Session;
 use crate::store::users::User;
 

@@ -4,9 +4,9 @@
 //!
 //! Errors (OAuth dialect): 400 `invitation_invalid`, `invitation_cannot_be_used_for_email`.
 
-use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::store::invitations::{self, Invitation, Links};
 use crate::store::organization_memberships;
 use crate::store::roles::DEFAULT_ROLE;

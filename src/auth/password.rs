@@ -9,11 +9,11 @@
 use super::hooks::{self, Attempt};
 use super::invitations;
 use super::sign_in::{self, SignIn, Step};
-use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
 use crate::password;
+use crate::state::AppState;
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;
 use crate::store::users::{self, User, UserChanges};

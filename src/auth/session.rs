@@ -20,10 +20,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::hooks::{self, Outcome};
-use crate::app::AppState;
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::device_authorizations::{self, Poll};
 use crate::store::sessions::{self, NewSession, Session};

@@ -16,10 +16,10 @@
 use serde_json::{Map, Value, json};
 
 use super::hooks::{self, Outcome};
-use crate::app::AppState;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
+use crate::state::AppState;
 use crate::store::pending_authentications::{self as pending, NewPending, Stage};
 use crate::store::sessions::{self, NewSession, Session};
 use crate::store::users::User;

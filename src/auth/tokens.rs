@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::claims::{self, ClaimsContext};
 use super::sign_in::Step;
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::store::organization_memberships;
 use crate::store::sessions::{self, Rotation, Session};
 use crate::store::users::{self, User};

@@ -1,131 +1,20 @@
 //! Email delivery: magic-auth codes, verification codes, password-reset links, invitations and
 //! email-change codes (issue 4, "Email delivery").
 //!
-//! Callers queue an [`Email`] with [`enqueue`] inside the transaction that creates the code or
-//! link, so the email exists exactly when that change commits. The worker
-//! ([`crate::workers::email`]) renders it from the templates under `templates/email/` (plain
-//! text + HTML, [`render`]) and sends it over SMTP after the commit, retrying with backoff; the
-//! API response never waits for SMTP. Without `KEYSTEAD_SMTP_URL` nothing is sent: the worker
+//! This module holds the messages ([`Email`]) and their templates ([`render`]); it imports
+//! nothing above the foundations. Callers queue an [`Email`] with
+//! [`crate::store::email_outbox::enqueue`] inside the transaction that creates the code or link,
+//! so the email exists exactly when that change commits. The email worker renders it from the
+//! templates under `templates/email/` (plain text + HTML) and sends it over SMTP after the
+//! commit, retrying with backoff; the API response never waits for SMTP. Without `KEYSTEAD_SMTP_URL` nothing is sent: the worker
 //! marks queued rows `skipped` and wipes their payload, and the codes stay available where the
 //! API returns them.
 //!
 //! Queued payloads hold one-time secrets: [`Email`]'s `Debug` redacts them, the worker never
 //! logs them, and rows are deleted once sent (their payload is nulled when they fail for good).
 
+mod message;
 mod templates;
 
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-use crate::db::Tx;
-use crate::error::{ApiError, ApiResult};
-use crate::store::email_outbox;
-
+pub use message::Email;
 pub use templates::{Rendered, render};
-
-/// An email Keystead sends on behalf of an environment. The serialised form is what the outbox
-/// stores (`{"type": "magic_auth", "code": …}`).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Email {
-    /// A Magic Auth sign-in code.
-    MagicAuth {
-        /// The one-time code.
-        code: String,
-    },
-    /// An email-verification code.
-    EmailVerification {
-        /// The one-time code.
-        code: String,
-    },
-    /// A password-reset link.
-    PasswordReset {
-        /// The reset URL (carries the reset token).
-        url: String,
-    },
-    /// An invitation to sign up (optionally into an organization).
-    Invitation {
-        /// The accept-invitation URL (carries the invitation token).
-        url: String,
-        /// The organization the invitation is for, if any.
-        organization_name: Option<String>,
-        /// Who sent it, if known.
-        inviter_email: Option<String>,
-    },
-    /// A code confirming a change of email address (sent to the new address).
-    EmailChange {
-        /// The one-time code.
-        code: String,
-        /// The address being confirmed.
-        new_email: String,
-    },
-}
-
-impl Email {
-    /// The outbox `kind` of this email.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::MagicAuth { .. } => "magic_auth",
-            Self::EmailVerification { .. } => "email_verification",
-            Self::PasswordReset { .. } => "password_reset",
-            Self::Invitation { .. } => "invitation",
-            Self::EmailChange { .. } => "email_change",
-        }
-    }
-}
-
-/// Never prints codes or links: they are credentials.
-impl std::fmt::Debug for Email {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Email::{}(<redacted>)", self.kind())
-    }
-}
-
-/// Queues an email in the caller's transaction; a worker sends it after commit (when SMTP is
-/// configured).
-///
-/// Errors: 400 `invalid_email` when `to` is not an email address.
-pub async fn enqueue(tx: &mut Tx, env: &str, to: &str, email: &Email) -> ApiResult<()> {
-    let to = to.trim();
-    if lettre::Address::from_str(to).is_err() {
-        return Err(ApiError::bad_request(
-            "invalid_email",
-            format!("'{to}' is not a valid email address."),
-        ));
-    }
-    let payload = serde_json::to_value(email).map_err(anyhow::Error::from)?;
-    let id = email_outbox::insert(tx, env, email.kind(), to, &payload).await?;
-    tracing::debug!(outbox_id = id, kind = email.kind(), "email queued");
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debug_output_hides_codes_and_links() {
-        let e = Email::PasswordReset {
-            url: "https://x.test/reset?token=secret".into(),
-        };
-        let shown = format!("{e:?}");
-        assert_eq!(shown, "Email::password_reset(<redacted>)");
-        let code = Email::MagicAuth {
-            code: "123456".into(),
-        };
-        assert!(!format!("{code:?}").contains("123456"));
-    }
-
-    #[test]
-    fn the_stored_form_round_trips() {
-        let e = Email::Invitation {
-            url: "https://x.test/invite".into(),
-            organization_name: Some("Acme".into()),
-            inviter_email: None,
-        };
-        let v = serde_json::to_value(&e).unwrap();
-        assert_eq!(v["type"], "invitation");
-        assert_eq!(serde_json::from_value::<Email>(v).unwrap(), e);
-    }
-}

@@ -3,7 +3,7 @@
 
 use askama::Template;
 
-use super::Email;
+use super::message::Email;
 
 /// A rendered email, ready for the transport.
 #[derive(Clone, PartialEq, Eq)]

@@ -20,9 +20,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sqlx::postgres::PgListener;
 
-use crate::app::AppState;
 use crate::crypto::sha256_hex;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store;
 
 /// Postgres channel carrying the SHA-256 digests of revoked keys.

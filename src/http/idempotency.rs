@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::AuthContext;
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::idempotency::{self, Claim, StoredResponse};
 
 /// Response headers kept with a stored response.

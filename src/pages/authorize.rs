@@ -28,10 +28,10 @@ use axum::routing::get;
 
 use super::{Browser, FLOW_TTL, PageError, flow_cookie};
 use crate::api::sso::{Selector, select_connection};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::QueryMap;
 use crate::protocols::login::{self, StartParams};
+use crate::state::AppState;
 use crate::store::authkit_flows::{self, NewFlow};
 use crate::store::{environments, organizations, redirect_uris};
 

@@ -34,10 +34,10 @@ use super::{
     Browser, FLOW_TTL, PageError, current_flow, expired_flow_cookie, flow_cookie, posted_flow,
     read_form, see_other,
 };
-use crate::app::AppState;
 use crate::crypto::{ct_eq, random_token, sha256_hex};
 use crate::http::QueryMap;
 use crate::http::rate_limit::Class;
+use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow, NewFlow};
 use crate::store::device_authorizations::{self, normalize_user_code};
 

@@ -21,9 +21,9 @@ use super::views::{
     form_again,
 };
 use super::{Browser, PageError, current_flow, posted_flow, read_form, see_other};
-use crate::app::AppState;
 use crate::http::QueryMap;
 use crate::password::MIN_PASSWORD_CHARS;
+use crate::state::AppState;
 use crate::store::authkit_flows::Flow;
 use crate::store::environments::{self, Environment};
 

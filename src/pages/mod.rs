@@ -40,10 +40,10 @@ use axum_extra::extract::PrivateCookieJar;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite};
 use tower_http::csrf::CsrfLayer;
 
-use crate::app::AppState;
 use crate::crypto::{ct_eq, sha256_hex};
 use crate::error::ApiError;
 use crate::http::rate_limit;
+use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use views::{Chrome, Message};
 

@@ -21,7 +21,7 @@ use super::views::{self, Chrome, Code, Organization, OrganizationChoice, form_ag
 use super::{
     Browser, PageError, current_flow, expired_flow_cookie, posted_flow, read_form, see_other,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::authorization_codes::{self, NewCode};
 use crate::store::organization_memberships;

@@ -85,7 +85,7 @@ impl FirebaseHash {
         }
         let bytes = |name: &str, value: Option<&str>| -> Result<Vec<u8>, String> {
             let value = value.ok_or_else(|| format!("{name} is missing"))?;
-            match super::import::decode_b64(value) {
+            match super::encoding::decode_b64(value) {
                 Some(b) if !b.is_empty() && b.len() <= MAX_FIELD_LEN => Ok(b),
                 _ => Err(format!(
                     "{name} must be 1 to {MAX_FIELD_LEN} bytes of base64"
@@ -158,7 +158,7 @@ pub(super) fn firebase_scrypt(
     mem_cost: u32,
 ) -> Option<Vec<u8>> {
     let log_n = u8::try_from(mem_cost).ok()?;
-    super::import::scrypt_within_limits(log_n, rounds).ok()?;
+    super::encoding::scrypt_within_limits(log_n, rounds).ok()?;
     let params = scrypt::Params::new(log_n, rounds, 1).ok()?;
     let mut full_salt = Vec::with_capacity(salt.len() + salt_separator.len());
     full_salt.extend_from_slice(salt);

@@ -8,11 +8,12 @@
 use argon2::PasswordVerifier;
 use argon2::password_hash::phc::PasswordHash;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
+use super::encoding::{decode_b64, scrypt_within_limits};
 use super::firebase::FirebaseHash;
 use crate::error::ApiError;
 
@@ -24,8 +25,6 @@ const MAX_ARGON2_M_KIB: u32 = 256 * 1024;
 const MAX_ARGON2_WORK_KIB: u64 = 1024 * 1024;
 /// Highest accepted argon2 and scrypt parallelism.
 const MAX_PARALLELISM: u32 = 16;
-/// Highest accepted scrypt memory, 128 · r · 2^ln bytes (256 MiB).
-pub(super) const MAX_SCRYPT_BYTES: u64 = 256 * 1024 * 1024;
 /// Highest accepted PBKDF2 iteration count.
 const MAX_PBKDF2_ROUNDS: u32 = 5_000_000;
 /// SHA-1 digest length in an `{SSHA}` value.
@@ -215,7 +214,7 @@ impl StoredHash {
     pub(super) fn verify(&self, password: &[u8]) -> bool {
         match self {
             Self::Bcrypt(s) => bcrypt::verify(password, s).unwrap_or(false),
-            Self::Argon2(h) => super::verify_argon2(password, h),
+            Self::Argon2(h) => super::argon::verify_argon2(password, h),
             Self::Scrypt(h) => scrypt::Scrypt::new().verify_password(password, h).is_ok(),
             Self::Pbkdf2(h) => pbkdf2::Pbkdf2::SHA256.verify_password(password, h).is_ok(),
             Self::Ssha { digest, salt } => {
@@ -295,20 +294,6 @@ fn parse_scrypt(s: &str) -> Result<PasswordHash, String> {
     Ok(h)
 }
 
-/// Checks that scrypt with N = 2^`log_n` and block size `r` needs at most [`MAX_SCRYPT_BYTES`].
-pub(super) fn scrypt_within_limits(log_n: u8, r: u32) -> Result<(), String> {
-    let bytes = 1u64
-        .checked_shl(u32::from(log_n))
-        .and_then(|n| n.checked_mul(128 * u64::from(r)));
-    match bytes {
-        Some(b) if b <= MAX_SCRYPT_BYTES => Ok(()),
-        _ => Err(format!(
-            "parameters need more than {} MiB of memory",
-            MAX_SCRYPT_BYTES >> 20
-        )),
-    }
-}
-
 fn parse_pbkdf2(s: &str) -> Result<PasswordHash, String> {
     let h = parse_phc(s)?;
     let p = pbkdf2::Params::try_from(&h).map_err(|e| format!("invalid parameters ({e})"))?;
@@ -332,18 +317,4 @@ fn parse_ssha(s: &str) -> Result<StoredHash, String> {
         digest,
         salt: salt.to_vec(),
     })
-}
-
-/// Decodes base64 leniently: standard or URL-safe alphabet, with or without `=` padding.
-pub(super) fn decode_b64(s: &str) -> Option<Vec<u8>> {
-    let normalised: String = s
-        .trim_end_matches('=')
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    STANDARD_NO_PAD.decode(normalised).ok()
 }

@@ -14,16 +14,17 @@
 //!   requests, and spends one dummy argon2id verification on unknown users. Each of its threads
 //!   verifies argon2 hashes in one reused working buffer, released after a quiet spell.
 
+mod argon;
+mod encoding;
 mod firebase;
 mod import;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
 use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Block, PasswordHasher, Version};
+use argon2::{Argon2, PasswordHasher};
 
 pub use import::{HashType, InvalidHash, import};
 
@@ -116,12 +117,6 @@ pub struct Hasher {
 /// How long a hashing thread keeps its working buffer without work.
 pub const SCRATCH_IDLE: Duration = Duration::from_secs(5);
 
-thread_local! {
-    /// The argon2 working memory of a [`Hasher`] thread: `None` on every other thread (they
-    /// allocate per call), `Some` (possibly empty) on hashing threads.
-    static SCRATCH: RefCell<Option<Vec<Block>>> = const { RefCell::new(None) };
-}
-
 impl Hasher {
     /// A hasher with `concurrency` threads (0 = the number of cores).
     pub fn new(concurrency: usize) -> Self {
@@ -136,12 +131,12 @@ impl Hasher {
             let spawned = std::thread::Builder::new()
                 .name(format!("password-hash-{i}"))
                 .spawn(move || {
-                    SCRATCH.with(|s| *s.borrow_mut() = Some(Vec::new()));
+                    argon::SCRATCH.with(|s| *s.borrow_mut() = Some(Vec::new()));
                     loop {
                         match queue.recv_timeout(SCRATCH_IDLE) {
                             Ok(job) => job(),
                             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                                SCRATCH.with(|s| *s.borrow_mut() = Some(Vec::new()));
+                                argon::SCRATCH.with(|s| *s.borrow_mut() = Some(Vec::new()));
                             }
                             // Every Hasher clone is gone.
                             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
@@ -203,41 +198,4 @@ impl Hasher {
         })
         .await
     }
-}
-
-/// Argon2 verification, shared by [`verify`] and [`import::StoredHash`]: recomputes the hash
-/// with the stored algorithm, version, parameters and salt, and compares in constant time.
-/// On a [`Hasher`] thread the computation runs in that thread's reused buffer.
-fn verify_argon2(password: &[u8], hash: &PasswordHash) -> bool {
-    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
-        return false;
-    };
-    let Ok(params) = argon2::Params::try_from(hash) else {
-        return false;
-    };
-    let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
-        return false;
-    };
-    let version = match hash.version.map(Version::try_from).transpose() {
-        Ok(v) => v.unwrap_or_default(),
-        Err(_) => return false,
-    };
-    let argon2 = Argon2::new(algorithm, version, params);
-    let mut out = [0u8; 64];
-    let Some(out) = out.get_mut(..expected.len()) else {
-        return false;
-    };
-    let computed = SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut slot) if slot.is_some() => {
-            let buf = slot.get_or_insert_with(Vec::new);
-            let blocks = argon2.params().block_count();
-            buf.resize(blocks, Block::new());
-            let r = argon2.hash_password_into_with_memory(password, salt, out, &mut buf[..]);
-            // Leave nothing derived from the password in the kept buffer.
-            buf.fill(Block::new());
-            r
-        }
-        _ => argon2.hash_password_into(password, salt, out),
-    });
-    computed.is_ok() && crate::crypto::ct_eq(out, expected.as_bytes())
 }

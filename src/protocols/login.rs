@@ -27,12 +27,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::saml;
-use crate::app::AppState;
 use crate::crypto::random_token;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit;
 use crate::ids::{new_id, prefix};
+use crate::state::AppState;
 use crate::store::authorization_codes::{self, NewCode};
 use crate::store::connections::{ConnectionConfig, Settings};
 use crate::store::sso::{self, Attempt, NewProfile, NewSsoRequest, Profile, SsoRequest, TokenKind};

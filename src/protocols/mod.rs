@@ -8,38 +8,15 @@ pub mod oidc;
 pub mod outbound;
 pub mod profile;
 pub mod saml;
+pub mod scim;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-
-/// SSO settings (from `KEYSTEAD_SSO_*`).
-#[derive(Debug, Clone)]
-pub struct SsoSettings {
-    /// Clock skew tolerated on SAML time conditions and ID tokens.
-    pub clock_skew: Duration,
-    /// How long a started login may take at the IdP.
-    pub request_ttl: Duration,
-    /// Timeout of each outbound request to an IdP.
-    pub outbound_timeout: Duration,
-    /// Networks outbound requests may reach although they are private or loopback.
-    pub outbound_allow: Vec<outbound::IpNet>,
-}
-
-impl Default for SsoSettings {
-    fn default() -> Self {
-        Self {
-            clock_skew: Duration::from_secs(180),
-            request_ttl: Duration::from_secs(600),
-            outbound_timeout: Duration::from_secs(10),
-            outbound_allow: Vec::new(),
-        }
-    }
-}
+use crate::settings::sso::SsoSettings;
+use crate::state::AppState;
 
 /// Runtime state of the SSO engines: the outbound client, the XML security engine and the
 /// OIDC provider cache.

@@ -28,9 +28,9 @@ use serde_json::{Map, Value, json};
 
 use super::login::{self, Client, Completion, Failure};
 use super::outbound::{Outbound, OutboundError};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::QueryMap;
+use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, OAuthSettings, Settings};
 use crate::store::sso::{self, NewProfile};
 

@@ -7,10 +7,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::error::ScimError;
-use super::resource::{GROUP_SCHEMA, USER_SCHEMA};
 use super::{MAX_RESULTS, ScimContext, list_response, respond};
-use crate::store::directory_users::ENTERPRISE;
+use crate::protocols::scim::error::ScimError;
+use crate::protocols::scim::schema::{ENTERPRISE, GROUP_SCHEMA, USER_SCHEMA};
 
 fn object(v: Value) -> Map<String, Value> {
     match v {

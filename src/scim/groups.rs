@@ -15,13 +15,14 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 
-use super::error::ScimError;
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource, render_one};
-use super::{ScimContext, ScimJson, patch, respond};
-use crate::app::AppState;
+use super::{ScimContext, ScimJson, respond};
 use crate::db::Tx;
 use crate::http::QueryMap;
+use crate::protocols::scim::error::ScimError;
+use crate::protocols::scim::patch;
+use crate::state::AppState;
 use crate::store::directory_groups::{self as groups, GroupRecord, Member};
 
 /// The members of each group.

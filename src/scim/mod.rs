@@ -8,10 +8,7 @@
 //! into directory users and groups and record their `dsync.*` events in the same transaction.
 
 pub mod discovery;
-pub mod error;
-pub mod filter;
 pub mod groups;
-pub mod patch;
 pub mod query;
 pub mod resource;
 pub mod resources;
@@ -27,16 +24,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
 use crate::crypto::sha256_hex;
+use crate::protocols::scim::error::ScimError;
+use crate::state::AppState;
 use crate::store::directories::{self, ScimDirectory};
 use crate::store::directory_groups::GroupRecord;
 use crate::store::directory_users::UserRecord;
-use error::ScimError;
 pub use query::ListQuery;
 
 /// The SCIM media type (RFC 7644 §3.1).
-pub const CONTENT_TYPE: &str = "application/scim+json";
+pub use crate::protocols::scim::CONTENT_TYPE;
 /// The ListResponse message schema.
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// Largest page a list returns (advertised as `filter.maxResults`).

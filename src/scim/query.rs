@@ -5,10 +5,11 @@
 use serde_json::Value;
 
 use super::MAX_RESULTS;
-use super::error::ScimError;
-use super::filter::{self, AttrPath, Filter};
-use super::resource::{self, Projection};
+use super::resource::Projection;
 use crate::http::QueryMap;
+use crate::protocols::scim::error::ScimError;
+use crate::protocols::scim::filter::{self, AttrPath, Filter};
+use crate::protocols::scim::schema::get_ci;
 
 /// A parsed list request.
 #[derive(Debug, Clone)]
@@ -103,7 +104,7 @@ impl ListQuery {
             .as_object()
             .ok_or_else(|| ScimError::invalid_syntax("The search body must be an object."))?;
         let s = |k: &str| -> Option<String> {
-            match resource::get_ci(obj, k) {
+            match get_ci(obj, k) {
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(Value::Array(a)) => Some(
                     a.iter()
@@ -114,7 +115,7 @@ impl ListQuery {
                 _ => None,
             }
         };
-        let n = |k: &str| resource::get_ci(obj, k).and_then(Value::as_i64);
+        let n = |k: &str| get_ci(obj, k).and_then(Value::as_i64);
         let (filter, sort_by, sort_order) = (s("filter"), s("sortBy"), s("sortOrder"));
         let (attributes, excluded) = (s("attributes"), s("excludedAttributes"));
         Self::build(Raw {

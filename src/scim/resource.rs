@@ -9,125 +9,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::error::ScimError;
+use crate::protocols::scim::error::ScimError;
+use crate::protocols::scim::schema::{GROUP_SCHEMA, USER_SCHEMA, normalize};
 use crate::store::directory_groups::{GroupRecord, Member};
-use crate::store::directory_users::{ENTERPRISE, UserRecord};
-
-/// The core User schema URN.
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-/// The core Group schema URN.
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-
-/// Canonical spellings of every attribute of the core User, Group and enterprise schemas.
-const CANONICAL: &[&str] = &[
-    "schemas",
-    "id",
-    "externalId",
-    "meta",
-    "userName",
-    "name",
-    "formatted",
-    "familyName",
-    "givenName",
-    "middleName",
-    "honorificPrefix",
-    "honorificSuffix",
-    "displayName",
-    "nickName",
-    "profileUrl",
-    "title",
-    "userType",
-    "preferredLanguage",
-    "locale",
-    "timezone",
-    "active",
-    "password",
-    "emails",
-    "phoneNumbers",
-    "ims",
-    "photos",
-    "addresses",
-    "streetAddress",
-    "locality",
-    "region",
-    "postalCode",
-    "country",
-    "groups",
-    "entitlements",
-    "roles",
-    "x509Certificates",
-    "value",
-    "display",
-    "type",
-    "primary",
-    "$ref",
-    "members",
-    "employeeNumber",
-    "costCenter",
-    "organization",
-    "division",
-    "department",
-    "manager",
-    "resourceType",
-    "created",
-    "lastModified",
-    "location",
-    "version",
-    ENTERPRISE,
-    USER_SCHEMA,
-    GROUP_SCHEMA,
-];
-
-/// The canonical spelling of an attribute name (or schema URN), else the name as given.
-pub fn canonical(name: &str) -> &str {
-    CANONICAL
-        .iter()
-        .find(|c| c.eq_ignore_ascii_case(name))
-        .copied()
-        .unwrap_or(name)
-}
-
-/// Case-insensitive member lookup.
-pub fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
-
-fn coerce_bool(v: Value) -> Value {
-    match v {
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
-        other => other,
-    }
-}
-
-/// Rewrites keys to their canonical spelling at every depth and applies the IdP coercions.
-pub fn normalize(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                let key = canonical(&k).to_string();
-                let v = normalize(v);
-                let v = match key.as_str() {
-                    "active" | "primary" => coerce_bool(v),
-                    "manager" => match v {
-                        Value::String(s) => json!({ "value": s }),
-                        other => other,
-                    },
-                    _ => v,
-                };
-                out.insert(key, v);
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(normalize).collect()),
-        other => other,
-    }
-}
+use crate::store::directory_users::UserRecord;
 
 /// Removes what the server owns or never stores: `id`, `meta`, `password`, `groups`
 /// (users), `members` (groups, handled separately), and empty extension objects.
@@ -335,7 +220,8 @@ impl Projection {
     pub fn omits(&self, attr: &str) -> bool {
         let named = |list: &[String]| {
             list.iter().any(|a| {
-                super::filter::parse_attr_path(a).is_ok_and(|p| p.urn.is_none() && p.attr == attr)
+                crate::protocols::scim::filter::parse_attr_path(a)
+                    .is_ok_and(|p| p.urn.is_none() && p.attr == attr)
             })
         };
         named(&self.excluded) || (!self.attributes.is_empty() && !named(&self.attributes))
@@ -343,9 +229,9 @@ impl Projection {
 
     /// Applies the projection to a rendered resource.
     pub fn apply(&self, mut m: Map<String, Value>) -> Map<String, Value> {
-        let paths = |list: &[String]| -> Vec<super::filter::AttrPath> {
+        let paths = |list: &[String]| -> Vec<crate::protocols::scim::filter::AttrPath> {
             list.iter()
-                .filter_map(|a| super::filter::parse_attr_path(a).ok())
+                .filter_map(|a| crate::protocols::scim::filter::parse_attr_path(a).ok())
                 .collect()
         };
         if !self.attributes.is_empty() {
@@ -424,6 +310,7 @@ impl Projection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocols::scim::schema::ENTERPRISE;
 
     #[test]
     fn entra_style_input_is_normalized() {

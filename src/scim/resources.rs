@@ -15,11 +15,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
-use super::error::ScimError;
 use super::resource::Projection;
-use super::{ListQuery, ScimContext, ScimJson, check_if_match, filter, list_response, respond};
-use crate::app::AppState;
+use super::{ListQuery, ScimContext, ScimJson, check_if_match, list_response, respond};
 use crate::http::QueryMap;
+use crate::protocols::scim::error::ScimError;
+use crate::protocols::scim::filter;
+use crate::state::AppState;
 use crate::store::scim_filter::{self, Cond};
 use crate::store::scim_resources::{self as rows, ScimTable};
 

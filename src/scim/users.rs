@@ -13,12 +13,13 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
-use super::error::ScimError;
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource};
-use super::{ScimContext, ScimJson, patch, respond};
-use crate::app::AppState;
+use super::{ScimContext, ScimJson, respond};
 use crate::http::QueryMap;
+use crate::protocols::scim::error::ScimError;
+use crate::protocols::scim::patch;
+use crate::state::AppState;
 use crate::store::directory_groups;
 use crate::store::directory_users::{self as users, UserRecord};
 

@@ -19,7 +19,7 @@ use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ListParams;
 use crate::ids::{new_id, prefix};
-use crate::scim::filter::AttrPath;
+use crate::protocols::scim::filter::AttrPath;
 use crate::store::events::{self, names};
 
 /// A directory group as the API and events return it.

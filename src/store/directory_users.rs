@@ -20,11 +20,9 @@ use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
 use crate::ids::{new_id, prefix};
-use crate::scim::filter::AttrPath;
+use crate::protocols::scim::filter::AttrPath;
+use crate::protocols::scim::schema::ENTERPRISE;
 use crate::store::events::{self, names};
-
-/// The SCIM enterprise user extension URN (RFC 7643 §4.3).
-pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// One entry of `DirectoryUser.emails`.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
+use super::email_outbox;
 use super::one_time_codes::{CodeError, MAX_ATTEMPTS, expires_in};
 use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
-use crate::email::{self, Email};
+use crate::email::Email;
 use crate::error::ApiResult;
 use crate::ids::{new_id, prefix};
 
@@ -56,7 +57,7 @@ pub async fn insert(
     .bind(expires_in(LIFETIME_MINUTES))
     .fetch_one(&mut **tx)
     .await?;
-    email::enqueue(
+    email_outbox::enqueue(
         tx,
         env,
         new_email,

@@ -1,4 +1,4 @@
-//! The email outbox (`email_outbox`): rows queued by [`crate::email::enqueue`] inside the
+//! The email outbox (`email_outbox`): rows queued by [`enqueue`] inside the
 //! caller's transaction, claimed by the email worker with `for update skip locked` plus a lease,
 //! then deleted once sent or finalised (`failed`, `skipped`) with their payload wiped.
 //!
@@ -7,6 +7,7 @@
 //! time, and a worker that dies mid-send leaves a row that is retried when its lease runs out
 //! (delivery is at least once).
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +15,26 @@ use serde_json::Value;
 use sqlx::{FromRow, PgPool};
 
 use crate::db::Tx;
-use crate::error::ApiResult;
+use crate::email::Email;
+use crate::error::{ApiError, ApiResult};
+
+/// Queues an email in the caller's transaction; a worker sends it after commit (when SMTP is
+/// configured).
+///
+/// Errors: 400 `invalid_email` when `to` is not an email address.
+pub async fn enqueue(tx: &mut Tx, env: &str, to: &str, email: &Email) -> ApiResult<()> {
+    let to = to.trim();
+    if lettre::Address::from_str(to).is_err() {
+        return Err(ApiError::bad_request(
+            "invalid_email",
+            format!("'{to}' is not a valid email address."),
+        ));
+    }
+    let payload = serde_json::to_value(email).map_err(anyhow::Error::from)?;
+    let id = insert(tx, env, email.kind(), to, &payload).await?;
+    tracing::debug!(outbox_id = id, kind = email.kind(), "email queued");
+    Ok(())
+}
 
 /// Queues one email in the caller's transaction; returns the row id.
 pub async fn insert(

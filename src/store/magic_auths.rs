@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
+use super::email_outbox;
 use super::one_time_codes::{CodeError, MAX_ATTEMPTS, expires_in};
 use crate::crypto::vault::Vault;
 use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
-use crate::email::{self, Email};
+use crate::email::Email;
 use crate::error::ApiResult;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
@@ -102,7 +103,7 @@ pub async fn insert(
         m.remove("code");
     }
     events::record(tx, env, names::MAGIC_AUTH_CREATED, &event, None).await?;
-    email::enqueue(tx, env, email, &Email::MagicAuth { code }).await?;
+    email_outbox::enqueue(tx, env, email, &Email::MagicAuth { code }).await?;
     Ok(magic)
 }
 

@@ -397,6 +397,14 @@ pub async fn delete_all_of(tx: &mut Tx, env: &str, column: &str, id: &str) -> Ap
     Ok(())
 }
 
+/// Deletes a user and records `user.deleted`, after deleting the user's memberships with their
+/// `organization_membership.deleted` events (memberships embed their user, so the cascade lives
+/// here, above [`users`]).
+pub async fn delete_user(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+    delete_all_of(tx, env, "user_id", id).await?;
+    users::delete(tx, env, id).await
+}
+
 /// The organizations (id, name) the user is an active member of, oldest membership first.
 pub async fn active_organizations(
     conn: &mut PgConnection,

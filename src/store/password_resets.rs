@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
+use super::email_outbox;
 use super::one_time_codes::{CodeError, expires_in};
 use crate::crypto::vault::Vault;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
-use crate::email::{self, Email};
+use crate::email::Email;
 use crate::error::ApiResult;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
@@ -137,7 +138,7 @@ pub async fn insert_with_link(
     let reset = build(vault, public_url, row)?;
     record(tx, env, names::PASSWORD_RESET_CREATED, &reset).await?;
     let url = link(&reset);
-    email::enqueue(tx, env, email, &Email::PasswordReset { url }).await?;
+    email_outbox::enqueue(tx, env, email, &Email::PasswordReset { url }).await?;
     Ok(reset)
 }
 

@@ -2,7 +2,7 @@
 //! user and group tables.
 //!
 //! [`plan`] turns a parsed [`Filter`] into a parameterised [`Cond`] with the semantics of the
-//! in-memory evaluator ([`crate::scim::filter::matches`]): attribute-name lookup, case-insensitive
+//! in-memory evaluator ([`crate::protocols::scim::filter::matches`]): attribute-name lookup, case-insensitive
 //! strings except the case-exact `id`/`externalId`, `ne` as "no value equals", `pr` as "some
 //! non-empty value", type mismatches as "no match". Every atom is two-valued (never NULL), so
 //! `not (…)` is exact. Forms it cannot translate exactly (attributes without a column, number
@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 
-use crate::scim::filter::{AttrPath, Filter, Op, case_exact, instant};
+use crate::protocols::scim::filter::{AttrPath, Filter, Op, case_exact, instant};
 
 /// Where a SCIM attribute is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -537,7 +537,7 @@ pub fn sort_expr(p: &AttrPath, col: Column) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::filter::parse;
+    use crate::protocols::scim::filter::parse;
 
     fn columns(p: &AttrPath) -> Option<Column> {
         match (p.attr.as_str(), p.sub.as_deref()) {

@@ -11,7 +11,7 @@ use super::directories::ScimDirectory;
 use super::scim_filter::{Column, Cond, sort_expr};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::scim::filter::AttrPath;
+use crate::protocols::scim::filter::AttrPath;
 use crate::store::events;
 
 /// A table of SCIM resources of a directory (`directory_users`, `directory_groups`).

@@ -322,10 +322,10 @@ pub async fn set_password_hash(tx: &mut Tx, env: &str, id: &str, hash: &str) -> 
     Ok(())
 }
 
-/// Deletes a user (sessions cascade) and records `user.deleted`, after deleting the user's
-/// memberships with their `organization_membership.deleted` events.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
-    super::organization_memberships::delete_all_of(tx, env, "user_id", id).await?;
+/// Deletes a user row (sessions cascade) and records `user.deleted`. Callers use
+/// [`super::organization_memberships::delete_user`], which first deletes the user's memberships
+/// with their `organization_membership.deleted` events.
+pub(super) async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "delete from users where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))

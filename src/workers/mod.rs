@@ -8,7 +8,7 @@ pub mod webhooks;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Starts the workers the settings enable; `shutdown` set to `true` stops them (in-flight
 /// deliveries get up to one delivery timeout to finish).

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use keystead::app::AppState;
 use keystead::auth::claims::{ClaimsContext, ClaimsContributor};
 use keystead::auth::hooks::{Attempt, BoxFuture, Outcome, SignInHook, Verdict};
 use keystead::db::Tx;
 use keystead::error::ApiResult;
+use keystead::state::AppState;
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use keystead::email::{self, Email};
+use keystead::email::Email;
+use keystead::store::email_outbox;
 use serde_json::Value;
 
 use crate::helpers::TestApp;
@@ -20,7 +21,7 @@ async fn app_with_smtp(sink: &SmtpSink) -> TestApp {
 
 async fn queue(app: &TestApp, to: &str, e: &Email) {
     let mut tx = app.pool.begin().await.unwrap();
-    email::enqueue(&mut tx, &app.tenant.environment_id, to, e)
+    email_outbox::enqueue(&mut tx, &app.tenant.environment_id, to, e)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -45,7 +46,7 @@ async fn a_committed_email_is_sent_after_commit_and_a_rolled_back_one_never() {
     let env = app.tenant.environment_id.clone();
 
     let mut tx = app.pool.begin().await.unwrap();
-    email::enqueue(
+    email_outbox::enqueue(
         &mut tx,
         &env,
         "ghost@acme.test",
@@ -58,7 +59,7 @@ async fn a_committed_email_is_sent_after_commit_and_a_rolled_back_one_never() {
     tx.rollback().await.unwrap();
 
     let mut tx = app.pool.begin().await.unwrap();
-    email::enqueue(
+    email_outbox::enqueue(
         &mut tx,
         &env,
         "ada@acme.test",
@@ -278,7 +279,7 @@ async fn without_smtp_emails_are_skipped_and_their_secrets_dropped() {
 async fn a_malformed_recipient_is_refused_at_enqueue() {
     let app = TestApp::new().await;
     let mut tx = app.pool.begin().await.unwrap();
-    let err = email::enqueue(
+    let err = email_outbox::enqueue(
         &mut tx,
         &app.tenant.environment_id,
         "not an address",
@@ -295,7 +296,7 @@ async fn emails_of_one_environment_are_deleted_with_it() {
     let app = TestApp::new().await;
     let other = app.new_tenant("Other").await;
     let mut tx = app.pool.begin().await.unwrap();
-    email::enqueue(
+    email_outbox::enqueue(
         &mut tx,
         &other.environment_id,
         "x@other.test",

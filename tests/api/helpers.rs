@@ -11,11 +11,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use keystead::app::{AppState, Settings};
 use keystead::crypto::vault::Vault;
 use keystead::db::embedded::{Durability, EmbeddedPostgres};
 use keystead::dns::StaticResolver;
 use keystead::password::Hasher;
+use keystead::settings::Settings;
+use keystead::state::AppState;
 use keystead::store::environments;
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
@@ -195,18 +196,18 @@ impl TestApp {
             .expect("pool");
         let dns = StaticResolver::default();
         let mut settings = Settings::for_tests("http://keystead.test");
-        settings.webhooks = keystead::workers::webhooks::WebhookSettings {
+        settings.webhooks = keystead::settings::WebhookSettings {
             retry_base: std::time::Duration::from_millis(50),
             timeout: std::time::Duration::from_secs(2),
             allow_http: true,
             worker_enabled: false,
             ..Default::default()
         };
-        settings.sso = keystead::protocols::SsoSettings {
+        settings.sso = keystead::settings::SsoSettings {
             outbound_allow: vec!["127.0.0.0/8".parse().expect("net")],
             ..Default::default()
         };
-        settings.email = keystead::workers::email::EmailSettings {
+        settings.email = keystead::settings::EmailSettings {
             retry_base: std::time::Duration::from_millis(50),
             timeout: std::time::Duration::from_secs(2),
             worker_enabled: false,

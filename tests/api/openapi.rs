@@ -5,9 +5,17 @@
 //! - Every `.route("<path>", get(..).post(..))` registration in `src/**/*.rs` is in the spec.
 //! - Responses of the organization, domain and event endpoints validate against the spec's
 //!   component schemas (JSON Schema 2020-12, which OpenAPI 3.1 schemas are).
+//! - Every WorkOS operation in it exists in the vendored official spec
+//!   (`spec/workos/openapi.yaml`) under the same operationId and method.
+//! - `openapi.yaml` is byte for byte what `scripts/gen-openapi.py` writes from
+//!   `spec/workos/openapi.yaml` and `docs/openapi-<area>.yaml` (it is regenerated, never edited
+//!   or merged by hand). The script runs with a pinned PyYAML that the test installs into
+//!   `target/pyyaml/` from the Python package registry on first use.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::LazyLock;
 
 use axum::http::{Method, StatusCode};
@@ -218,6 +226,150 @@ fn operations_keep_the_official_ids_and_extensions_are_marked() {
             SPEC["paths"][public]["get"]["security"],
             json!([]),
             "{public} is public"
+        );
+    }
+}
+
+#[test]
+fn official_operations_are_in_the_vendored_workos_spec() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/workos/openapi.yaml");
+    let text = std::fs::read_to_string(&path).expect("read spec/workos/openapi.yaml");
+    let official: Value = yaml_serde::from_str(&text).expect("the WorkOS spec is valid YAML");
+    let mut official_ids = BTreeMap::new();
+    for (path, item) in official["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            if let Some(id) = item.get(method).and_then(|op| op["operationId"].as_str()) {
+                official_ids.insert(id.to_string(), (path.clone(), method));
+            }
+        }
+    }
+    let mut unknown = Vec::new();
+    for (path, item) in SPEC["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            if op.get("x-keystead-extension") == Some(&Value::Bool(true)) {
+                continue;
+            }
+            let id = op["operationId"].as_str().unwrap_or_default();
+            match official_ids.get(id) {
+                Some((_, m)) if *m == method => {}
+                Some((p, m)) => unknown.push(format!(
+                    "{method} {path}: {id} is {} {p} in the WorkOS spec",
+                    m.to_uppercase()
+                )),
+                None => unknown.push(format!("{method} {path}: {id} is not in the WorkOS spec")),
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "operations of openapi.yaml that are neither marked x-keystead-extension nor in \
+         spec/workos/openapi.yaml:\n  {}",
+        unknown.join("\n  ")
+    );
+}
+
+/// PyYAML version `scripts/gen-openapi.py` runs with in the regeneration check.
+const PYYAML: &str = "6.0.3";
+
+fn run(cmd: &mut Command) -> Output {
+    let shown = format!("{cmd:?}");
+    cmd.stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {shown}: {e}"))
+}
+
+fn ok_or_explain(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}); the regeneration check needs python3 with venv and pip (Debian: \
+         python3-venv python3-pip) and the Python package registry once.\n--- stdout\n{}\n\
+         --- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The python of `target/pyyaml/venv`, with PyYAML [`PYYAML`] installed on first use.
+fn pyyaml_python() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("pyyaml");
+    std::fs::create_dir_all(&dir).expect("create target/pyyaml");
+    // Serialises installs between concurrent test runs sharing this target dir.
+    let lock = File::create(dir.join(".lock")).expect("lock file");
+    lock.lock().expect("lock target/pyyaml");
+    let venv = dir.join("venv");
+    let python = venv.join("bin").join("python");
+    let probe = format!("import sys, yaml; sys.exit(yaml.__version__ != '{PYYAML}')");
+    let installed = python.exists()
+        && run(Command::new(&python).args(["-c", &probe]))
+            .status
+            .success();
+    if !installed {
+        let _ = std::fs::remove_dir_all(&venv);
+        ok_or_explain(
+            &run(Command::new("python3").args(["-m", "venv"]).arg(&venv)),
+            "python3 -m venv",
+        );
+        ok_or_explain(
+            &run(Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("pyyaml=={PYYAML}"),
+            ])),
+            &format!("pip install pyyaml=={PYYAML}"),
+        );
+    }
+    drop(lock);
+    python
+}
+
+#[test]
+fn openapi_yaml_is_what_gen_openapi_writes() {
+    if std::env::var("KEYSTEAD_SKIP_SDK_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!(
+            "KEYSTEAD_SKIP_SDK_TESTS=1: skipping the openapi.yaml regeneration check (it installs \
+             PyYAML from the Python package registry)"
+        );
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = pyyaml_python();
+    let out_dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gen-openapi-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).expect("create scratch dir");
+    let generated = out_dir.join("openapi.yaml");
+    ok_or_explain(
+        &run(Command::new(&python)
+            .current_dir(root)
+            .arg("scripts/gen-openapi.py")
+            .arg("spec/workos/openapi.yaml")
+            .arg(&generated)),
+        "scripts/gen-openapi.py",
+    );
+    let want = std::fs::read_to_string(&generated).expect("read the generated openapi.yaml");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let have = std::fs::read_to_string(root.join("openapi.yaml")).expect("read openapi.yaml");
+    if want != have {
+        let line = want
+            .lines()
+            .zip(have.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| want.lines().count().min(have.lines().count()));
+        panic!(
+            "openapi.yaml differs from what scripts/gen-openapi.py writes (first difference at \
+             line {}: generated {:?}, committed {:?}). Do not edit or merge openapi.yaml by \
+             hand: change docs/openapi-<area>.yaml or the script, then run \
+             `python3 scripts/gen-openapi.py`.",
+            line + 1,
+            want.lines().nth(line).unwrap_or("<end of file>"),
+            have.lines().nth(line).unwrap_or("<end of file>"),
         );
     }
 }

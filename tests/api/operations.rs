@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use keystead::app::{AppState, Settings};
 use keystead::crypto::vault::Vault;
 use keystead::db::embedded::{Durability, EmbeddedPostgres};
 use keystead::dns::StaticResolver;
 use keystead::password::Hasher;
+use keystead::settings::Settings;
+use keystead::state::AppState;
 use reqwest::Method as M;
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 //! also checked against the in-memory evaluator run over the unfiltered list, so both paths agree.
 
 use axum::http::{Method, StatusCode};
-use keystead::scim::filter;
+use keystead::protocols::scim::filter;
 use serde_json::{Map, Value, json};
 
 use crate::directories::{Dir, new_directory, scim};

@@ -10,9 +10,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::api::mfa::{Enrollment, enroll, unprocessable};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::state::AppState;
 use crate::store::auth_factors::{self, Challenge, EnrolledFactor, Factor};
 use crate::store::users;
 

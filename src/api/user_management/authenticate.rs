@@ -24,13 +24,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::grants;
-use crate::app::AppState;
 use crate::auth::password::{self, PasswordSignIn};
 use crate::auth::session::{self, Started};
 use crate::auth::tokens::{self, Refreshed};
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::http::extract::from_value;
+use crate::state::AppState;
 use crate::store::{api_keys, environments};
 
 pub use crate::auth::tokens::AuthenticateResponse;

@@ -10,10 +10,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::cors::normalize_origin;
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::state::AppState;
 use crate::store::cors_origins::{self, CorsOrigin};
 
 /// Routes of this area (API-key authenticated).

@@ -14,10 +14,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::http::cors;
+use crate::state::AppState;
 use crate::store::{device_authorizations, environments};
 
 /// Public route (the client id is in the body), with its CORS preflight.

@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::users::normalize_email;
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::state::AppState;
 use crate::store::email_changes::{self, Confirmation};
 use crate::store::one_time_codes::CodeError;
 use crate::store::users::{self, User, UserChanges};

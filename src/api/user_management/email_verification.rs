@@ -9,11 +9,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::auth::codes::redeem_email_verification;
 use crate::auth::sign_in::{attempt, limit_sends};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::state::AppState;
 use crate::store::email_verifications::{self, EmailVerification};
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;

@@ -18,13 +18,13 @@ use serde_json::Value;
 
 use super::authenticate::AuthenticateResponse;
 use super::users::normalize_email;
-use crate::app::AppState;
 use crate::auth::codes::{self, MagicAuthSignIn, code_error};
 use crate::auth::continuation::{self, Continuation};
 use crate::auth::session::{self, Started};
 use crate::auth::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
+use crate::state::AppState;
 use crate::store::one_time_codes::CodeError;
 
 /// `grant_type` of Magic Auth codes.

@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::Env;
+use crate::state::AppState;
 use crate::store::user_identities::{self, Identity};
 use crate::store::users;
 

@@ -14,12 +14,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::users::normalize_email;
-use crate::app::AppState;
 use crate::auth;
 use crate::db::Tx;
-use crate::email::{self, Email};
+use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::state::AppState;
+use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
 use crate::store::roles::{self, DEFAULT_ROLE};
 use crate::store::users::{self, NewUser};
@@ -104,7 +105,7 @@ async fn queue_email(tx: &mut Tx, env: &str, i: &Invitation) -> ApiResult<()> {
         organization_name,
         inviter_email,
     };
-    email::enqueue(tx, env, &i.email, &mail).await
+    email_outbox::enqueue(tx, env, &i.email, &mail).await
 }
 
 /// `POST /user_management/invitations` → 201; records `invitation.created` (and

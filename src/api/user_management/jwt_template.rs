@@ -9,10 +9,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth::claims::jwt_template::render;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::state::AppState;
 use crate::store::jwt_templates::{self, JwtTemplate};
 
 /// Routes of this area (API-key authenticated).

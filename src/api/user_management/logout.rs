@@ -14,9 +14,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::QueryMap;
+use crate::state::AppState;
 use crate::store::{redirect_uris, sessions};
 
 /// Public route (no API key).

@@ -15,11 +15,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::users::normalize_email;
-use crate::app::AppState;
 use crate::auth::codes::send_magic_auth;
 use crate::auth::sign_in::limit_sends;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::state::AppState;
 use crate::store::invitations::{self, Links};
 use crate::store::magic_auths::{self, MagicAuth};
 

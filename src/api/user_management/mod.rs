@@ -20,7 +20,7 @@ pub mod users;
 
 use axum::Router;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// API-key authenticated routes of User Management.
 pub fn router() -> Router<AppState> {

@@ -13,9 +13,9 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::state::AppState;
 use crate::store::organization_memberships::{self as memberships, Membership, MembershipFilter};
 use crate::store::roles::{self, DEFAULT_ROLE};
 use crate::store::{organizations, users};

@@ -15,12 +15,12 @@ use serde_json::json;
 
 use super::email_verification::UserResponse;
 use super::users::normalize_email;
-use crate::app::AppState;
 use crate::auth::password::redeem_reset_token;
 use crate::auth::sign_in::limit_sends;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
 use crate::password;
+use crate::state::AppState;
 use crate::store::one_time_codes::CodeError;
 use crate::store::password_resets::{self, PasswordReset};
 use crate::store::users;

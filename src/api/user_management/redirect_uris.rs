@@ -11,9 +11,9 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::state::AppState;
 use crate::store::redirect_uris::{self, RedirectUri};
 
 /// Routes of this area (API-key authenticated).

@@ -10,10 +10,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::api::validate;
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, Patch, QueryMap};
 use crate::password::{self, HashType};
+use crate::state::AppState;
+use crate::store::organization_memberships;
 use crate::store::users::{self, NewUser, User, UserChanges, UserFilter};
 
 /// Routes of this area (API-key authenticated).
@@ -272,7 +273,7 @@ async fn delete_user(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
-    users::delete(&mut tx, &ctx.environment_id, &id).await?;
+    organization_memberships::delete_user(&mut tx, &ctx.environment_id, &id).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)
 }

@@ -13,13 +13,13 @@ use std::str::FromStr;
 use axum::http::StatusCode;
 
 use super::{Browser, PageError};
-use crate::app::AppState;
 use crate::auth::codes::{self, redeem_magic_code};
 use crate::auth::hooks::{self, Attempt};
 use crate::auth::password::{PasswordChecked, check_password};
 use crate::auth::sign_in::attempt;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
+use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;

@@ -6,11 +6,11 @@
 use axum::http::StatusCode;
 
 use super::{Failure, Step, form, limit};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::pages::PageError;
 use crate::password;
+use crate::state::AppState;
 use crate::store::authkit_flows::Flow;
 use crate::store::{password_resets, users};
 

@@ -23,9 +23,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use super::login::{self, Client, Completion, Failure};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
+use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, SamlSettings, Settings};
 use crate::store::sso;
 

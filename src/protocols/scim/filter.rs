@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::resource::{canonical, get_ci};
+use super::schema::{canonical, get_ci};
 
 /// `[urn:]attr[.sub]`.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,8 +13,7 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::filter::{self, AttrPath, Filter, Op};
-use super::resource::{canonical, normalize};
-use crate::store::directory_users::ENTERPRISE;
+use super::schema::{ENTERPRISE, canonical, get_ci, normalize};
 
 /// The PatchOp message schema.
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -94,14 +93,14 @@ pub fn apply(doc: &mut Map<String, Value>, body: &Value) -> Result<(), ScimError
     let body = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("The PATCH body must be a JSON object."))?;
-    let ops = super::resource::get_ci(body, "Operations")
+    let ops = get_ci(body, "Operations")
         .and_then(Value::as_array)
         .ok_or_else(|| ScimError::invalid_syntax("The PATCH body needs an Operations array."))?;
     for op in ops {
         let op = op
             .as_object()
             .ok_or_else(|| ScimError::invalid_syntax("Each operation must be an object."))?;
-        let kind = match super::resource::get_ci(op, "op")
+        let kind = match get_ci(op, "op")
             .and_then(Value::as_str)
             .map(str::to_ascii_lowercase)
             .as_deref()
@@ -115,8 +114,8 @@ pub fn apply(doc: &mut Map<String, Value>, body: &Value) -> Result<(), ScimError
                 )));
             }
         };
-        let value = super::resource::get_ci(op, "value").cloned().map(normalize);
-        let path = super::resource::get_ci(op, "path")
+        let value = get_ci(op, "value").cloned().map(normalize);
+        let path = get_ci(op, "path")
             .and_then(Value::as_str)
             .filter(|p| !p.trim().is_empty());
         match (path, kind) {

@@ -1,0 +1,100 @@
+//! The server's settings, built once from the `serve` options ([`crate::config::ServeArgs`]).
+//!
+//! [`Settings`] holds the general settings and one field per area; each area's settings live in
+//! their own file here ([`webhooks`], [`email`], [`sso`], [`rate_limits`]) with a `from_args`,
+//! so an area adds its settings by adding a file and one field.
+
+pub mod email;
+pub mod rate_limits;
+pub mod sso;
+pub mod webhooks;
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::config::ServeArgs;
+
+pub use email::EmailSettings;
+pub use rate_limits::RateLimits;
+pub use sso::SsoSettings;
+pub use webhooks::WebhookSettings;
+
+/// Settings the handlers and middleware read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Externally visible base URL, no trailing slash.
+    pub public_url: String,
+    /// Access-token lifetime.
+    pub access_token_ttl: Duration,
+    /// Session and refresh-token lifetime.
+    pub session_ttl: Duration,
+    /// How long a rotated refresh token may still be used.
+    pub refresh_reuse_grace: Duration,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Requests taking longer are answered 408.
+    pub request_timeout: Duration,
+    /// Rate limits per route class.
+    pub rate_limits: RateLimits,
+    /// Redis URL for shared rate limits.
+    pub redis_url: Option<String>,
+    /// Proxies allowed to set `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Bearer token protecting `/metrics`.
+    pub metrics_token: Option<String>,
+    /// Webhook delivery settings.
+    pub webhooks: WebhookSettings,
+    /// Enterprise SSO settings.
+    pub sso: SsoSettings,
+    /// Sign-ins of users with an unverified email stop at `email_verification_required`.
+    pub require_email_verification: bool,
+    /// Email delivery settings.
+    pub email: EmailSettings,
+}
+
+impl Settings {
+    /// Settings from the `serve` options. Errors on malformed rate limits or proxy lists.
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            public_url: args.public_url(),
+            access_token_ttl: Duration::from_secs(args.access_token_ttl),
+            session_ttl: Duration::from_secs(args.session_ttl),
+            refresh_reuse_grace: Duration::from_secs(args.refresh_reuse_grace),
+            max_body_bytes: args.max_body_bytes,
+            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            rate_limits: args
+                .rate_limits
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("KEYSTEAD_RATE_LIMITS: {e}"))?,
+            redis_url: args.redis_url.clone(),
+            trusted_proxies: rate_limits::parse_trusted_proxies(&args.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("KEYSTEAD_TRUSTED_PROXIES: {e}"))?,
+            metrics_token: args.metrics_token.clone(),
+            webhooks: WebhookSettings::from_args(&args.webhooks),
+            sso: SsoSettings::from_args(&args.sso),
+            require_email_verification: args.require_email_verification,
+            email: EmailSettings::from_args(&args.email)?,
+        })
+    }
+
+    /// Defaults for tests and embedding: public URL `http://localhost`, default limits.
+    pub fn for_tests(public_url: &str) -> Self {
+        Self {
+            public_url: public_url.to_string(),
+            access_token_ttl: Duration::from_secs(300),
+            session_ttl: Duration::from_secs(3600),
+            refresh_reuse_grace: Duration::from_secs(2),
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            rate_limits: RateLimits::default(),
+            redis_url: None,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
+            webhooks: WebhookSettings::default(),
+            sso: SsoSettings::default(),
+            require_email_verification: false,
+            email: EmailSettings::default(),
+        }
+    }
+}

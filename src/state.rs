@@ -1,0 +1,102 @@
+//! The shared application state: [`App`] and its cheaply clonable handle [`AppState`].
+//!
+//! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
+//! limiter, the API-key cache, the SSO engines and a cache of each environment's signing keys.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+use sqlx::PgPool;
+
+use crate::crypto::signing::SigningKey;
+use crate::crypto::vault::Vault;
+use crate::dns::TxtResolver;
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth::ApiKeyCache;
+use crate::http::rate_limit::RateLimiter;
+use crate::password::Hasher;
+use crate::settings::Settings;
+use crate::store::environments;
+use crate::telemetry;
+
+/// Everything a handler needs; shared behind [`AppState`].
+pub struct App {
+    /// The connection pool.
+    pub db: PgPool,
+    /// Encrypts secrets at rest.
+    pub vault: Vault,
+    /// Settings.
+    pub settings: Settings,
+    /// TXT lookups for domain verification.
+    pub dns: Arc<dyn TxtResolver>,
+    /// Password hashing off the runtime.
+    pub passwords: Hasher,
+    /// Rate limits (in-process or Redis).
+    pub limiter: Arc<RateLimiter>,
+    /// Resolved API keys.
+    pub api_keys: ApiKeyCache,
+    /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
+    pub sso: crate::protocols::SsoRuntime,
+    /// Sign-in hooks and access-token claims contributors ([`crate::auth::Extensions`]).
+    pub auth: crate::auth::Extensions,
+    keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
+}
+
+/// Cheaply clonable handle to the [`App`] (`State<AppState>` in handlers).
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state. Errors when the Redis URL is malformed.
+    pub fn new(
+        db: PgPool,
+        vault: Vault,
+        settings: Settings,
+        dns: Arc<dyn TxtResolver>,
+        passwords: Hasher,
+    ) -> anyhow::Result<Self> {
+        telemetry::metrics_handle();
+        let limiter = Arc::new(RateLimiter::new(
+            settings.rate_limits.clone(),
+            settings.redis_url.as_deref(),
+        )?);
+        let sso = crate::protocols::SsoRuntime::new(&settings.sso);
+        Ok(Self(Arc::new(App {
+            db,
+            vault,
+            settings,
+            dns,
+            passwords,
+            limiter,
+            api_keys: ApiKeyCache::default(),
+            sso,
+            auth: crate::auth::Extensions::default(),
+            keys: RwLock::new(HashMap::new()),
+        })))
+    }
+
+    /// The environment's active signing keys (newest first), decrypted once and cached.
+    pub async fn signing_keys(&self, env: &str) -> ApiResult<Arc<Vec<SigningKey>>> {
+        if let Some(k) = self.keys.read().ok().and_then(|m| m.get(env).cloned()) {
+            return Ok(k);
+        }
+        let loaded = Arc::new(environments::signing_keys(&self.db, &self.vault, env).await?);
+        if loaded.is_empty() {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "environment {env} has no signing key"
+            )));
+        }
+        if let Ok(mut m) = self.keys.write() {
+            m.insert(env.to_string(), loaded.clone());
+        }
+        Ok(loaded)
+    }
+}
