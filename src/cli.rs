@@ -11,6 +11,7 @@ use sqlx::ConnectOptions;
 use crate::config::{ApiKeysCommand, DbArgs, EnvironmentsCommand};
 use crate::crypto::{self, vault::Vault};
 use crate::db::{self, Database};
+use crate::ids::EnvironmentId;
 use crate::store::{api_keys, environments};
 
 /// Opens the database for a CLI command: `DATABASE_URL`, the running server's embedded cluster,
@@ -81,6 +82,13 @@ pub async fn environments(cmd: EnvironmentsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An environment id given on the command line; a malformed one names no environment.
+fn parse_environment(environment: &str) -> anyhow::Result<EnvironmentId> {
+    environment
+        .parse()
+        .map_err(|_| anyhow::anyhow!("no environment {environment}"))
+}
+
 /// Runs `keystead api-keys …`.
 pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
     match cmd {
@@ -90,6 +98,7 @@ pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
             json,
             db,
         } => {
+            let environment = parse_environment(&environment)?;
             let database = open(&db).await?;
             let mut tx = database.pool.begin().await?;
             let production: Option<bool> =
@@ -115,6 +124,7 @@ pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
             json,
             db,
         } => {
+            let environment = parse_environment(&environment)?;
             let database = open(&db).await?;
             let mut conn = database.pool.acquire().await?;
             let keys = api_keys::list(&mut conn, &environment).await?;

@@ -15,6 +15,7 @@ use crate::dns::TxtResolver;
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::ApiKeyCache;
 use crate::http::rate_limit::RateLimiter;
+use crate::ids::EnvironmentId;
 use crate::password::Hasher;
 use crate::settings::Settings;
 use crate::store::environments;
@@ -84,8 +85,13 @@ impl AppState {
     }
 
     /// The environment's active signing keys (newest first), decrypted once and cached.
-    pub async fn signing_keys(&self, env: &str) -> ApiResult<Arc<Vec<SigningKey>>> {
-        if let Some(k) = self.keys.read().ok().and_then(|m| m.get(env).cloned()) {
+    pub async fn signing_keys(&self, env: &EnvironmentId) -> ApiResult<Arc<Vec<SigningKey>>> {
+        if let Some(k) = self
+            .keys
+            .read()
+            .ok()
+            .and_then(|m| m.get(env.as_str()).cloned())
+        {
             return Ok(k);
         }
         let loaded = Arc::new(environments::signing_keys(&self.db, &self.vault, env).await?);

@@ -18,6 +18,7 @@ use crate::crypto::totp;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::auth_factors::{self, Challenge, EnrolledFactor, Factor, NewFactor};
 use crate::store::one_time_codes::CodeError;
@@ -106,7 +107,7 @@ pub struct Enrollment<'a> {
 pub async fn enroll(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     e: Enrollment<'_>,
 ) -> ApiResult<EnrolledFactor> {
     let secret = match e.secret {

@@ -27,6 +27,7 @@ use crate::crypto::ct_eq;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
 use crate::http::{AppJson, Env, ListParams, Order, QueryMap};
+use crate::ids::EnvironmentId;
 use crate::protocols::login::{self, Client, Failure, StartParams};
 use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, ConnectionFilter, Settings};
@@ -81,7 +82,7 @@ pub struct Selector<'a> {
 /// the redirect error. Used by `/sso/authorize` and `/user_management/authorize`.
 pub async fn select_connection(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     q: Selector<'_>,
 ) -> ApiResult<Result<ConnectionConfig, Failure>> {
     let fail = |code: &'static str, message: String| Ok(Err(Failure { code, message }));

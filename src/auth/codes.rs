@@ -11,7 +11,7 @@ use super::invitations;
 use super::sign_in::{self, SignIn, Step, attempt};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, new_id, prefix};
 use crate::state::AppState;
 use crate::store::email_verifications;
 use crate::store::events::{self, names};
@@ -31,7 +31,7 @@ pub fn code_error(e: CodeError) -> ApiError {
 pub async fn send_magic_auth(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
     invitation_id: Option<&str>,
 ) -> ApiResult<MagicAuth> {
@@ -63,7 +63,7 @@ pub struct MagicAuthUser {
 pub async fn redeem_magic_code(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
     code: &str,
     invitation_token: Option<&str>,
@@ -140,7 +140,7 @@ pub struct MagicAuthSignIn {
 /// `authentication.magic_auth_succeeded` (a failure's `_failed` is committed too).
 pub async fn magic_auth_sign_in(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     m: MagicAuthSignIn,
 ) -> ApiResult<Step> {
     let email = m.email;
@@ -187,7 +187,7 @@ pub async fn magic_auth_sign_in(
 /// pre-attempt hooks before calling this (the confirm endpoint is not a sign-in).
 pub async fn redeem_email_verification(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user: &User,
     code: &str,
     (ip, ua): (Option<&str>, Option<&str>),

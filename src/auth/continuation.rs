@@ -13,6 +13,7 @@ use super::hooks::{self, Attempt};
 use super::sign_in::{self, SignIn, Step, attempt};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;
@@ -53,7 +54,7 @@ impl Opened {
 pub async fn open(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     stage: Stage,
     (ip, ua): (Option<String>, Option<String>),
@@ -104,7 +105,7 @@ pub struct Passed {
 pub async fn finish(
     state: &AppState,
     mut tx: Tx,
-    env: &str,
+    env: &EnvironmentId,
     opened: Opened,
     passed: Passed,
 ) -> ApiResult<Step> {
@@ -152,7 +153,7 @@ pub struct Continuation {
 /// `authentication.email_verification_succeeded` / `_failed`.
 pub async fn verify_email(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     c: Continuation,
     code: &str,
 ) -> ApiResult<Step> {
@@ -199,7 +200,7 @@ pub async fn verify_email(
 /// TOTP code right (each code once). Records `authentication.mfa_succeeded` / `_failed`.
 pub async fn verify_totp(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     c: Continuation,
     authentication_challenge_id: &str,
     code: &str,
@@ -248,7 +249,7 @@ pub async fn verify_totp(
 /// of; the session is scoped to it.
 pub async fn select_organization(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     c: Continuation,
     organization_id: String,
 ) -> ApiResult<Step> {

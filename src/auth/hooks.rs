@@ -19,6 +19,7 @@ use std::pin::Pin;
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::sessions::Session;
 use crate::store::users::User;
@@ -30,7 +31,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone, Copy)]
 pub struct Attempt<'a> {
     /// The environment.
-    pub environment_id: &'a str,
+    pub environment_id: &'a EnvironmentId,
     /// The `authentication.*` event type: `password`, `magic_auth`, `email_verification`,
     /// `mfa` or `sso`.
     pub kind: &'a str,
@@ -63,7 +64,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome<'a> {
     /// The environment.
-    pub environment_id: &'a str,
+    pub environment_id: &'a EnvironmentId,
     /// The signed-in user.
     pub user: &'a User,
     /// The new session.

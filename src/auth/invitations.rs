@@ -6,6 +6,7 @@
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::invitations::{self, Invitation, Links};
 use crate::store::organization_memberships;
@@ -24,7 +25,7 @@ pub fn links(state: &AppState) -> Links<'_> {
 pub async fn accept_locked(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     invitation: &Invitation,
     user: &User,
 ) -> ApiResult<Invitation> {
@@ -75,7 +76,7 @@ fn invitation_invalid() -> ApiError {
 async fn accept_checked(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     invitation: Option<Invitation>,
     user: &User,
 ) -> ApiResult<Option<String>> {
@@ -100,7 +101,7 @@ async fn accept_checked(
 pub async fn accept_for_sign_in(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     user: &User,
 ) -> ApiResult<Option<String>> {
@@ -112,7 +113,7 @@ pub async fn accept_for_sign_in(
 pub async fn accept_by_id_for_sign_in(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     user: &User,
 ) -> ApiResult<Option<String>> {

@@ -12,6 +12,7 @@ use super::sign_in::{self, SignIn, Step};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
+use crate::ids::EnvironmentId;
 use crate::password;
 use crate::state::AppState;
 use crate::store::events::{self, names};
@@ -37,7 +38,7 @@ pub struct PasswordChecked {
 /// `authentication.password_succeeded`. Errors: 400 from a hook that blocks the attempt.
 pub async fn check_password(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
     password: String,
     (ip, ua): (Option<&str>, Option<&str>),
@@ -102,7 +103,7 @@ fn invalid_credentials() -> ApiError {
 ///
 /// Errors: 400 `invalid_credentials` for a wrong email or password (same path and cost for
 /// both), 429, and the invitation's and [`sign_in::complete`]'s errors.
-pub async fn sign_in(state: &AppState, env: &str, p: PasswordSignIn) -> ApiResult<Step> {
+pub async fn sign_in(state: &AppState, env: &EnvironmentId, p: PasswordSignIn) -> ApiResult<Step> {
     let email = p.email.trim().to_lowercase();
     // Counted before the password is checked, so failures count too (throttles guessing).
     sign_in::limit_attempts(state, env, &email).await?;
@@ -168,7 +169,7 @@ pub async fn sign_in(state: &AppState, env: &str, p: PasswordSignIn) -> ApiResul
 pub async fn redeem_reset_token(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     password_hash: String,
 ) -> ApiResult<Result<User, CodeError>> {

@@ -23,6 +23,7 @@ use super::hooks::{self, Outcome};
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::device_authorizations::{self, Poll};
@@ -47,7 +48,7 @@ fn invalid_grant(description: &str) -> ApiError {
 /// challenge) and starts its session, committed.
 pub async fn redeem_authorization_code(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     code: &str,
     code_verifier: Option<&str>,
 ) -> ApiResult<Started> {
@@ -113,7 +114,7 @@ pub async fn redeem_authorization_code(
 /// denying a device.
 pub async fn redeem_device_code(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     device_code: &str,
     (ip_address, user_agent): (Option<&str>, Option<&str>),
 ) -> ApiResult<Started> {
@@ -197,7 +198,7 @@ pub struct Started {
 pub async fn start_session(
     state: &AppState,
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     r: Redeemed<'_>,
 ) -> ApiResult<Started> {
     let (session, refresh_token) = sessions::create(

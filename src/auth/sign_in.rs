@@ -19,6 +19,7 @@ use super::hooks::{self, Outcome};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::pending_authentications::{self as pending, NewPending, Stage};
 use crate::store::sessions::{self, NewSession, Session};
@@ -75,7 +76,12 @@ fn pending_error(code: &'static str, message: &str, extra: Value) -> ApiError {
 ///
 /// Errors: 400 `organization_membership_not_found` (OAuth dialect) when `organization_id` names
 /// an organization the user is not an active member of.
-pub async fn complete(state: &AppState, tx: &mut Tx, env: &str, s: SignIn) -> ApiResult<Step> {
+pub async fn complete(
+    state: &AppState,
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    s: SignIn,
+) -> ApiResult<Step> {
     let base = NewPending {
         stage: Stage::EmailVerification,
         user_id: &s.user.id,
@@ -231,7 +237,7 @@ pub fn attempt(
 
 /// The `sends` rate limit (Magic Auth, verification, password reset and email change emails),
 /// per email address. Errors: 429 `rate_limit_exceeded`.
-pub async fn limit_sends(state: &AppState, env: &str, email: &str) -> ApiResult<()> {
+pub async fn limit_sends(state: &AppState, env: &EnvironmentId, email: &str) -> ApiResult<()> {
     let decision = state
         .limiter
         .check(
@@ -247,7 +253,7 @@ pub async fn limit_sends(state: &AppState, env: &str, email: &str) -> ApiResult<
 }
 
 /// The `authenticate_email` rate limit for one-time-code grants keyed by email.
-pub async fn limit_attempts(state: &AppState, env: &str, email: &str) -> ApiResult<()> {
+pub async fn limit_attempts(state: &AppState, env: &EnvironmentId, email: &str) -> ApiResult<()> {
     let decision = state
         .limiter
         .check(Class::AuthenticateEmail, &format!("{env}:{email}"))

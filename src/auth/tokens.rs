@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::claims::{self, ClaimsContext};
 use super::sign_in::Step;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::organization_memberships;
 use crate::store::sessions::{self, Rotation, Session};
@@ -52,7 +53,7 @@ pub fn authentication_method(auth_method: &str) -> &'static str {
 /// builds the response.
 pub async fn issue(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     user: User,
     session: &Session,
@@ -90,7 +91,7 @@ pub async fn issue(
 /// Answers a [`Step`] once its transaction is committed: the tokens, or the pending 403.
 pub async fn answer(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     step: Step,
 ) -> ApiResult<AuthenticateResponse> {
@@ -119,7 +120,7 @@ pub struct Refreshed {
 /// `organization_id`, re-scopes the session to an organization the user is an active member of.
 pub async fn refresh(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     refresh_token: &str,
     organization_id: Option<&str>,
 ) -> ApiResult<Refreshed> {

@@ -22,6 +22,7 @@ use sqlx::postgres::PgListener;
 
 use crate::crypto::sha256_hex;
 use crate::error::ApiError;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store;
 
@@ -38,7 +39,7 @@ const MAX_ENTRIES: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct AuthContext {
     /// The environment (`environment_…`); every store call filters on it.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// The key that authenticated the request (`key_…`).
     pub api_key_id: String,
     /// The environment's client id (`client_…`).

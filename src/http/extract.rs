@@ -1,14 +1,16 @@
 //! Input extractors that speak our error: malformed JSON, wrong types, missing fields, bad query
 //! values and oversize bodies become WorkOS-shaped 4xx responses, never axum's plain text.
+//! [`IdPath`] parses a typed id from the path: a malformed id is as unknown as a missing one.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::ids::TypedId;
 
 /// A JSON request body (`application/json`; `application/x-www-form-urlencoded` is accepted too,
 /// as OAuth-style clients send it). An empty body reads as `{}`.
@@ -127,6 +129,28 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         Ok(Self::parse(parts.uri.query().unwrap_or_default()))
+    }
+}
+
+/// The one path parameter of a route, parsed as a typed id (`/organizations/{id}` →
+/// `IdPath<OrganizationId>`).
+///
+/// An id with the wrong prefix cannot name a row, so it answers exactly what an unknown id
+/// answers: 404 `{"message": "<T::ENTITY> not found: '<id>'."}`, never a 400 that reveals the
+/// parsing.
+#[derive(Debug)]
+pub struct IdPath<T>(pub T);
+
+impl<S: Send + Sync, T: TypedId> FromRequestParts<S> for IdPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found(T::ENTITY, ""))?;
+        raw.parse::<T>()
+            .map(IdPath)
+            .map_err(|e| ApiError::not_found(T::ENTITY, e.id))
     }
 }
 

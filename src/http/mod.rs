@@ -8,5 +8,5 @@ pub mod pagination;
 pub mod rate_limit;
 
 pub use auth::{AuthContext, Env};
-pub use extract::{AppJson, Patch, QueryMap};
+pub use extract::{AppJson, IdPath, Patch, QueryMap};
 pub use pagination::{List, ListParams, Order};

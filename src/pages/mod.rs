@@ -43,6 +43,7 @@ use tower_http::csrf::CsrfLayer;
 use crate::crypto::{ct_eq, sha256_hex};
 use crate::error::ApiError;
 use crate::http::rate_limit;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use views::{Chrome, Message};
@@ -127,7 +128,7 @@ impl Browser {
     }
 
     /// A rate-limit key for this browser in `env`.
-    pub fn ip_key(&self, env: &str) -> String {
+    pub fn ip_key(&self, env: &EnvironmentId) -> String {
         format!(
             "{env}:{}",
             self.client.ip_address.as_deref().unwrap_or("unknown")

@@ -31,6 +31,7 @@ use crate::crypto::random_token;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, NewCode};
@@ -158,7 +159,7 @@ pub struct StartParams<'a> {
 /// and returns the IdP URL to redirect the browser to.
 pub async fn start(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     c: &ConnectionConfig,
     p: StartParams<'_>,
 ) -> ApiResult<String> {
@@ -299,7 +300,7 @@ pub struct Completion<'a> {
 /// Issues a profile and code for a verified identity and redirects to the application.
 pub async fn finish(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     c: &ConnectionConfig,
     done: Completion<'_>,
     profile: NewProfile,
@@ -438,7 +439,7 @@ pub async fn finish(
 /// session is not scoped to the organization.
 async fn join_organization(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     org: &str,
 ) -> ApiResult<Option<String>> {
@@ -458,7 +459,7 @@ async fn join_organization(
 /// email is verified unless the IdP says otherwise.
 async fn sign_in_user(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     c: &ConnectionConfig,
     profile: &Profile,
 ) -> ApiResult<String> {
@@ -511,7 +512,7 @@ fn unsolicited() -> Failure {
 /// pending) and redirects to its `redirect_uri` with the error, else answers 400.
 pub async fn fail(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     c: Option<&ConnectionConfig>,
     request_id: Option<&str>,
     client: &Client,
@@ -531,7 +532,7 @@ pub async fn fail(
 
 async fn fail_with_request(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     c: Option<&ConnectionConfig>,
     request: Option<SsoRequest>,
     client: &Client,
@@ -545,7 +546,7 @@ async fn fail_with_request(
 /// redirect (or 400 without a request).
 async fn reject(
     mut tx: Tx,
-    env: &str,
+    env: &EnvironmentId,
     c: Option<&ConnectionConfig>,
     request: Option<SsoRequest>,
     client: &Client,

@@ -30,6 +30,7 @@ use super::login::{self, Client, Completion, Failure};
 use super::outbound::{Outbound, OutboundError};
 use crate::error::{ApiError, ApiResult};
 use crate::http::QueryMap;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, OAuthSettings, Settings};
 use crate::store::sso::{self, NewProfile};
@@ -171,7 +172,7 @@ pub struct AuthorizeInput<'a> {
 /// The provider's authorization URL and the PKCE verifier to keep.
 pub async fn authorization_url(
     state: &AppState,
-    _env: &str,
+    _env: &EnvironmentId,
     c: &ConnectionConfig,
     input: &AuthorizeInput<'_>,
 ) -> ApiResult<(String, String)> {

@@ -8,7 +8,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use crate::crypto;
 use crate::db::Tx;
 use crate::http::AuthContext;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, new_id, prefix};
 
 /// An API key as listed (never with its value).
 #[derive(Debug, Serialize, FromRow)]
@@ -28,7 +28,12 @@ pub struct ApiKey {
 }
 
 /// Stores a key's digest; returns its id.
-pub async fn insert(tx: &mut Tx, env: &str, name: &str, value: &str) -> sqlx::Result<String> {
+pub async fn insert(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    name: &str,
+    value: &str,
+) -> sqlx::Result<String> {
     let id = new_id(prefix::API_KEY);
     sqlx::query(
         "insert into api_keys (id, environment_id, name, key_hash, obfuscated_value) values ($1, $2, $3, $4, $5)",
@@ -50,7 +55,7 @@ pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<Aut
     if !value.starts_with("sk_") {
         return Ok(None);
     }
-    let row: Option<(String, String, String)> = sqlx::query_as(
+    let row: Option<(String, EnvironmentId, String)> = sqlx::query_as(
         "select k.id, k.environment_id, e.client_id from api_keys k
          join environments e on e.id = k.environment_id
          where k.key_hash = $1 and k.revoked_at is null",
@@ -68,7 +73,7 @@ pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<Aut
 }
 
 /// The environment's keys, oldest first.
-pub async fn list(conn: &mut PgConnection, env: &str) -> sqlx::Result<Vec<ApiKey>> {
+pub async fn list(conn: &mut PgConnection, env: &EnvironmentId) -> sqlx::Result<Vec<ApiKey>> {
     sqlx::query_as(
         "select id, name, obfuscated_value, created_at, revoked_at from api_keys where environment_id = $1 order by id",
     )

@@ -16,6 +16,7 @@ use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// Lifetime of a challenge, in minutes.
@@ -167,7 +168,7 @@ pub struct NewFactor<'a> {
 pub async fn insert(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     new: NewFactor<'_>,
 ) -> ApiResult<EnrolledFactor> {
     let enrollment = totp::enrollment(&new.secret, new.issuer, new.user)?;
@@ -201,7 +202,11 @@ pub async fn insert(
 }
 
 /// One factor by id.
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<Factor>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<Factor>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from authentication_factors where environment_id = $1 and id = $2"
     )))
@@ -215,7 +220,7 @@ pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Opt
 /// One page (`limit + 1` rows) of a user's factors.
 pub async fn list_for_user(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     params: &ListParams,
 ) -> ApiResult<Vec<Factor>> {
@@ -233,7 +238,7 @@ pub async fn list_for_user(
 /// Every factor of a user, oldest first (what a sign-in must challenge).
 pub async fn all_for_user(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
 ) -> ApiResult<Vec<Factor>> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -247,7 +252,7 @@ pub async fn all_for_user(
 }
 
 /// Deletes a factor (and its challenges); 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     let done =
         sqlx::query("delete from authentication_factors where environment_id = $1 and id = $2")
             .bind(env)
@@ -261,7 +266,11 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
 }
 
 /// Creates a challenge for a factor of the environment (checked by the caller).
-pub async fn insert_challenge(tx: &mut Tx, env: &str, factor_id: &str) -> ApiResult<Challenge> {
+pub async fn insert_challenge(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    factor_id: &str,
+) -> ApiResult<Challenge> {
     let c: Challenge = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into authentication_challenges (id, environment_id, factor_id, expires_at)
          values ($1, $2, $3, $4) returning {CHALLENGE_COLUMNS}"
@@ -307,7 +316,7 @@ struct ChallengeState {
 pub async fn verify(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     challenge_id: &str,
     code: &str,
 ) -> ApiResult<Verification> {
@@ -390,7 +399,7 @@ pub async fn verify(
 pub async fn verify_for_user(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     code: &str,
 ) -> ApiResult<bool> {

@@ -9,6 +9,7 @@ use sqlx::{FromRow, PgConnection};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::ids::new_id;
 
 /// A flow in progress.
@@ -17,7 +18,7 @@ pub struct Flow {
     /// `authkit_flow_…`
     pub id: String,
     /// The environment of the `client_id` the flow started with.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// Its display name (the product name on the pages).
     pub environment_name: String,
     /// Its client id (carried by links that leave the flow, e.g. password-reset emails).
@@ -78,7 +79,7 @@ pub struct NewFlow {
 /// of the environment are deleted on the way.
 pub async fn insert(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     new: NewFlow,
     ttl: std::time::Duration,
 ) -> ApiResult<(Flow, String)> {
@@ -123,7 +124,11 @@ pub async fn find_by_token(conn: &mut PgConnection, token: &str) -> ApiResult<Op
 }
 
 /// The flow by id, re-read after a change (expired flows read as absent).
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<Flow>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<Flow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from authkit_flows f join environments e on e.id = f.environment_id
          where f.environment_id = $1 and f.id = $2 and f.expires_at > now()"
@@ -134,7 +139,13 @@ pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Opt
     .await?)
 }
 
-async fn update(tx: &mut Tx, env: &str, id: &str, set: &str, value: Option<&str>) -> ApiResult<()> {
+async fn update(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    set: &str,
+    value: Option<&str>,
+) -> ApiResult<()> {
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "update authkit_flows set {set} where environment_id = $1 and id = $2"
     )))
@@ -153,7 +164,7 @@ async fn update(tx: &mut Tx, env: &str, id: &str, set: &str, value: Option<&str>
 /// failed-attempt count is kept, so signing in again does not buy more code guesses.
 pub async fn set_user(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     user_id: &str,
     auth_method: &str,
@@ -176,12 +187,17 @@ pub async fn set_user(
 }
 
 /// Remembers the address a magic code was sent to.
-pub async fn set_pending_email(tx: &mut Tx, env: &str, id: &str, email: &str) -> ApiResult<()> {
+pub async fn set_pending_email(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    email: &str,
+) -> ApiResult<()> {
     update(tx, env, id, "pending_email = $3", Some(email)).await
 }
 
 /// Marks the TOTP step passed.
-pub async fn pass_mfa(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn pass_mfa(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     update(
         tx,
         env,
@@ -193,12 +209,17 @@ pub async fn pass_mfa(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
 }
 
 /// Records the organization chosen on the selection page.
-pub async fn select_organization(tx: &mut Tx, env: &str, id: &str, org: &str) -> ApiResult<()> {
+pub async fn select_organization(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    org: &str,
+) -> ApiResult<()> {
     update(tx, env, id, "selected_organization_id = $3", Some(org)).await
 }
 
 /// Counts one failed attempt; returns the new count.
-pub async fn record_failure(tx: &mut Tx, env: &str, id: &str) -> ApiResult<i32> {
+pub async fn record_failure(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<i32> {
     Ok(sqlx::query_scalar(
         "update authkit_flows set failed_attempts = failed_attempts + 1
          where environment_id = $1 and id = $2 returning failed_attempts",
@@ -211,7 +232,7 @@ pub async fn record_failure(tx: &mut Tx, env: &str, id: &str) -> ApiResult<i32> 
 }
 
 /// Ends a flow (completed, or abandoned after too many failures).
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     sqlx::query("delete from authkit_flows where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)

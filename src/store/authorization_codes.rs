@@ -8,6 +8,7 @@ use sqlx::FromRow;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::new_id;
 
 /// Input of [`insert`].
@@ -33,7 +34,7 @@ pub struct NewCode<'a> {
 
 /// Issues a code; returns its value (shown once, in the redirect). Expired codes of the
 /// environment are deleted on the way.
-pub async fn insert(tx: &mut Tx, env: &str, new: NewCode<'_>) -> ApiResult<String> {
+pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: NewCode<'_>) -> ApiResult<String> {
     sqlx::query(
         "delete from authorization_codes where environment_id = $1
            and expires_at < now() - interval '1 day'",
@@ -101,7 +102,7 @@ pub enum Redemption {
 }
 
 /// Spends a code (row-locked, so two concurrent exchanges cannot both succeed).
-pub async fn redeem(tx: &mut Tx, env: &str, code: &str) -> ApiResult<Redemption> {
+pub async fn redeem(tx: &mut Tx, env: &EnvironmentId, code: &str) -> ApiResult<Redemption> {
     let row: Option<Issued> = sqlx::query_as(
         "select id, user_id, organization_id, auth_method, code_challenge, ip_address, user_agent,
                 expires_at, used_at, session_id
@@ -133,7 +134,12 @@ pub async fn redeem(tx: &mut Tx, env: &str, code: &str) -> ApiResult<Redemption>
 }
 
 /// Remembers the session an exchange created (revoked if the code is replayed).
-pub async fn attach_session(tx: &mut Tx, env: &str, id: &str, session_id: &str) -> ApiResult<()> {
+pub async fn attach_session(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    session_id: &str,
+) -> ApiResult<()> {
     sqlx::query(
         "update authorization_codes set session_id = $3 where environment_id = $1 and id = $2",
     )

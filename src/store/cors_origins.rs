@@ -9,6 +9,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// A CORS origin as the API returns it.
@@ -37,7 +38,7 @@ fn tag(mut c: CorsOrigin) -> CorsOrigin {
 }
 
 /// Adds an origin (already normalised). Errors: 409 `duplicate_cors_origin`.
-pub async fn insert(tx: &mut Tx, env: &str, origin: &str) -> ApiResult<CorsOrigin> {
+pub async fn insert(tx: &mut Tx, env: &EnvironmentId, origin: &str) -> ApiResult<CorsOrigin> {
     let row: CorsOrigin = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into cors_origins (id, environment_id, origin) values ($1, $2, $3) returning {COLUMNS}"
     )))
@@ -56,7 +57,7 @@ pub async fn insert(tx: &mut Tx, env: &str, origin: &str) -> ApiResult<CorsOrigi
 /// One page (`limit + 1` rows) of the environment's origins.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     params: &ListParams,
 ) -> ApiResult<Vec<CorsOrigin>> {
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
@@ -69,7 +70,7 @@ pub async fn list(
 }
 
 /// Removes an origin; 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     let done = sqlx::query("delete from cors_origins where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)
@@ -82,7 +83,11 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
 }
 
 /// Whether `origin` is registered for the environment.
-pub async fn is_allowed(conn: &mut PgConnection, env: &str, origin: &str) -> ApiResult<bool> {
+pub async fn is_allowed(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    origin: &str,
+) -> ApiResult<bool> {
     Ok(sqlx::query_scalar(
         "select exists(select 1 from cors_origins where environment_id = $1 and origin = $2)",
     )

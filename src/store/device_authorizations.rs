@@ -14,6 +14,7 @@ use sqlx::{FromRow, PgConnection};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// Seconds a device authorization lives.
@@ -65,7 +66,7 @@ pub fn normalize_user_code(typed: &str) -> String {
 }
 
 /// Starts a device authorization.
-pub async fn insert(tx: &mut Tx, env: &str) -> ApiResult<Created> {
+pub async fn insert(tx: &mut Tx, env: &EnvironmentId) -> ApiResult<Created> {
     let device_code = random_token(32);
     // 20^8 codes: a clash with a pending one is rare; pick again when it happens.
     let mut code = user_code();
@@ -138,7 +139,7 @@ struct Row {
 }
 
 /// Polls with a device code, recording the poll time.
-pub async fn poll(tx: &mut Tx, env: &str, device_code: &str) -> ApiResult<Poll> {
+pub async fn poll(tx: &mut Tx, env: &EnvironmentId, device_code: &str) -> ApiResult<Poll> {
     let row: Option<Row> = sqlx::query_as(
         "select id, state, user_id, organization_id, auth_method, expires_at <= now() as expired,
            coalesce(last_polled_at > now() - make_interval(secs => interval_secs), false) as too_fast
@@ -198,7 +199,7 @@ pub async fn poll(tx: &mut Tx, env: &str, device_code: &str) -> ApiResult<Poll> 
 #[derive(Debug, Clone, FromRow)]
 pub struct Waiting {
     /// The environment it belongs to.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// Its user code.
     pub user_code: String,
     /// When it expires.
@@ -221,7 +222,7 @@ pub async fn find_pending(conn: &mut PgConnection, user_code: &str) -> ApiResult
 /// there is none.
 pub async fn approve(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user_code: &str,
     user_id: &str,
     organization_id: Option<&str>,
@@ -242,7 +243,7 @@ pub async fn approve(
 }
 
 /// Denies the live pending authorization `user_code` of `env`; false when there is none.
-pub async fn deny(tx: &mut Tx, env: &str, user_code: &str) -> ApiResult<bool> {
+pub async fn deny(tx: &mut Tx, env: &EnvironmentId, user_code: &str) -> ApiResult<bool> {
     let done = sqlx::query(
         "update device_authorizations set state = 'denied'
          where environment_id = $1 and user_code = $2 and state = 'pending' and expires_at > now()",

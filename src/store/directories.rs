@@ -13,6 +13,7 @@ use super::organization_domains;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -136,7 +137,7 @@ fn event_state(state: &str) -> &str {
 }
 
 /// Records `dsync.activated` (with the organization's domains) or `dsync.deleted`.
-async fn record(tx: &mut Tx, env: &str, name: &str, d: &Directory) -> ApiResult<()> {
+async fn record(tx: &mut Tx, env: &EnvironmentId, name: &str, d: &Directory) -> ApiResult<()> {
     let mut data = serde_json::json!({
         "object": "directory",
         "id": d.id,
@@ -180,7 +181,7 @@ pub struct NewDirectory {
 /// `dsync.activated`.
 pub async fn insert(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     new: &NewDirectory,
     token_hash: &str,
 ) -> ApiResult<Directory> {
@@ -207,7 +208,11 @@ pub async fn insert(
 }
 
 /// One directory by id.
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<Directory>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<Directory>> {
     let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from directories d where d.environment_id = $1 and d.id = $2"
     )))
@@ -232,7 +237,7 @@ pub struct DirectoryFilter {
 /// One page of directories; `limit + 1` rows for the envelope.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &DirectoryFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<Directory>> {
@@ -264,7 +269,7 @@ pub async fn list(
 }
 
 /// Deletes a directory with its users and groups; records `dsync.deleted`. 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<Directory> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Directory> {
     let mut d = find(&mut *tx, env, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Directory", id))?;
@@ -279,7 +284,12 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<Directory> {
 }
 
 /// Replaces the SCIM token digest; the old token stops working at commit. 404 when absent.
-pub async fn rotate_token(tx: &mut Tx, env: &str, id: &str, token_hash: &str) -> ApiResult<()> {
+pub async fn rotate_token(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    token_hash: &str,
+) -> ApiResult<()> {
     let done = sqlx::query(
         "update directories set scim_token_hash = $3 where environment_id = $1 and id = $2",
     )
@@ -298,7 +308,7 @@ pub async fn rotate_token(tx: &mut Tx, env: &str, id: &str, token_hash: &str) ->
 #[derive(Debug, Clone, FromRow)]
 pub struct ScimDirectory {
     /// The environment the directory belongs to.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// `directory_…`
     pub id: String,
     /// The owning organization.

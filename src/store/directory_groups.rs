@@ -18,6 +18,7 @@ use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::protocols::scim::filter::AttrPath;
 use crate::store::events::{self, names};
@@ -215,7 +216,7 @@ pub struct Member {
 /// The members of the given groups, in membership order.
 pub async fn members(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     group_ids: &[String],
 ) -> ApiResult<Vec<Member>> {
     Ok(sqlx::query_as(
@@ -297,7 +298,7 @@ pub struct GroupFilter {
 /// One page of groups of the environment; `limit + 1` rows for the envelope.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &GroupFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<DirectoryGroup>> {
@@ -323,7 +324,7 @@ pub async fn list(
 /// One group of the environment by id.
 pub async fn find(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<DirectoryGroup>> {
     let row: Option<GroupRecord> = scim_resources::find(conn, env, id).await?;
@@ -333,7 +334,7 @@ pub async fn find(
 /// The groups of each of the given users (user id → groups, oldest first).
 pub async fn groups_of_users(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_ids: &[String],
 ) -> ApiResult<HashMap<String, Vec<DirectoryGroup>>> {
     #[derive(FromRow)]

@@ -19,6 +19,7 @@ use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::protocols::scim::filter::AttrPath;
 use crate::protocols::scim::schema::ENTERPRISE;
@@ -410,7 +411,7 @@ pub struct UserFilter {
 /// One page of users of the environment; `limit + 1` rows for the envelope.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &UserFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<UserRecord>> {
@@ -433,14 +434,18 @@ pub async fn list(
 }
 
 /// One user of the environment by id.
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<UserRecord>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<UserRecord>> {
     scim_resources::find(conn, env, id).await
 }
 
 /// Attaches each user's groups.
 pub async fn with_groups(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     users: Vec<UserRecord>,
 ) -> ApiResult<Vec<DirectoryUserWithGroups>> {
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();

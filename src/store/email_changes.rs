@@ -11,6 +11,7 @@ use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// Lifetime of a code, in minutes.
@@ -31,7 +32,7 @@ pub struct PendingChange {
 /// of the user stop working.
 pub async fn insert(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     new_email: &str,
 ) -> ApiResult<PendingChange> {
@@ -92,7 +93,12 @@ struct Candidate {
 }
 
 /// Checks `code` against the user's latest email change.
-pub async fn confirm(tx: &mut Tx, env: &str, user_id: &str, code: &str) -> ApiResult<Confirmation> {
+pub async fn confirm(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    user_id: &str,
+    code: &str,
+) -> ApiResult<Confirmation> {
     let latest: Option<Candidate> = sqlx::query_as(
         "select id, new_email, code_hash, attempts, expires_at <= now() as expired,
            consumed_at is not null as consumed

@@ -17,12 +17,13 @@ use sqlx::{FromRow, PgPool};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 
 /// Queues an email in the caller's transaction; a worker sends it after commit (when SMTP is
 /// configured).
 ///
 /// Errors: 400 `invalid_email` when `to` is not an email address.
-pub async fn enqueue(tx: &mut Tx, env: &str, to: &str, email: &Email) -> ApiResult<()> {
+pub async fn enqueue(tx: &mut Tx, env: &EnvironmentId, to: &str, email: &Email) -> ApiResult<()> {
     let to = to.trim();
     if lettre::Address::from_str(to).is_err() {
         return Err(ApiError::bad_request(
@@ -39,7 +40,7 @@ pub async fn enqueue(tx: &mut Tx, env: &str, to: &str, email: &Email) -> ApiResu
 /// Queues one email in the caller's transaction; returns the row id.
 pub async fn insert(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     kind: &str,
     recipient: &str,
     payload: &Value,
@@ -62,7 +63,7 @@ pub struct Claimed {
     /// The outbox row.
     pub id: i64,
     /// The environment that queued it.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// The environment's display name (the product name in the templates).
     pub environment_name: String,
     /// The email kind (`magic_auth`, …).

@@ -14,6 +14,7 @@ use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -76,7 +77,7 @@ fn build(vault: &Vault, r: Row) -> ApiResult<EmailVerification> {
 pub async fn insert(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     email: &str,
 ) -> ApiResult<EmailVerification> {
@@ -109,7 +110,7 @@ pub async fn insert(
 pub async fn find(
     conn: &mut PgConnection,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<EmailVerification>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -126,7 +127,7 @@ pub async fn find(
 /// asking for one need not send another.
 pub async fn live_exists(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     email: &str,
 ) -> ApiResult<bool> {
@@ -155,7 +156,7 @@ struct Candidate {
 /// user is spent and the accepted code's id is returned; a wrong code counts an attempt.
 pub async fn redeem(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     email: &str,
     code: &str,

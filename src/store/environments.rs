@@ -9,13 +9,14 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use crate::crypto::vault::Vault;
 use crate::crypto::{self, signing};
 use crate::db::Tx;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// An environment as the CLI prints it.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Environment {
     /// `environment_…`
-    pub id: String,
+    pub id: EnvironmentId,
     /// Display name.
     pub name: String,
     /// Production environments issue `sk_live_…` keys.
@@ -48,7 +49,7 @@ pub async fn create(
     client_id: Option<&str>,
     api_key: Option<&str>,
 ) -> anyhow::Result<CreatedEnvironment> {
-    let id = new_id(prefix::ENVIRONMENT);
+    let id = EnvironmentId::new();
     let client_id = client_id.map_or_else(|| new_id(prefix::CLIENT), String::from);
     let environment: Environment = sqlx::query_as(
         "insert into environments (id, name, production, client_id) values ($1, $2, $3, $4)
@@ -71,7 +72,11 @@ pub async fn create(
 }
 
 /// Generates an RS256 key for the environment and stores it encrypted.
-pub async fn add_signing_key(tx: &mut Tx, vault: &Vault, env: &str) -> anyhow::Result<()> {
+pub async fn add_signing_key(
+    tx: &mut Tx,
+    vault: &Vault,
+    env: &EnvironmentId,
+) -> anyhow::Result<()> {
     let generated = tokio::task::spawn_blocking({
         let subject = format!("Keystead {env}");
         move || signing::generate(&subject)
@@ -115,7 +120,7 @@ pub async fn find_by_client_id(
 pub async fn signing_keys(
     pool: &PgPool,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
 ) -> anyhow::Result<Vec<signing::SigningKey>> {
     let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
         "select id, private_key_enc, certificate_der from signing_keys
@@ -210,16 +215,20 @@ pub async fn bootstrap(
     Ok(outcome)
 }
 
-async fn matches_env(tx: &mut Tx, api_key: Option<&str>, env: &str) -> anyhow::Result<bool> {
+async fn matches_env(
+    tx: &mut Tx,
+    api_key: Option<&str>,
+    env: &EnvironmentId,
+) -> anyhow::Result<bool> {
     let Some(k) = api_key else { return Ok(true) };
-    let owner: Option<String> =
+    let owner: Option<EnvironmentId> =
         sqlx::query_scalar("select environment_id from api_keys where key_hash = $1")
             .bind(crypto::sha256_hex(k))
             .fetch_optional(&mut **tx)
             .await?;
     match owner {
         None => Ok(false),
-        Some(o) if o == env => Ok(true),
+        Some(o) if o == *env => Ok(true),
         Some(o) => anyhow::bail!("KEYSTEAD_BOOTSTRAP_API_KEY already belongs to environment {o}"),
     }
 }

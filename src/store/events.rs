@@ -12,6 +12,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use crate::db::Tx;
 use crate::error::ApiResult;
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// The event names Keystead emits, as WorkOS spells them.
@@ -142,7 +143,7 @@ pub struct Event {
 /// Writes one event into the outbox, inside the caller's transaction.
 pub async fn record(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     event: &str,
     data: &impl Serialize,
     organization_id: Option<&str>,
@@ -177,7 +178,7 @@ pub struct EventFilter {
 /// One page of events, newest or oldest first per `params`; `limit + 1` rows for the envelope.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &EventFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<Event>> {

@@ -5,6 +5,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 
 /// A stored response to replay.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ pub enum Claim {
 /// an in-progress one abandoned for `abandon_after_secs` (a crashed replica), is taken over.
 pub async fn claim(
     pool: &PgPool,
-    env: &str,
+    env: &EnvironmentId,
     key: &str,
     request_hash: &str,
     abandon_after_secs: i64,
@@ -87,7 +88,7 @@ pub async fn claim(
 /// Stores the response of a claimed key.
 pub async fn complete(
     pool: &PgPool,
-    env: &str,
+    env: &EnvironmentId,
     key: &str,
     response: &StoredResponse,
 ) -> ApiResult<()> {
@@ -106,7 +107,7 @@ pub async fn complete(
 }
 
 /// Frees a claimed key (the request failed with a 5xx and may be retried as new).
-pub async fn release(pool: &PgPool, env: &str, key: &str) -> ApiResult<()> {
+pub async fn release(pool: &PgPool, env: &EnvironmentId, key: &str) -> ApiResult<()> {
     sqlx::query("delete from idempotency_keys where environment_id = $1 and key = $2")
         .bind(env)
         .bind(key)

@@ -15,6 +15,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -81,7 +82,7 @@ struct InvitationEvent<'a> {
     updated_at: DateTime<Utc>,
 }
 
-async fn record(tx: &mut Tx, env: &str, name: &str, i: &Invitation) -> ApiResult<()> {
+async fn record(tx: &mut Tx, env: &EnvironmentId, name: &str, i: &Invitation) -> ApiResult<()> {
     let event = InvitationEvent {
         object: "invitation",
         id: &i.id,
@@ -183,7 +184,7 @@ pub struct NewInvitation {
 pub async fn insert(
     tx: &mut Tx,
     links: Links<'_>,
-    env: &str,
+    env: &EnvironmentId,
     new: NewInvitation,
 ) -> ApiResult<Invitation> {
     sqlx::query(
@@ -235,7 +236,7 @@ pub async fn insert(
 pub async fn find(
     conn: &mut PgConnection,
     links: Links<'_>,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<Invitation>> {
     find_by(conn, links, env, "id", id).await
@@ -245,7 +246,7 @@ pub async fn find(
 pub async fn find_by_token(
     conn: &mut PgConnection,
     links: Links<'_>,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
 ) -> ApiResult<Option<Invitation>> {
     find_by(conn, links, env, "token_hash", &sha256_hex(token)).await
@@ -254,7 +255,7 @@ pub async fn find_by_token(
 async fn find_by(
     conn: &mut PgConnection,
     links: Links<'_>,
-    env: &str,
+    env: &EnvironmentId,
     column: &str,
     value: &str,
 ) -> ApiResult<Option<Invitation>> {
@@ -281,7 +282,7 @@ pub struct InvitationFilter {
 pub async fn list(
     conn: &mut PgConnection,
     links: Links<'_>,
-    env: &str,
+    env: &EnvironmentId,
     filter: &InvitationFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<Invitation>> {
@@ -302,7 +303,12 @@ pub async fn list(
 }
 
 /// The invitation, locked for the rest of the transaction; 404 when absent.
-pub async fn lock(tx: &mut Tx, links: Links<'_>, env: &str, id: &str) -> ApiResult<Invitation> {
+pub async fn lock(
+    tx: &mut Tx,
+    links: Links<'_>,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Invitation> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from invitations where environment_id = $1 and id = $2 for update"
     )))
@@ -332,7 +338,7 @@ pub fn not_pending(i: &Invitation, fallback: Option<&'static str>) -> ApiError {
 async fn update(
     tx: &mut Tx,
     links: Links<'_>,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     set: &str,
     user: Option<&str>,
@@ -352,7 +358,7 @@ async fn update(
 pub async fn accept(
     tx: &mut Tx,
     links: Links<'_>,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     user_id: &str,
 ) -> ApiResult<Invitation> {
@@ -370,7 +376,12 @@ pub async fn accept(
 }
 
 /// Revokes a pending invitation; records `invitation.revoked`.
-pub async fn revoke(tx: &mut Tx, links: Links<'_>, env: &str, id: &str) -> ApiResult<Invitation> {
+pub async fn revoke(
+    tx: &mut Tx,
+    links: Links<'_>,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Invitation> {
     let i = update(
         tx,
         links,
@@ -388,7 +399,7 @@ pub async fn revoke(tx: &mut Tx, links: Links<'_>, env: &str, id: &str) -> ApiRe
 pub async fn resent(
     tx: &mut Tx,
     links: Links<'_>,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     locale: Option<&str>,
 ) -> ApiResult<Invitation> {

@@ -8,6 +8,7 @@ use sqlx::{FromRow, PgConnection};
 
 use crate::db::Tx;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 
 /// The template as the API returns it.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -32,7 +33,7 @@ fn tag(mut t: JwtTemplate) -> JwtTemplate {
 }
 
 /// The environment's template, if one was set.
-pub async fn find(conn: &mut PgConnection, env: &str) -> ApiResult<Option<JwtTemplate>> {
+pub async fn find(conn: &mut PgConnection, env: &EnvironmentId) -> ApiResult<Option<JwtTemplate>> {
     let row: Option<JwtTemplate> = sqlx::query_as(
         "select content, created_at, updated_at from jwt_templates where environment_id = $1",
     )
@@ -43,7 +44,7 @@ pub async fn find(conn: &mut PgConnection, env: &str) -> ApiResult<Option<JwtTem
 }
 
 /// Sets the template (already validated).
-pub async fn upsert(tx: &mut Tx, env: &str, content: &str) -> ApiResult<JwtTemplate> {
+pub async fn upsert(tx: &mut Tx, env: &EnvironmentId, content: &str) -> ApiResult<JwtTemplate> {
     let row: JwtTemplate = sqlx::query_as(
         "insert into jwt_templates (environment_id, content) values ($1, $2)
          on conflict (environment_id) do update set content = excluded.content

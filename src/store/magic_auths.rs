@@ -14,6 +14,7 @@ use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -76,7 +77,7 @@ fn build(vault: &Vault, r: Row) -> ApiResult<MagicAuth> {
 pub async fn insert(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
     user_id: &str,
     invitation_id: Option<&str>,
@@ -111,7 +112,7 @@ pub async fn insert(
 pub async fn find(
     conn: &mut PgConnection,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<MagicAuth>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -128,7 +129,7 @@ pub async fn find(
 /// sends before the first sign-in name the same future user.
 pub async fn reserved_user_id(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
 ) -> ApiResult<Option<String>> {
     Ok(sqlx::query_scalar(
@@ -167,7 +168,7 @@ struct Candidate {
 /// spent (codes work once). A wrong code counts an attempt against the live ones.
 pub async fn redeem(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
     code: &str,
 ) -> ApiResult<Result<Redeemed, CodeError>> {

@@ -12,6 +12,7 @@ use sqlx::{FromRow, PgConnection};
 use crate::crypto::random_alphanumeric;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -107,7 +108,7 @@ pub fn normalize(domain: &str) -> ApiResult<String> {
 /// organization of the environment has verified it and this one would be verified too.
 pub async fn insert(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     organization_id: &str,
     domain: &str,
     state: InitialState,
@@ -162,7 +163,7 @@ pub async fn insert(
 /// One domain by id.
 pub async fn find(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<OrganizationDomain>> {
     let row: Option<OrganizationDomain> = sqlx::query_as(AssertSqlSafe(format!(
@@ -178,7 +179,7 @@ pub async fn find(
 /// The domains of the given organizations, oldest first.
 pub async fn list_for(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     organization_ids: &[String],
 ) -> ApiResult<Vec<OrganizationDomain>> {
     let rows: Vec<OrganizationDomain> = sqlx::query_as(AssertSqlSafe(format!(
@@ -193,7 +194,7 @@ pub async fn list_for(
 }
 
 /// Deletes a domain and records `organization_domain.deleted`; 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<OrganizationDomain> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<OrganizationDomain> {
     let row: OrganizationDomain = sqlx::query_as(AssertSqlSafe(format!(
         "delete from organization_domains where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))
@@ -217,7 +218,7 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<OrganizationD
 /// Locks a domain row for a state change (`select … for update`).
 pub async fn find_for_update(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<OrganizationDomain>> {
     let row: Option<OrganizationDomain> = sqlx::query_as(AssertSqlSafe(format!(
@@ -243,7 +244,7 @@ pub enum FailureReason {
 /// `failed` with a reason (records `organization_domain.verification_failed` and `.updated`).
 pub async fn set_verification(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     outcome: Result<(), FailureReason>,
 ) -> ApiResult<OrganizationDomain> {
@@ -290,7 +291,7 @@ pub async fn set_verification(
 /// True when another organization of the environment has `domain` verified.
 pub async fn verified_elsewhere(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     organization_id: &str,
     domain: &str,
 ) -> ApiResult<bool> {

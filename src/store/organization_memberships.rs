@@ -13,6 +13,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 use crate::store::users::{self, User};
@@ -75,7 +76,7 @@ struct MembershipEvent<'a> {
     updated_at: DateTime<Utc>,
 }
 
-async fn record(tx: &mut Tx, env: &str, name: &str, m: &Membership) -> ApiResult<()> {
+async fn record(tx: &mut Tx, env: &EnvironmentId, name: &str, m: &Membership) -> ApiResult<()> {
     let event = MembershipEvent {
         object: "organization_membership",
         id: &m.id,
@@ -114,7 +115,11 @@ const SELECT: &str = "select m.id, m.user_id, m.organization_id, o.name as organ
      where m.environment_id = ";
 
 /// Attaches the users to rows; rows whose user vanished are dropped.
-async fn hydrate(conn: &mut PgConnection, env: &str, rows: Vec<Row>) -> ApiResult<Vec<Membership>> {
+async fn hydrate(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    rows: Vec<Row>,
+) -> ApiResult<Vec<Membership>> {
     let ids: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
     let users: HashMap<String, User> = users::find_many(conn, env, &ids)
         .await?
@@ -156,7 +161,7 @@ async fn hydrate(conn: &mut PgConnection, env: &str, rows: Vec<Row>) -> ApiResul
 
 async fn find_where(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     clause: &str,
     a: &str,
     b: Option<&str>,
@@ -174,14 +179,18 @@ async fn find_where(
 }
 
 /// One membership by id.
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<Membership>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<Membership>> {
     find_where(conn, env, "m.id =", id, None).await
 }
 
 /// The membership of `user_id` in `organization_id`, whatever its status.
 pub async fn find_for(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     organization_id: &str,
 ) -> ApiResult<Option<Membership>> {
@@ -202,7 +211,7 @@ pub struct MembershipFilter {
 /// One page (`limit + 1` rows) of memberships.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &MembershipFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<Membership>> {
@@ -224,7 +233,7 @@ pub async fn list(
     hydrate(conn, env, rows).await
 }
 
-async fn reload(tx: &mut Tx, env: &str, id: &str) -> ApiResult<Membership> {
+async fn reload(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Membership> {
     find(tx, env, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Organization membership", id))
@@ -238,7 +247,7 @@ async fn reload(tx: &mut Tx, env: &str, id: &str) -> ApiResult<Membership> {
 /// `organization_membership_already_exists` for an active or pending pair.
 pub async fn insert(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     organization_id: &str,
     roles: &[String],
@@ -289,7 +298,7 @@ pub async fn insert(
 
 async fn set(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     status: Option<&str>,
     roles: Option<&[String]>,
@@ -316,7 +325,7 @@ async fn set(
 /// Replaces the roles (non-empty, already checked); records `organization_membership.updated`.
 pub async fn update_roles(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     roles: &[String],
 ) -> ApiResult<Membership> {
@@ -332,7 +341,7 @@ pub async fn update_roles(
 /// Errors: 404 unknown; 400 `pending_error` when the membership is `pending` and `from` is not.
 pub async fn transition(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     from: &str,
     to: &str,
@@ -365,7 +374,7 @@ pub async fn transition(
 }
 
 /// Deletes a membership and records `organization_membership.deleted`; 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     let m = reload(tx, env, id).await?;
     sqlx::query("delete from organization_memberships where environment_id = $1 and id = $2")
         .bind(env)
@@ -378,7 +387,12 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
 /// Deletes every membership of a user (`column = "user_id"`) or organization
 /// (`column = "organization_id"`), recording `organization_membership.deleted` for each; called
 /// before the user or organization itself is deleted.
-pub async fn delete_all_of(tx: &mut Tx, env: &str, column: &str, id: &str) -> ApiResult<()> {
+pub async fn delete_all_of(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    column: &str,
+    id: &str,
+) -> ApiResult<()> {
     let column = if column == "user_id" {
         "user_id"
     } else {
@@ -400,7 +414,7 @@ pub async fn delete_all_of(tx: &mut Tx, env: &str, column: &str, id: &str) -> Ap
 /// Deletes a user and records `user.deleted`, after deleting the user's memberships with their
 /// `organization_membership.deleted` events (memberships embed their user, so the cascade lives
 /// here, above [`users`]).
-pub async fn delete_user(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn delete_user(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     delete_all_of(tx, env, "user_id", id).await?;
     users::delete(tx, env, id).await
 }
@@ -408,7 +422,7 @@ pub async fn delete_user(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
 /// The organizations (id, name) the user is an active member of, oldest membership first.
 pub async fn active_organizations(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
 ) -> ApiResult<Vec<(String, String)>> {
     Ok(sqlx::query_as(
@@ -425,7 +439,7 @@ pub async fn active_organizations(
 /// The roles of the user's active membership in the organization, `None` when not a member.
 pub async fn active_roles(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     organization_id: &str,
 ) -> ApiResult<Option<Vec<String>>> {

@@ -11,6 +11,7 @@ use super::organization_domains::{self as domains, InitialState, OrganizationDom
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -142,7 +143,11 @@ fn external_id_taken() -> ApiError {
 
 /// Creates an organization with its domains; records `organization_domain.created` per domain
 /// and `organization.created`.
-pub async fn insert(tx: &mut Tx, env: &str, new: NewOrganization) -> ApiResult<Organization> {
+pub async fn insert(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    new: NewOrganization,
+) -> ApiResult<Organization> {
     let row: Row = sqlx::query_as(AssertSqlSafe(format!(
         "insert into organizations (id, environment_id, name, external_id, metadata, stripe_customer_id,
            allow_profiles_outside_organization)
@@ -175,14 +180,18 @@ pub async fn insert(tx: &mut Tx, env: &str, new: NewOrganization) -> ApiResult<O
 }
 
 /// One organization by id, with its domains.
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<Organization>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<Organization>> {
     find_by(conn, env, "id", id).await
 }
 
 /// One organization by its external id, with its domains.
 pub async fn find_by_external_id(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     external_id: &str,
 ) -> ApiResult<Option<Organization>> {
     find_by(conn, env, "external_id", external_id).await
@@ -190,7 +199,7 @@ pub async fn find_by_external_id(
 
 async fn find_by(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     column: &str,
     value: &str,
 ) -> ApiResult<Option<Organization>> {
@@ -218,7 +227,7 @@ pub struct OrganizationFilter {
 /// One page (`limit + 1` rows) of organizations with their domains.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &OrganizationFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<Organization>> {
@@ -268,7 +277,7 @@ pub struct OrganizationChanges {
 /// Applies `changes` and records `organization.updated` (and domain events); 404 when absent.
 pub async fn update(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     changes: OrganizationChanges,
 ) -> ApiResult<Organization> {
@@ -325,7 +334,7 @@ pub async fn update(
 
 /// Deletes an organization (its domains and invitations cascade) and records
 /// `organization.deleted`, after deleting its memberships (`organization_membership.deleted`).
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     let org = find(tx, env, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Organization", id))?;
@@ -353,7 +362,7 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
 /// organization does not exist in `env`.
 pub async fn admits_profile_email(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     email: &str,
 ) -> ApiResult<Option<bool>> {

@@ -14,6 +14,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -82,7 +83,7 @@ fn build(vault: &Vault, public_url: &str, r: Row) -> ApiResult<PasswordReset> {
     })
 }
 
-async fn record(tx: &mut Tx, env: &str, name: &str, r: &PasswordReset) -> ApiResult<()> {
+async fn record(tx: &mut Tx, env: &EnvironmentId, name: &str, r: &PasswordReset) -> ApiResult<()> {
     let event = PasswordResetEvent {
         object: "password_reset",
         id: &r.id,
@@ -100,7 +101,7 @@ pub async fn insert(
     tx: &mut Tx,
     vault: &Vault,
     public_url: &str,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     email: &str,
 ) -> ApiResult<PasswordReset> {
@@ -116,7 +117,7 @@ pub async fn insert_with_link(
     tx: &mut Tx,
     vault: &Vault,
     public_url: &str,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     email: &str,
     link: impl FnOnce(&PasswordReset) -> String,
@@ -143,7 +144,7 @@ pub async fn insert_with_link(
 }
 
 /// Whether `token` is a live (unspent, unexpired) reset token of `env`; spends nothing.
-pub async fn is_live(conn: &mut PgConnection, env: &str, token: &str) -> ApiResult<bool> {
+pub async fn is_live(conn: &mut PgConnection, env: &EnvironmentId, token: &str) -> ApiResult<bool> {
     Ok(sqlx::query_scalar(
         "select exists(select 1 from password_resets where environment_id = $1 and token_hash = $2
            and consumed_at is null and expires_at > now())",
@@ -159,7 +160,7 @@ pub async fn find(
     conn: &mut PgConnection,
     vault: &Vault,
     public_url: &str,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<PasswordReset>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -178,7 +179,7 @@ pub async fn redeem(
     tx: &mut Tx,
     vault: &Vault,
     public_url: &str,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
 ) -> ApiResult<Result<PasswordReset, CodeError>> {
     let row: Option<(String, bool, bool)> = sqlx::query_as(

@@ -9,6 +9,7 @@ use sqlx::FromRow;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// Lifetime of a pending authentication, in minutes.
@@ -79,7 +80,7 @@ pub struct NewPending<'a> {
 }
 
 /// Stores a pending sign-in; returns its token (shown once).
-pub async fn create(tx: &mut Tx, env: &str, new: NewPending<'_>) -> ApiResult<String> {
+pub async fn create(tx: &mut Tx, env: &EnvironmentId, new: NewPending<'_>) -> ApiResult<String> {
     let token = random_token(32);
     sqlx::query(
         "insert into pending_authentications (id, environment_id, user_id, token_hash, stage, auth_method,
@@ -105,7 +106,12 @@ pub async fn create(tx: &mut Tx, env: &str, new: NewPending<'_>) -> ApiResult<St
 
 /// The live pending sign-in of `token` waiting for `stage`, locked; `None` when the token is
 /// unknown, spent, expired or waits for another step.
-pub async fn find(tx: &mut Tx, env: &str, token: &str, stage: Stage) -> ApiResult<Option<Pending>> {
+pub async fn find(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    token: &str,
+    stage: Stage,
+) -> ApiResult<Option<Pending>> {
     Ok(sqlx::query_as(
         "select id, user_id, auth_method, mfa_verified, organization_id, email_verification_id, ip_address,
            user_agent
@@ -120,7 +126,7 @@ pub async fn find(tx: &mut Tx, env: &str, token: &str, stage: Stage) -> ApiResul
 }
 
 /// Spends a pending sign-in's token.
-pub async fn consume(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn consume(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     sqlx::query("update pending_authentications set consumed_at = now() where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)

@@ -9,6 +9,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// A redirect URI as the API returns it.
@@ -41,7 +42,12 @@ fn tag(mut r: RedirectUri) -> RedirectUri {
 
 /// Adds a URI (already validated). It becomes the default when asked to or when it is the
 /// environment's first. Errors: 400 for a URI already registered.
-pub async fn insert(tx: &mut Tx, env: &str, uri: &str, default: bool) -> ApiResult<RedirectUri> {
+pub async fn insert(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    uri: &str,
+    default: bool,
+) -> ApiResult<RedirectUri> {
     let has_default: bool = sqlx::query_scalar(
         "select exists(select 1 from redirect_uris where environment_id = $1 and is_default)",
     )
@@ -78,7 +84,7 @@ pub async fn insert(tx: &mut Tx, env: &str, uri: &str, default: bool) -> ApiResu
 /// One page (`limit + 1` rows) of the environment's redirect URIs.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     params: &ListParams,
 ) -> ApiResult<Vec<RedirectUri>> {
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
@@ -91,7 +97,7 @@ pub async fn list(
 }
 
 /// Removes a URI; 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     let done = sqlx::query("delete from redirect_uris where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)
@@ -104,7 +110,11 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
 }
 
 /// Whether `uri` is registered (exactly) for the environment.
-pub async fn is_allowed(conn: &mut PgConnection, env: &str, uri: &str) -> ApiResult<bool> {
+pub async fn is_allowed(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    uri: &str,
+) -> ApiResult<bool> {
     Ok(sqlx::query_scalar(
         "select exists(select 1 from redirect_uris where environment_id = $1 and uri = $2)",
     )
@@ -115,7 +125,10 @@ pub async fn is_allowed(conn: &mut PgConnection, env: &str, uri: &str) -> ApiRes
 }
 
 /// The environment's default redirect URI, if any.
-pub async fn default_uri(conn: &mut PgConnection, env: &str) -> ApiResult<Option<String>> {
+pub async fn default_uri(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+) -> ApiResult<Option<String>> {
     Ok(
         sqlx::query_scalar(
             "select uri from redirect_uris where environment_id = $1 and is_default",

@@ -9,6 +9,7 @@ use sqlx::{FromRow, PgConnection};
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -81,7 +82,7 @@ pub struct NewRole {
 }
 
 /// Creates a custom role and records `role.created`. Errors: 409 `role_slug_conflict`.
-pub async fn insert(tx: &mut Tx, env: &str, new: NewRole) -> ApiResult<Role> {
+pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: NewRole) -> ApiResult<Role> {
     let role: Role = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into roles (id, environment_id, slug, name, description, resource_type_slug)
          values ($1, $2, $3, $4, $5, $6) returning {COLUMNS}"
@@ -114,7 +115,7 @@ pub async fn insert(tx: &mut Tx, env: &str, new: NewRole) -> ApiResult<Role> {
 /// One role by slug.
 pub async fn find_by_slug(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     slug: &str,
 ) -> ApiResult<Option<Role>> {
     let row: Option<Role> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -128,7 +129,7 @@ pub async fn find_by_slug(
 }
 
 /// Every role of the environment, oldest first (`RoleList` is not paginated).
-pub async fn list(conn: &mut PgConnection, env: &str) -> ApiResult<Vec<Role>> {
+pub async fn list(conn: &mut PgConnection, env: &EnvironmentId) -> ApiResult<Vec<Role>> {
     let rows: Vec<Role> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from roles where environment_id = $1 order by created_at, id"
     )))
@@ -141,7 +142,7 @@ pub async fn list(conn: &mut PgConnection, env: &str) -> ApiResult<Vec<Role>> {
 /// The first of `slugs` that is not a role of the environment, if any.
 pub async fn first_unknown(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     slugs: &[String],
 ) -> ApiResult<Option<String>> {
     let known: Vec<String> =

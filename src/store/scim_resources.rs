@@ -11,6 +11,7 @@ use super::directories::ScimDirectory;
 use super::scim_filter::{Column, Cond, sort_expr};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::EnvironmentId;
 use crate::protocols::scim::filter::AttrPath;
 use crate::store::events;
 
@@ -124,7 +125,7 @@ pub async fn find_in<T: ScimTable>(
 /// One row of the environment by id (the WorkOS read API, any directory).
 pub async fn find<T: ScimTable>(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<T>> {
     let a = T::ALIAS;

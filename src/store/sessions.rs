@@ -12,6 +12,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -79,7 +80,11 @@ pub struct NewSession<'a> {
 
 /// Creates an active session with its first refresh token; records `session.created`.
 /// Returns the session and the refresh token's value (shown once).
-pub async fn create(tx: &mut Tx, env: &str, new: NewSession<'_>) -> ApiResult<(Session, String)> {
+pub async fn create(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    new: NewSession<'_>,
+) -> ApiResult<(Session, String)> {
     let ttl = chrono::Duration::from_std(new.ttl).map_err(anyhow::Error::from)?;
     let session: Session = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into sessions (id, environment_id, user_id, organization_id, auth_method, status, ip_address,
@@ -109,7 +114,11 @@ pub async fn create(tx: &mut Tx, env: &str, new: NewSession<'_>) -> ApiResult<(S
     Ok((session, token))
 }
 
-async fn insert_refresh_token(tx: &mut Tx, env: &str, session_id: &str) -> ApiResult<String> {
+async fn insert_refresh_token(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    session_id: &str,
+) -> ApiResult<String> {
     let token = random_token(32);
     sqlx::query("insert into refresh_tokens (id, environment_id, session_id, token_hash) values ($1, $2, $3, $4)")
         .bind(new_id("refresh_token"))
@@ -138,7 +147,7 @@ pub enum Rotation {
 /// tabs); after that a replay revokes the whole session (refresh-token reuse detection).
 pub async fn rotate(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     grace: std::time::Duration,
 ) -> ApiResult<Rotation> {
@@ -178,7 +187,7 @@ pub async fn rotate(
 /// Re-scopes a session to an organization (refresh with `organization_id`).
 pub async fn set_organization(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     organization_id: &str,
 ) -> ApiResult<Session> {
@@ -195,7 +204,11 @@ pub async fn set_organization(
 }
 
 /// One session by id.
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<Session>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<Session>> {
     let row: Option<Session> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from sessions where environment_id = $1 and id = $2"
     )))
@@ -212,8 +225,8 @@ pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Opt
 pub async fn find_anywhere(
     conn: &mut PgConnection,
     id: &str,
-) -> ApiResult<Option<(String, Session)>> {
-    let env: Option<String> =
+) -> ApiResult<Option<(EnvironmentId, Session)>> {
+    let env: Option<EnvironmentId> =
         sqlx::query_scalar("select environment_id from sessions where id = $1")
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -226,7 +239,7 @@ pub async fn find_anywhere(
 
 /// Revokes a session (its refresh tokens stop working); records `session.revoked` the first
 /// time. Returns the session; 404 when absent.
-pub async fn revoke(tx: &mut Tx, env: &str, id: &str) -> ApiResult<Session> {
+pub async fn revoke(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Session> {
     let row: Option<Session> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update sessions set status = 'revoked', ended_at = now()
          where environment_id = $1 and id = $2 and status = 'active' returning {COLUMNS}"
@@ -256,7 +269,11 @@ pub async fn revoke(tx: &mut Tx, env: &str, id: &str) -> ApiResult<Session> {
 
 /// Revokes every active session of a user (e.g. after a password reset); records one
 /// `session.revoked` each.
-pub async fn revoke_all_for_user(tx: &mut Tx, env: &str, user_id: &str) -> ApiResult<usize> {
+pub async fn revoke_all_for_user(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    user_id: &str,
+) -> ApiResult<usize> {
     let ids: Vec<String> = sqlx::query_scalar(
         "select id from sessions where environment_id = $1 and user_id = $2 and status = 'active'",
     )
@@ -273,7 +290,7 @@ pub async fn revoke_all_for_user(tx: &mut Tx, env: &str, user_id: &str) -> ApiRe
 /// One page (`limit + 1` rows) of a user's sessions.
 pub async fn list_for_user(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     params: &ListParams,
 ) -> ApiResult<Vec<Session>> {

@@ -13,6 +13,7 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -75,7 +76,7 @@ fn secs(d: Duration) -> f64 {
 /// Records a started login; returns it with its new id.
 pub async fn insert_request(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     new: NewSsoRequest<'_>,
 ) -> ApiResult<SsoRequest> {
     Ok(sqlx::query_as(AssertSqlSafe(format!(
@@ -103,7 +104,7 @@ pub async fn insert_request(
 /// errors); `None` when unknown, expired or already used.
 pub async fn find_request(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     connection_id: &str,
     id: &str,
 ) -> ApiResult<Option<SsoRequest>> {
@@ -121,7 +122,7 @@ pub async fn find_request(
 /// Marks a pending login used; `None` when unknown, expired or already used (single use).
 pub async fn consume_request(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     connection_id: &str,
     id: &str,
 ) -> ApiResult<Option<SsoRequest>> {
@@ -140,7 +141,7 @@ pub async fn consume_request(
 /// Expired ids of the environment are purged on the way.
 pub async fn remember_assertion(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     connection_id: &str,
     assertion_id: &str,
     expires_at: DateTime<Utc>,
@@ -270,7 +271,7 @@ pub struct NewProfile {
 /// Creates or refreshes the profile of (connection, IdP user).
 pub async fn upsert_profile(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     connection_id: &str,
     connection_type: &str,
     organization_id: Option<&str>,
@@ -307,7 +308,7 @@ pub async fn upsert_profile(
 /// One profile by id.
 pub async fn find_profile(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<Profile>> {
     let row: Option<ProfileRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -345,7 +346,7 @@ impl TokenKind {
 #[derive(Debug, Clone, FromRow)]
 pub struct Redeemed {
     /// The environment.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// The profile.
     pub profile_id: String,
     /// PKCE challenge (codes only).
@@ -360,7 +361,7 @@ pub struct Redeemed {
 #[expect(clippy::too_many_arguments, reason = "one column per argument")]
 pub async fn issue_token(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     kind: TokenKind,
     profile_id: &str,
     ttl: Duration,
@@ -388,7 +389,11 @@ pub async fn issue_token(
 }
 
 /// Uses a code of `env` once: `None` when unknown, expired or already used.
-pub async fn redeem_code(tx: &mut Tx, env: &str, code: &str) -> ApiResult<Option<Redeemed>> {
+pub async fn redeem_code(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    code: &str,
+) -> ApiResult<Option<Redeemed>> {
     Ok(sqlx::query_as(
         "update sso_tokens set used_at = now() where token_hash = $1 and environment_id = $2 and kind = 'code'
            and used_at is null and expires_at > now()
@@ -447,7 +452,7 @@ fn attempt_data(a: &Attempt<'_>, status: &str) -> Value {
 }
 
 /// Records `authentication.sso_started` (a login was sent to the IdP).
-pub async fn record_started(tx: &mut Tx, env: &str, a: &Attempt<'_>) -> ApiResult<()> {
+pub async fn record_started(tx: &mut Tx, env: &EnvironmentId, a: &Attempt<'_>) -> ApiResult<()> {
     let data = attempt_data(a, "started");
     events::record(
         tx,
@@ -460,7 +465,7 @@ pub async fn record_started(tx: &mut Tx, env: &str, a: &Attempt<'_>) -> ApiResul
 }
 
 /// Records `authentication.sso_succeeded`.
-pub async fn record_succeeded(tx: &mut Tx, env: &str, a: &Attempt<'_>) -> ApiResult<()> {
+pub async fn record_succeeded(tx: &mut Tx, env: &EnvironmentId, a: &Attempt<'_>) -> ApiResult<()> {
     let data = attempt_data(a, "succeeded");
     events::record(
         tx,
@@ -475,7 +480,7 @@ pub async fn record_succeeded(tx: &mut Tx, env: &str, a: &Attempt<'_>) -> ApiRes
 /// Records `authentication.sso_failed` with an error code and message.
 pub async fn record_failed(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     a: &Attempt<'_>,
     code: &str,
     message: &str,

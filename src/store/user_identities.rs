@@ -11,6 +11,7 @@ use sqlx::{FromRow, PgConnection};
 
 use crate::db::Tx;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// An identity as the API returns it.
@@ -28,7 +29,7 @@ pub struct Identity {
 /// The user's identities, oldest first.
 pub async fn list_for_user(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
 ) -> ApiResult<Vec<Identity>> {
     Ok(sqlx::query_as(
@@ -44,7 +45,7 @@ pub async fn list_for_user(
 /// Links a provider identity to a user (idempotent per provider and `idp_id`).
 pub async fn link(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     provider: &str,
     idp_id: &str,
@@ -76,7 +77,7 @@ pub enum Issuer<'a> {
 /// The user holding the identity `idp_id` at `issuer`.
 pub async fn find_user(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     issuer: Issuer<'_>,
     idp_id: &str,
 ) -> ApiResult<Option<String>> {
@@ -100,7 +101,7 @@ pub async fn find_user(
 /// Links `idp_id` at `issuer` to a user (the identity moves to `user_id` if held by another).
 pub async fn link_issuer(
     tx: &mut Tx,
-    env: &str,
+    env: &EnvironmentId,
     user_id: &str,
     issuer: Issuer<'_>,
     idp_id: &str,

@@ -9,6 +9,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -102,12 +103,17 @@ fn external_id_taken() -> ApiError {
 /// Creates a user and records `user.created`.
 ///
 /// Errors: 400 `user_creation_error` (`email_not_available`, `external_id_not_available`).
-pub async fn insert(tx: &mut Tx, env: &str, new: NewUser) -> ApiResult<User> {
+pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: NewUser) -> ApiResult<User> {
     insert_with_id(tx, env, &new_id(prefix::USER), new).await
 }
 
 /// Like [`insert`], with an id chosen earlier (a Magic Auth code names the user it will create).
-pub async fn insert_with_id(tx: &mut Tx, env: &str, id: &str, new: NewUser) -> ApiResult<User> {
+pub async fn insert_with_id(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    new: NewUser,
+) -> ApiResult<User> {
     let user: User = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into users (id, environment_id, email, email_verified, first_name, last_name, profile_picture_url,
            external_id, metadata, locale, password_hash)
@@ -134,14 +140,18 @@ pub async fn insert_with_id(tx: &mut Tx, env: &str, id: &str, new: NewUser) -> A
 }
 
 /// One user by id.
-pub async fn find(conn: &mut PgConnection, env: &str, id: &str) -> ApiResult<Option<User>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<User>> {
     find_by(conn, env, "id", id).await
 }
 
 /// One user by external id.
 pub async fn find_by_external_id(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     external_id: &str,
 ) -> ApiResult<Option<User>> {
     find_by(conn, env, "external_id", external_id).await
@@ -150,7 +160,7 @@ pub async fn find_by_external_id(
 /// One user by email (case-insensitive: emails are stored lowercased).
 pub async fn find_by_email(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
 ) -> ApiResult<Option<User>> {
     find_by(conn, env, "email", &email.trim().to_lowercase()).await
@@ -158,7 +168,7 @@ pub async fn find_by_email(
 
 async fn find_by(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     column: &str,
     value: &str,
 ) -> ApiResult<Option<User>> {
@@ -173,7 +183,11 @@ async fn find_by(
 }
 
 /// The users with these ids (any order; unknown ids are skipped).
-pub async fn find_many(conn: &mut PgConnection, env: &str, ids: &[String]) -> ApiResult<Vec<User>> {
+pub async fn find_many(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    ids: &[String],
+) -> ApiResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from users where environment_id = $1 and id = any($2)"
     )))
@@ -187,7 +201,7 @@ pub async fn find_many(conn: &mut PgConnection, env: &str, ids: &[String]) -> Ap
 /// A user's id and stored password hash, looked up by email (for the password grant).
 pub async fn credentials_by_email(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     email: &str,
 ) -> ApiResult<Option<(String, Option<String>)>> {
     Ok(sqlx::query_as(
@@ -211,7 +225,7 @@ pub struct UserFilter {
 /// One page (`limit + 1` rows) of users.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &UserFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<User>> {
@@ -261,7 +275,7 @@ pub struct UserChanges {
 ///
 /// Errors: 400 `email_not_available` when the email belongs to another user; 400
 /// `user_creation_error` for a taken external id.
-pub async fn update(tx: &mut Tx, env: &str, id: &str, c: UserChanges) -> ApiResult<User> {
+pub async fn update(tx: &mut Tx, env: &EnvironmentId, id: &str, c: UserChanges) -> ApiResult<User> {
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update users set
            email = coalesce($3, email),
@@ -300,7 +314,7 @@ pub async fn update(tx: &mut Tx, env: &str, id: &str, c: UserChanges) -> ApiResu
 }
 
 /// Sets `last_sign_in_at = now()` without an event (sign-ins have their own events).
-pub async fn touch_sign_in(tx: &mut Tx, env: &str, id: &str) -> ApiResult<User> {
+pub async fn touch_sign_in(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<User> {
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update users set last_sign_in_at = now() where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))
@@ -312,7 +326,12 @@ pub async fn touch_sign_in(tx: &mut Tx, env: &str, id: &str) -> ApiResult<User> 
 }
 
 /// Replaces a user's stored password hash (e.g. an imported hash upgraded to argon2id), no event.
-pub async fn set_password_hash(tx: &mut Tx, env: &str, id: &str, hash: &str) -> ApiResult<()> {
+pub async fn set_password_hash(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    hash: &str,
+) -> ApiResult<()> {
     sqlx::query("update users set password_hash = $3 where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)
@@ -325,7 +344,7 @@ pub async fn set_password_hash(tx: &mut Tx, env: &str, id: &str, hash: &str) -> 
 /// Deletes a user row (sessions cascade) and records `user.deleted`. Callers use
 /// [`super::organization_memberships::delete_user`], which first deletes the user's memberships
 /// with their `organization_membership.deleted` events.
-pub(super) async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub(super) async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "delete from users where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))

@@ -16,6 +16,7 @@ use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::error::ApiResult;
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 
 /// A claimed delivery with everything needed to send it.
 #[derive(Debug, Clone, FromRow)]
@@ -25,7 +26,7 @@ pub struct Claimed {
     /// The attempt number this claim is (1-based).
     pub attempts: i32,
     /// The environment.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// The endpoint.
     pub endpoint_id: String,
     /// Where to POST.
@@ -180,7 +181,7 @@ pub struct Delivery {
 /// One page of an endpoint's deliveries with their attempts (cursor: `event_id`).
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     endpoint_id: &str,
     params: &ListParams,
 ) -> ApiResult<Vec<Delivery>> {

@@ -12,6 +12,7 @@ use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
 /// A webhook endpoint as the API returns it.
@@ -79,7 +80,7 @@ fn duplicate() -> ApiError {
 pub async fn insert(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     endpoint_url: &str,
     events: &[String],
 ) -> ApiResult<WebhookEndpoint> {
@@ -103,7 +104,7 @@ pub async fn insert(
 pub async fn list(
     conn: &mut PgConnection,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     params: &ListParams,
 ) -> ApiResult<Vec<WebhookEndpoint>> {
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
@@ -119,7 +120,7 @@ pub async fn list(
 pub async fn find(
     conn: &mut PgConnection,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<WebhookEndpoint>> {
     let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
@@ -148,7 +149,7 @@ pub struct EndpointUpdate {
 pub async fn update(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     up: &EndpointUpdate,
 ) -> ApiResult<Option<WebhookEndpoint>> {
@@ -179,7 +180,7 @@ pub async fn update(
 }
 
 /// Deletes an endpoint with its deliveries; false when absent.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<bool> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<bool> {
     let done = sqlx::query("delete from webhook_endpoints where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)

@@ -42,7 +42,7 @@ async fn wait_interval(app: &TestApp) {
 
 async fn decide(
     app: &TestApp,
-    env: &str,
+    env: &keystead::ids::EnvironmentId,
     user_code: &str,
     approve: Option<(&str, Option<&str>)>,
 ) -> bool {

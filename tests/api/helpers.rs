@@ -155,7 +155,7 @@ pub struct TestResponse {
 /// The caller's credentials in an environment.
 #[derive(Debug, Clone)]
 pub struct Tenant {
-    pub environment_id: String,
+    pub environment_id: keystead::ids::EnvironmentId,
     pub client_id: String,
     pub api_key: String,
 }
@@ -233,7 +233,7 @@ impl TestApp {
             pool,
             dns,
             tenant: Tenant {
-                environment_id: String::new(),
+                environment_id: "environment_0".parse().expect("placeholder id"),
                 client_id: String::new(),
                 api_key: String::new(),
             },

@@ -30,6 +30,7 @@ use crate::auth::tokens::{self, Refreshed};
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::http::extract::from_value;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::{api_keys, environments};
 
@@ -126,7 +127,7 @@ async fn authenticate(
 
 async fn password_grant(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: PasswordGrant,
 ) -> ApiResult<AuthenticateResponse> {
@@ -143,7 +144,7 @@ async fn password_grant(
 
 async fn refresh_grant(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: RefreshGrant,
 ) -> ApiResult<AuthenticateResponse> {
@@ -159,7 +160,7 @@ async fn refresh_grant(
 /// Redeems the code ([`session::redeem_authorization_code`]) and answers with the tokens.
 async fn authorization_code_grant(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant: AuthorizationCodeGrant,
 ) -> ApiResult<AuthenticateResponse> {

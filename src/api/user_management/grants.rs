@@ -24,6 +24,7 @@ use crate::auth::session::{self, Started};
 use crate::auth::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::one_time_codes::CodeError;
 
@@ -52,7 +53,7 @@ macro_rules! continuation {
 /// Runs the grant named `grant_type` (client already authenticated).
 pub async fn dispatch(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     grant_type: &str,
     body: Value,
@@ -99,7 +100,7 @@ struct MagicAuthGrant {
 /// Magic Auth: the email must be well-formed, then [`codes::magic_auth_sign_in`].
 async fn magic_auth(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     grant: MagicAuthGrant,
 ) -> ApiResult<crate::auth::sign_in::Step> {
     let email = normalize_email(&grant.email).map_err(|_| code_error(CodeError::Incorrect))?;
@@ -157,7 +158,7 @@ struct DeviceCodeGrant {
 /// then the tokens.
 pub async fn device_code(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     issuer: String,
     body: Value,
 ) -> ApiResult<AuthenticateResponse> {

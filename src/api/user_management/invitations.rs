@@ -19,6 +19,7 @@ use crate::db::Tx;
 use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
@@ -91,7 +92,7 @@ pub struct ResendInvitation {
     pub locale: Option<String>,
 }
 
-async fn queue_email(tx: &mut Tx, env: &str, i: &Invitation) -> ApiResult<()> {
+async fn queue_email(tx: &mut Tx, env: &EnvironmentId, i: &Invitation) -> ApiResult<()> {
     let organization_name = match &i.organization_id {
         Some(id) => organizations::find(tx, env, id).await?.map(|o| o.name),
         None => None,

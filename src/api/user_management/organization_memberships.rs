@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::organization_memberships::{self as memberships, Membership, MembershipFilter};
 use crate::store::roles::{self, DEFAULT_ROLE};
@@ -76,7 +77,7 @@ pub struct UpdateMembership {
 /// `invalid_role` for a slug not in the catalogue.
 async fn requested_roles(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     role_slug: Option<String>,
     role_slugs: Option<Vec<String>>,
 ) -> ApiResult<Option<Vec<String>>> {

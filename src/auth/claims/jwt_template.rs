@@ -16,6 +16,7 @@ use sqlx::PgConnection;
 use super::{ClaimsContext, ClaimsContributor};
 use crate::auth::hooks::BoxFuture;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::store::users::User;
 use crate::store::{jwt_templates, organizations};
 
@@ -77,7 +78,7 @@ impl ClaimsContributor for TemplateClaims {
 /// membership's roles.
 pub async fn context(
     conn: &mut sqlx::PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     user: &User,
     organization_id: Option<&str>,
     roles: Option<&[String]>,

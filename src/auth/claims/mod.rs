@@ -20,6 +20,7 @@ use sqlx::PgConnection;
 use super::hooks::BoxFuture;
 use crate::crypto::access_token::AccessClaims;
 use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 use crate::store::sessions::Session;
 use crate::store::users::User;
 
@@ -29,7 +30,7 @@ pub struct ClaimsContext<'a> {
     /// Issuer: `<public url>/user_management/<client id>`.
     pub issuer: &'a str,
     /// The environment.
-    pub environment_id: &'a str,
+    pub environment_id: &'a EnvironmentId,
     /// The signed-in user.
     pub user: &'a User,
     /// The session the token is for.

@@ -19,6 +19,7 @@ use crate::auth::password::{PasswordChecked, check_password};
 use crate::auth::sign_in::attempt;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::events::{self, names};
@@ -112,7 +113,7 @@ fn client(browser: &Browser) -> (Option<&str>, Option<&str>) {
 /// Records the `authentication.*` success event `name` of a first factor or step.
 async fn succeeded(
     tx: &mut crate::db::Tx,
-    env: &str,
+    env: &EnvironmentId,
     name: &str,
     kind: &str,
     browser: &Browser,
@@ -128,7 +129,7 @@ async fn succeeded(
 /// `user`; a block ends with an error page.
 async fn screen(
     state: &AppState,
-    env: &str,
+    env: &crate::ids::EnvironmentId,
     kind: &str,
     browser: &Browser,
     user: &User,
@@ -305,14 +306,22 @@ pub async fn verify_magic_code(
 }
 
 /// Whether the user still has a usable verification code (so entering the step sends none).
-pub async fn verification_code_pending(state: &AppState, env: &str, user: &User) -> Step<bool> {
+pub async fn verification_code_pending(
+    state: &AppState,
+    env: &EnvironmentId,
+    user: &User,
+) -> Step<bool> {
     let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
     Ok(email_verifications::live_exists(&mut conn, env, &user.id, &user.email).await?)
 }
 
 /// Emails a verification code to the user: an `email_verification_…` object with
 /// `email_verification.created` and the queued email, as the send endpoint does.
-pub async fn send_verification_code(state: &AppState, env: &str, user: &User) -> Step<()> {
+pub async fn send_verification_code(
+    state: &AppState,
+    env: &EnvironmentId,
+    user: &User,
+) -> Step<()> {
     limit(state, Class::Sends, &format!("{env}:{}", user.email)).await?;
     let mut tx = state.db.begin().await?;
     email_verifications::insert(&mut tx, &state.vault, env, &user.id, &user.email).await?;
@@ -358,7 +367,7 @@ pub async fn verify_email_code(
 }
 
 /// Whether the user has a TOTP factor.
-pub async fn has_totp(state: &AppState, env: &str, user_id: &str) -> Step<bool> {
+pub async fn has_totp(state: &AppState, env: &EnvironmentId, user_id: &str) -> Step<bool> {
     let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
     Ok(!auth_factors::all_for_user(&mut conn, env, user_id)
         .await?

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use super::{Failure, Step, form, limit};
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
+use crate::ids::EnvironmentId;
 use crate::pages::PageError;
 use crate::password;
 use crate::state::AppState;
@@ -55,7 +56,7 @@ pub async fn request_password_reset(state: &AppState, flow: &Flow, email: &str) 
 }
 
 /// Whether `token` is a usable reset token of `env`.
-pub async fn reset_token_valid(state: &AppState, env: &str, token: &str) -> Step<bool> {
+pub async fn reset_token_valid(state: &AppState, env: &EnvironmentId, token: &str) -> Step<bool> {
     let mut conn = state.db.acquire().await.map_err(ApiError::from)?;
     Ok(password_resets::is_live(&mut conn, env, token).await?)
 }
@@ -65,7 +66,7 @@ pub async fn reset_token_valid(state: &AppState, env: &str, token: &str) -> Step
 /// revokes every session of the user (`session.revoked`).
 pub async fn reset_password(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     token: &str,
     password: String,
 ) -> Step<()> {

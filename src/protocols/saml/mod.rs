@@ -25,6 +25,7 @@ use serde::Deserialize;
 use super::login::{self, Client, Completion, Failure};
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, SamlSettings, Settings};
 use crate::store::sso;
@@ -88,7 +89,7 @@ pub fn public_router() -> Router<AppState> {
 async fn saml_connection(
     state: &AppState,
     id: &str,
-) -> ApiResult<(String, ConnectionConfig, SamlSettings)> {
+) -> ApiResult<(EnvironmentId, ConnectionConfig, SamlSettings)> {
     let mut conn = state.db.acquire().await?;
     let not_found = || ApiError::not_found("Connection", id);
     let env = connections::environment_of(&mut conn, id)
@@ -183,7 +184,7 @@ type Refused = (Failure, Option<String>);
 /// claims to answer (for the error redirect).
 async fn consume(
     state: &AppState,
-    env: &str,
+    env: &EnvironmentId,
     c: &ConnectionConfig,
     s: &SamlSettings,
     posted: &str,

@@ -14,6 +14,7 @@ use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ListParams;
+use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -206,7 +207,7 @@ pub struct NewConnection {
 
 async fn load_domains(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     ids: &[String],
 ) -> ApiResult<Vec<(String, ConnectionDomain)>> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
@@ -232,7 +233,12 @@ async fn load_domains(
         .collect())
 }
 
-async fn set_domains(tx: &mut Tx, env: &str, id: &str, domains: &[String]) -> ApiResult<()> {
+async fn set_domains(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+    domains: &[String],
+) -> ApiResult<()> {
     sqlx::query("delete from connection_domains where environment_id = $1 and connection_id = $2 and domain <> all($3)")
         .bind(env)
         .bind(id)
@@ -266,7 +272,7 @@ fn org_missing(org: &str) -> ApiError {
 pub async fn insert(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     new: NewConnection,
 ) -> ApiResult<ConnectionConfig> {
     if let Some(org) = &new.organization_id {
@@ -330,7 +336,7 @@ pub async fn insert(
 /// One connection with its settings; `None` when absent in this environment.
 pub async fn find(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Option<ConnectionConfig>> {
     let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
@@ -355,7 +361,7 @@ pub async fn find(
 pub async fn secrets(
     conn: &mut PgConnection,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
 ) -> ApiResult<Secrets> {
     type Sealed = (Option<Vec<u8>>, Option<Vec<u8>>);
@@ -394,7 +400,7 @@ pub struct ConnectionFilter {
 /// One page (`limit + 1` rows) of connections.
 pub async fn list(
     conn: &mut PgConnection,
-    env: &str,
+    env: &EnvironmentId,
     filter: &ConnectionFilter,
     params: &ListParams,
 ) -> ApiResult<Vec<ConnectionConfig>> {
@@ -460,7 +466,7 @@ pub struct ConnectionChanges {
 pub async fn update(
     tx: &mut Tx,
     vault: &Vault,
-    env: &str,
+    env: &EnvironmentId,
     id: &str,
     changes: ConnectionChanges,
 ) -> ApiResult<ConnectionConfig> {
@@ -514,7 +520,11 @@ pub async fn update(
     Ok(updated)
 }
 
-async fn find_for_update(tx: &mut Tx, env: &str, id: &str) -> ApiResult<ConnectionConfig> {
+async fn find_for_update(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<ConnectionConfig> {
     sqlx::query("select 1 from connections where environment_id = $1 and id = $2 for update")
         .bind(env)
         .bind(id)
@@ -528,7 +538,7 @@ async fn find_for_update(tx: &mut Tx, env: &str, id: &str) -> ApiResult<Connecti
 
 /// Deletes a connection (domains, requests, profiles and tokens cascade) and records
 /// `connection.deleted`.
-pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
     let current = find_for_update(tx, env, id).await?;
     sqlx::query("delete from connections where environment_id = $1 and id = $2")
         .bind(env)
@@ -550,7 +560,7 @@ pub async fn delete(tx: &mut Tx, env: &str, id: &str) -> ApiResult<()> {
 /// The environment of a connection, from its globally unique id. Only the IdP- and
 /// browser-facing routes (ACS, SP metadata, OIDC callback) use this: their URL carries the
 /// connection id and nothing else, and every later query is scoped to the environment found.
-pub async fn environment_of(conn: &mut PgConnection, id: &str) -> ApiResult<Option<String>> {
+pub async fn environment_of(conn: &mut PgConnection, id: &str) -> ApiResult<Option<EnvironmentId>> {
     Ok(
         sqlx::query_scalar("select environment_id from connections where id = $1")
             .bind(id)
