@@ -12,7 +12,7 @@
 //! (again) re-reads the metadata. `saml_options`/`oidc_options`/`idp_signing_certs` are accepted
 //! as aliases.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::signing;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::ConnectionId;
 use crate::protocols::login::{self, SpUrls};
 use crate::protocols::saml::metadata;
 use crate::state::AppState;
@@ -459,7 +460,7 @@ async fn create_connection(
 async fn get_connection(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectionId>,
 ) -> ApiResult<Json<Connection>> {
     let mut conn = state.db.acquire().await?;
     connections::find(&mut conn, &ctx.environment_id, &id)
@@ -473,7 +474,7 @@ async fn get_connection(
 async fn update_connection(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectionId>,
     AppJson(body): AppJson<UpdateConnection>,
 ) -> ApiResult<Json<ConnectionWithSp>> {
     let env = &ctx.environment_id;
@@ -524,7 +525,7 @@ async fn update_connection(
 async fn delete_connection(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectionId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     connections::delete(&mut tx, &ctx.environment_id, &id).await?;

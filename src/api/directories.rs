@@ -6,7 +6,7 @@
 //! /directories/{id}/scim_token` rotates the token. The token is shown once and stored as a
 //! SHA-256 digest.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::DirectoryId;
 use crate::state::AppState;
 use crate::store::directories::{self, Directory, DirectoryFilter, NewDirectory, SCIM_TYPES};
 use crate::store::organizations;
@@ -104,7 +105,7 @@ async fn create_directory(
     };
     let directory = directories::insert(&mut tx, env, &new, &sha256_hex(&token)).await?;
     tx.commit().await?;
-    let endpoint = crate::scim::endpoint(&state.settings.public_url, &directory.id);
+    let endpoint = crate::protocols::scim::endpoint(&state.settings.public_url, &directory.id);
     Ok((
         StatusCode::CREATED,
         Json(DirectoryWithScim {
@@ -121,7 +122,7 @@ async fn create_directory(
 async fn rotate_scim_token(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<DirectoryId>,
 ) -> ApiResult<(StatusCode, Json<DirectoryWithScim>)> {
     let env = &ctx.environment_id;
     let token = new_token();
@@ -131,7 +132,7 @@ async fn rotate_scim_token(
         .await?
         .ok_or_else(|| ApiError::not_found("Directory", &id))?;
     tx.commit().await?;
-    let endpoint = crate::scim::endpoint(&state.settings.public_url, &id);
+    let endpoint = crate::protocols::scim::endpoint(&state.settings.public_url, &id);
     Ok((
         StatusCode::CREATED,
         Json(DirectoryWithScim {
@@ -165,7 +166,7 @@ async fn list_directories(
 async fn get_directory(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<DirectoryId>,
 ) -> ApiResult<Json<Directory>> {
     let mut conn = state.db.acquire().await?;
     directories::find(&mut conn, &ctx.environment_id, &id)
@@ -179,7 +180,7 @@ async fn get_directory(
 async fn delete_directory(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<DirectoryId>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut tx = state.db.begin().await?;
     directories::delete(&mut tx, &ctx.environment_id, &id).await?;

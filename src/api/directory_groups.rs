@@ -1,12 +1,13 @@
 //! `GET /directory_groups` (filters `directory`, `user`) and `GET /directory_groups/{id}`
 //! (spec tag `directory-groups`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Env, List, ListParams, Order, QueryMap};
+use crate::http::{Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::DirectoryGroupId;
 use crate::state::AppState;
 use crate::store::directory_groups::{self as groups, DirectoryGroup, GroupFilter};
 
@@ -37,7 +38,7 @@ async fn list_directory_groups(
 async fn get_directory_group(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<DirectoryGroupId>,
 ) -> ApiResult<Json<DirectoryGroup>> {
     let mut conn = state.db.acquire().await?;
     groups::find(&mut conn, &ctx.environment_id, &id)

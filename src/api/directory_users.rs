@@ -1,12 +1,13 @@
 //! `GET /directory_users` (filters `directory`, `group`) and `GET /directory_users/{id}`
 //! (spec tag `directory-users`; items are `DirectoryUserWithGroups`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Env, List, ListParams, Order, QueryMap};
+use crate::http::{Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::DirectoryUserId;
 use crate::state::AppState;
 use crate::store::directory_users::{self as users, DirectoryUserWithGroups, UserFilter};
 
@@ -39,7 +40,7 @@ async fn list_directory_users(
 async fn get_directory_user(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<DirectoryUserId>,
 ) -> ApiResult<Json<DirectoryUserWithGroups>> {
     let env = &ctx.environment_id;
     let mut conn = state.db.acquire().await?;

@@ -8,7 +8,7 @@
 //! secret, an `otpauth://` URI and a PNG QR code of it once. A verified code cannot be used again
 //! (`valid: false`); five wrong codes end a challenge (400 `one_time_code_too_many_attempts`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::totp;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env};
+use crate::http::{AppJson, Env, IdPath};
 use crate::ids::EnvironmentId;
+use crate::ids::{AuthenticationChallengeId, AuthenticationFactorId};
 use crate::state::AppState;
 use crate::store::auth_factors::{self, Challenge, EnrolledFactor, Factor, NewFactor};
 use crate::store::one_time_codes::CodeError;
@@ -194,7 +195,7 @@ async fn enroll_factor(
 async fn get_factor(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<AuthenticationFactorId>,
 ) -> ApiResult<Json<Factor>> {
     let mut conn = state.db.acquire().await?;
     auth_factors::find(&mut conn, &ctx.environment_id, &id)
@@ -207,7 +208,7 @@ async fn get_factor(
 async fn delete_factor(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<AuthenticationFactorId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     auth_factors::delete(&mut tx, &ctx.environment_id, &id).await?;
@@ -220,7 +221,7 @@ async fn delete_factor(
 async fn challenge_factor(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<AuthenticationFactorId>,
     AppJson(body): AppJson<ChallengeFactor>,
 ) -> ApiResult<(StatusCode, Json<Challenge>)> {
     if body.sms_template.is_some() {
@@ -244,7 +245,7 @@ async fn challenge_factor(
 async fn verify_challenge(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<AuthenticationChallengeId>,
     AppJson(body): AppJson<VerifyChallenge>,
 ) -> ApiResult<(StatusCode, Json<VerifyResponse>)> {
     let mut tx = state.db.begin().await?;

@@ -2,14 +2,15 @@
 //! which looks up the TXT record `<verification_prefix>.<domain>` and expects the
 //! `verification_token` in it. Spec tag `organization-domains`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env};
+use crate::http::{AppJson, Env, IdPath};
+use crate::ids::OrganizationDomainId;
 use crate::state::AppState;
 use crate::store::organization_domains::{
     self as domains, FailureReason, InitialState, OrganizationDomain,
@@ -68,7 +69,7 @@ async fn create_organization_domain(
 async fn get_organization_domain(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationDomainId>,
 ) -> ApiResult<Json<OrganizationDomain>> {
     let mut conn = state.db.acquire().await?;
     domains::find(&mut conn, &ctx.environment_id, &id)
@@ -81,7 +82,7 @@ async fn get_organization_domain(
 async fn delete_organization_domain(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationDomainId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     domains::delete(&mut tx, &ctx.environment_id, &id).await?;
@@ -97,7 +98,7 @@ async fn delete_organization_domain(
 async fn verify_organization_domain(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationDomainId>,
 ) -> ApiResult<(StatusCode, Json<OrganizationDomain>)> {
     let env = &ctx.environment_id;
     let domain = {

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use super::validate;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, Patch, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
+use crate::ids::OrganizationId;
 use crate::state::AppState;
 use crate::store::organization_domains::{InitialState, normalize};
 use crate::store::organizations::{
@@ -179,7 +180,7 @@ async fn create_organization(
 async fn get_organization(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationId>,
 ) -> ApiResult<Json<Organization>> {
     let mut conn = state.db.acquire().await?;
     organizations::find(&mut conn, &ctx.environment_id, &id)
@@ -205,7 +206,7 @@ async fn get_organization_by_external_id(
 async fn update_organization(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationId>,
     AppJson(body): AppJson<UpdateOrganization>,
 ) -> ApiResult<Json<Organization>> {
     if let Some(name) = &body.name {
@@ -243,7 +244,7 @@ async fn update_organization(
 async fn delete_organization(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     organizations::delete(&mut tx, &ctx.environment_id, &id).await?;

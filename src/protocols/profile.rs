@@ -9,8 +9,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::store::sso::NewProfile;
-
 const EMAIL: &[&str] = &[
     "email",
     "mail",
@@ -148,6 +146,27 @@ pub fn from_claims(claims: &Map<String, Value>) -> Option<NewProfile> {
         groups,
         raw_attributes: claims.clone(),
     })
+}
+
+/// A profile as the protocol layer produced it, before it has an id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewProfile {
+    /// NameID / `sub`.
+    pub idp_id: String,
+    /// Email address.
+    pub email: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// Role slug.
+    pub role: Option<String>,
+    /// Group names.
+    pub groups: Vec<String>,
+    /// Every attribute as sent.
+    pub raw_attributes: Map<String, Value>,
 }
 
 #[cfg(test)]

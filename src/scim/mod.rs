@@ -33,7 +33,7 @@ use crate::store::directory_users::UserRecord;
 pub use query::ListQuery;
 
 /// The SCIM media type (RFC 7644 §3.1).
-pub use crate::protocols::scim::CONTENT_TYPE;
+pub use crate::protocols::scim::{CONTENT_TYPE, endpoint};
 /// The ListResponse message schema.
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// Largest page a list returns (advertised as `filter.maxResults`).
@@ -155,11 +155,6 @@ pub async fn require_directory_token(
     let base = endpoint(&state.settings.public_url, &dir.id);
     req.extensions_mut().insert(ScimContext { dir, base });
     Ok(next.run(req).await)
-}
-
-/// The SCIM base URL of a directory.
-pub fn endpoint(public_url: &str, directory_id: &str) -> String {
-    format!("{public_url}/scim/v2/{directory_id}")
 }
 
 /// A JSON request body, whatever its content type (`application/scim+json` or

@@ -17,6 +17,8 @@ use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
+pub use crate::protocols::profile::NewProfile;
+
 /// A login started at `/sso/authorize`, waiting for the IdP's answer.
 #[derive(Debug, Clone, FromRow)]
 pub struct SsoRequest {
@@ -245,27 +247,6 @@ impl From<ProfileRow> for Profile {
             },
         }
     }
-}
-
-/// A profile as the protocol layer produced it, before it has an id.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NewProfile {
-    /// NameID / `sub`.
-    pub idp_id: String,
-    /// Email address.
-    pub email: String,
-    /// Given name.
-    pub first_name: Option<String>,
-    /// Family name.
-    pub last_name: Option<String>,
-    /// Full name.
-    pub name: Option<String>,
-    /// Role slug.
-    pub role: Option<String>,
-    /// Group names.
-    pub groups: Vec<String>,
-    /// Every attribute as sent.
-    pub raw_attributes: Map<String, Value>,
 }
 
 /// Creates or refreshes the profile of (connection, IdP user).

@@ -17,7 +17,11 @@ use std::path::Path;
 /// layer they may not. Every top-level module of `src/` must be listed.
 const LAYERS: &[(&str, bool, &[&str])] = &[
     ("composition", true, &["main", "cli", "app"]),
-    ("entry points", false, &["api", "pages", "idp", "scim", "workers"]),
+    (
+        "entry points",
+        false,
+        &["api", "pages", "idp", "scim", "workers"],
+    ),
     ("domain", false, &["auth"]),
     ("http plumbing", false, &["http"]),
     ("shared state", false, &["state"]),
@@ -44,7 +48,29 @@ const LAYERS: &[(&str, bool, &[&str])] = &[
 
 /// Edges still to be removed by branches in flight: `"<from file prefix> -> <to module or
 /// file prefix>"`. Whoever removes an edge deletes its line; at the end this list is empty.
-const ALLOWED: &[&str] = &[];
+const ALLOWED: &[&str] = &[
+    // wt-auth: sign-in moves to src/auth/, IdP handlers to src/idp/; pages/ and protocols/ stop
+    // importing api/, and protocols/ keeps only the pure engines.
+    "src/pages/ -> api",
+    "src/api/user_management/authorization_code.rs -> src/api/user_management/authenticate.rs",
+    "src/api/user_management/grants.rs -> src/api/user_management/authenticate.rs",
+    "src/protocols/login.rs -> src/",
+    "src/protocols/mod.rs -> state",
+    "src/protocols/oidc.rs -> src/",
+    "src/protocols/saml/mod.rs -> src/",
+    // wt-store: paging types move to store::page and the API-key context out of http/.
+    "src/store/ -> http",
+    // wt-cycles (left for a follow-up): the rate limiter engine and the API-key cache move under
+    // state/; SCIM and hosted-page handlers stop reaching back into their folder's mod.rs;
+    // directory group membership writes split from the group reads.
+    "src/state.rs -> http",
+    "src/http/rate_limit/redis_gcra.rs -> src/http/rate_limit/mod.rs",
+    "src/scim/ -> src/scim/mod.rs",
+    "src/pages/ -> src/pages/mod.rs",
+    "src/pages/flows/reset.rs -> src/pages/flows/mod.rs",
+    "src/pages/steps.rs -> src/pages/device.rs",
+    "src/store/directory_users.rs -> src/store/directory_groups.rs",
+];
 
 /// An import of one module file by another.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,7 +126,10 @@ fn strip(code: &str) -> String {
     while i < b.len() {
         let rest = &b[i..];
         if rest.starts_with(b"//") {
-            let end = rest.iter().position(|&c| c == b'\n').map_or(b.len(), |n| i + n);
+            let end = rest
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(b.len(), |n| i + n);
             blank(&mut out, i, end);
             i = end;
         } else if rest.starts_with(b"/*") {
@@ -246,7 +275,12 @@ fn tokens(code: &str) -> Vec<(String, usize)> {
 }
 
 /// Expands the `use` tree starting at `toks[*i]` into `(path, alias)` pairs.
-fn use_tree(toks: &[(String, usize)], i: &mut usize, prefix: &[String], out: &mut Vec<(Vec<String>, String)>) {
+fn use_tree(
+    toks: &[(String, usize)],
+    i: &mut usize,
+    prefix: &[String],
+    out: &mut Vec<(Vec<String>, String)>,
+) {
     let mut path = prefix.to_vec();
     while *i < toks.len() {
         let t = toks[*i].0.as_str();
@@ -301,7 +335,11 @@ fn use_tree(toks: &[(String, usize)], i: &mut usize, prefix: &[String], out: &mu
 
 /// Turns a path as written in `module` into an absolute module path, or `None` when it does not
 /// start inside the crate.
-fn absolute(module: &str, path: &[String], aliases: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+fn absolute(
+    module: &str,
+    path: &[String],
+    aliases: &BTreeMap<String, Vec<String>>,
+) -> Option<Vec<String>> {
     let mut here: Vec<String> = if module.is_empty() || module == "main" {
         Vec::new()
     } else {
@@ -340,8 +378,15 @@ fn edges(sources: &BTreeMap<String, String>) -> Vec<Edge> {
     for (path, text) in sources {
         let mut c = strip(text);
         for m in drop_test_items(&mut c) {
-            let dir = path.trim_end_matches(".rs").trim_end_matches("/mod").trim_end_matches("/lib");
-            let dir = if dir == "src/main" || dir == "src/lib" { "src" } else { dir };
+            let dir = path
+                .trim_end_matches(".rs")
+                .trim_end_matches("/mod")
+                .trim_end_matches("/lib");
+            let dir = if dir == "src/main" || dir == "src/lib" {
+                "src"
+            } else {
+                dir
+            };
             test_only.insert(format!("{dir}/{m}.rs"));
             test_only.insert(format!("{dir}/{m}/mod.rs"));
         }
@@ -403,7 +448,11 @@ fn edges(sources: &BTreeMap<String, String>) -> Vec<Edge> {
             let mut j = k + 1;
             while j + 1 < toks.len() && toks[j].0 == "::" {
                 let next = &toks[j + 1].0;
-                if !(next.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_')) {
+                if !(next
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_'))
+                {
                     break;
                 }
                 p.push(next.clone());
@@ -468,11 +517,9 @@ fn cycles(nodes: &BTreeSet<String>, adj: &BTreeMap<String, BTreeSet<String>>) ->
             if !s.index.contains_key(w) {
                 visit(s, w);
                 let lw = s.low[w];
-                let lv = s.low.get_mut(v).map_or(0, |l| {
+                if let Some(l) = s.low.get_mut(v) {
                     *l = (*l).min(lw);
-                    *l
-                });
-                let _ = lv;
+                }
             } else if s.on.contains(w) {
                 let iw = s.index[w];
                 if let Some(l) = s.low.get_mut(v) {
@@ -513,7 +560,11 @@ fn cycles(nodes: &BTreeSet<String>, adj: &BTreeMap<String, BTreeSet<String>>) ->
 }
 
 /// Every violation of the rules, one line each (empty when the tree is clean).
-fn check(sources: &BTreeMap<String, String>, layers: &[(&str, bool, &[&str])], allow: &[&str]) -> Vec<String> {
+fn check(
+    sources: &BTreeMap<String, String>,
+    layers: &[(&str, bool, &[&str])],
+    allow: &[&str],
+) -> Vec<String> {
     let rank: BTreeMap<&str, (usize, bool)> = layers
         .iter()
         .enumerate()
@@ -552,7 +603,10 @@ fn check(sources: &BTreeMap<String, String>, layers: &[(&str, bool, &[&str])], a
     }
     for comp in cycles(&nodes, &adj) {
         let mut msg = format!("file cycle among {}:", comp.join(", "));
-        for e in live.iter().filter(|e| comp.contains(&e.from) && comp.contains(&e.to)) {
+        for e in live
+            .iter()
+            .filter(|e| comp.contains(&e.from) && comp.contains(&e.to))
+        {
             let _ = write!(msg, "\n    {}", at(e));
         }
         problems.push(msg);
@@ -591,7 +645,9 @@ fn check(sources: &BTreeMap<String, String>, layers: &[(&str, bool, &[&str])], a
     // Allowlist lines that no longer match anything are stale.
     for a in allow {
         if !all.iter().any(|e| allowed(e, &[a])) {
-            problems.push(format!("allowlist: `{a}` matches no edge any more; delete it"));
+            problems.push(format!(
+                "allowlist: `{a}` matches no edge any more; delete it"
+            ));
         }
     }
     problems
@@ -607,7 +663,11 @@ fn read_src(dir: &Path, root: &Path, out: &mut BTreeMap<String, String>) {
         if p.is_dir() {
             read_src(&p, root, out);
         } else if p.extension().is_some_and(|e| e == "rs") {
-            let rel = p.strip_prefix(root).expect("under the crate").to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .expect("under the crate")
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, std::fs::read_to_string(&p).expect("read source"));
         }
     }
@@ -632,7 +692,10 @@ mod checker {
     use super::*;
 
     fn tree(files: &[(&str, &str)]) -> BTreeMap<String, String> {
-        files.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect()
+        files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.to_string()))
+            .collect()
     }
 
     const TINY: &[(&str, bool, &[&str])] = &[
@@ -645,10 +708,19 @@ mod checker {
     fn a_clean_tree_passes() {
         let t = tree(&[
             ("src/lib.rs", "pub mod api; pub mod store; pub mod db;"),
-            ("src/api/mod.rs", "//! `crate::web` only in a comment.\nmod users;\nuse crate::store::{self, users::User};\nfn f() { users::list(); let s = \"crate::web::x\"; }"),
-            ("src/api/users.rs", "use crate::store;\npub fn list() { store::users::all(); }"),
+            (
+                "src/api/mod.rs",
+                "//! `crate::web` only in a comment.\nmod users;\nuse crate::store::{self, users::User};\nfn f() { users::list(); let s = \"crate::web::x\"; }",
+            ),
+            (
+                "src/api/users.rs",
+                "use crate::store;\npub fn list() { store::users::all(); }",
+            ),
             ("src/store/mod.rs", "pub mod users;"),
-            ("src/store/users.rs", "use crate::db::Pool;\npub struct User;\n#[cfg(test)]\nmod tests { use crate::api::users; }"),
+            (
+                "src/store/users.rs",
+                "use crate::db::Pool;\npub struct User;\n#[cfg(test)]\nmod tests { use crate::api::users; }",
+            ),
             ("src/db.rs", "pub struct Pool;"),
         ]);
         assert_eq!(check(&t, TINY, &[]), Vec::<String>::new());
@@ -657,25 +729,47 @@ mod checker {
     #[test]
     fn cycles_upward_and_sideways_edges_fail() {
         let t = tree(&[
-            ("src/lib.rs", "pub mod api; pub mod web; pub mod store; pub mod db;"),
+            (
+                "src/lib.rs",
+                "pub mod api; pub mod web; pub mod store; pub mod db;",
+            ),
             ("src/api/mod.rs", "pub fn f() { crate::web::g(); }"),
             ("src/web.rs", "pub fn g() { crate::store::a::A; }"),
             ("src/store/mod.rs", "pub mod a; pub mod b;"),
             ("src/store/a.rs", "use super::b::B;\npub struct A;"),
-            ("src/store/b.rs", "use crate::store::a::{self as other};\npub struct B;\nfn h() { other::A; crate::api::f(); }"),
+            (
+                "src/store/b.rs",
+                "use crate::store::a::{self as other};\npub struct B;\nfn h() { other::A; crate::api::f(); }",
+            ),
             ("src/db.rs", "use crate::store::a::A;"),
         ]);
         let problems = check(&t, TINY, &[]);
         let all = problems.join("\n");
         assert!(all.contains("src/api/mod.rs:1 -> src/web.rs"), "{all}");
         assert!(all.contains("imports sideways (api -> web)"), "{all}");
-        assert!(all.contains("src/store/b.rs:3 -> src/api/mod.rs") && all.contains("imports up (store -> api)"), "{all}");
-        assert!(all.contains("src/db.rs:1 -> src/store/a.rs") && all.contains("imports up (db -> store)"), "{all}");
-        assert!(all.contains("file cycle among src/store/a.rs, src/store/b.rs"), "{all}");
+        assert!(
+            all.contains("src/store/b.rs:3 -> src/api/mod.rs")
+                && all.contains("imports up (store -> api)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("src/db.rs:1 -> src/store/a.rs")
+                && all.contains("imports up (db -> store)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("file cycle among") && all.contains("src/store/b.rs:1 -> src/store/a.rs"),
+            "{all}"
+        );
         assert!(all.contains("module cycle among"), "{all}");
         // An allowlisted edge is skipped; a stale allowlist line is reported.
         let allowed = check(&t, TINY, &["src/api/mod.rs -> web", "src/web.rs -> db"]);
         assert!(!allowed.join("\n").contains("(api -> web)"), "{allowed:?}");
-        assert!(allowed.join("\n").contains("`src/web.rs -> db` matches no edge"), "{allowed:?}");
+        assert!(
+            allowed
+                .join("\n")
+                .contains("`src/web.rs -> db` matches no edge"),
+            "{allowed:?}"
+        );
     }
 }

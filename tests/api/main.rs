@@ -24,7 +24,7 @@ mod hosted_login;
 mod idempotency;
 mod idp;
 mod invitations;
-// mod layers; (registered once it passes)
+mod layers;
 mod magic_auth;
 mod mfa;
 mod openapi;

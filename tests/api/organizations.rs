@@ -143,6 +143,39 @@ async fn unknown_ids_are_404_with_the_workos_message() {
 }
 
 #[tokio::test]
+async fn malformed_ids_answer_the_same_404_as_unknown_ones() {
+    let app = TestApp::new().await;
+    // Another kind's id (a domain id starts like an organization id), no prefix, a user id: the
+    // path is parsed as a typed id, and a failed parse is indistinguishable from an unknown id.
+    for id in ["org_domain_01HXYZ", "not-an-id", "user_01HXYZ", "org_"] {
+        let res = app.get(&format!("/organizations/{id}")).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{id}");
+        assert_eq!(
+            res.body,
+            json!({"message": format!("Organization not found: '{id}'.")})
+        );
+        let res = app.delete(&format!("/organizations/{id}")).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{id}");
+        assert_eq!(
+            res.body,
+            json!({"message": format!("Organization not found: '{id}'.")})
+        );
+    }
+    let res = app.get("/user_management/users/org_01HXYZ").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        res.body,
+        json!({"message": "User not found: 'org_01HXYZ'."})
+    );
+    let res = app.get("/organization_domains/org_01HXYZ").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        res.body,
+        json!({"message": "Organization Domain not found: 'org_01HXYZ'."})
+    );
+}
+
+#[tokio::test]
 async fn invalid_input_is_a_workos_4xx_and_writes_nothing() {
     let app = TestApp::new().await;
     let missing = app.post("/organizations", &json!({})).await;

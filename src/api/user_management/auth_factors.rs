@@ -3,7 +3,7 @@
 //! `user-management.multi-factor-authentication` (the spec names the path parameter
 //! `userlandUserId`). A user with a factor must pass an MFA challenge to sign in.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::mfa::{Enrollment, enroll, unprocessable};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::UserId;
 use crate::state::AppState;
 use crate::store::auth_factors::{self, Challenge, EnrolledFactor, Factor};
 use crate::store::users;
@@ -55,7 +56,7 @@ pub struct EnrollResponse {
 async fn create_factor(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<CreateUserFactor>,
 ) -> ApiResult<(StatusCode, Json<EnrollResponse>)> {
     if body.kind != "totp" {
@@ -97,7 +98,7 @@ async fn create_factor(
 async fn list_factors(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     q: QueryMap,
 ) -> ApiResult<Json<List<Factor>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;

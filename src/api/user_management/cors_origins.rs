@@ -3,7 +3,7 @@
 //! (list) and `DELETE …/{id}` (Keystead extensions). [`crate::http::cors`] enforces them on the
 //! public endpoints browsers call with a client id.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::cors::normalize_origin;
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::CorsOriginId;
 use crate::state::AppState;
 use crate::store::cors_origins::{self, CorsOrigin};
 
@@ -73,7 +74,7 @@ async fn list_cors_origins(
 async fn delete_cors_origin(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<CorsOriginId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     cors_origins::delete(&mut tx, &ctx.environment_id, &id).await?;

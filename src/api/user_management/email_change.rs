@@ -5,7 +5,7 @@
 //! A code goes to the new address; confirming it moves the user there (verified) and records
 //! `user.updated`. Sends are limited per address (`sends` class).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::users::normalize_email;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env};
+use crate::http::{AppJson, Env, IdPath};
+use crate::ids::UserId;
 use crate::state::AppState;
 use crate::store::email_changes::{self, Confirmation};
 use crate::store::one_time_codes::CodeError;
@@ -85,7 +86,7 @@ fn not_available() -> ApiError {
 async fn send_email_change(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<SendEmailChange>,
 ) -> ApiResult<Json<EmailChange>> {
     let env = &ctx.environment_id;
@@ -131,7 +132,7 @@ async fn send_email_change(
 async fn confirm_email_change(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<ConfirmEmailChange>,
 ) -> ApiResult<Json<EmailChangeConfirmation>> {
     let env = &ctx.environment_id;

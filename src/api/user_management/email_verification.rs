@@ -4,7 +4,7 @@
 //! /user_management/email_verification/{id}` (`UserlandUsersController_getEmailVerification`).
 //! Spec tag `user-management.users`. Sends are limited per email (`sends` class).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::codes::redeem_email_verification;
 use crate::auth::sign_in::{attempt, limit_sends};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env};
+use crate::http::{AppJson, Env, IdPath};
+use crate::ids::{EmailVerificationId, UserId};
 use crate::state::AppState;
 use crate::store::email_verifications::{self, EmailVerification};
 use crate::store::events::{self, names};
@@ -55,7 +56,7 @@ pub struct ConfirmVerification {
 async fn send_verification(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
 ) -> ApiResult<Json<UserResponse>> {
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
@@ -82,7 +83,7 @@ async fn send_verification(
 async fn confirm_verification(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<ConfirmVerification>,
 ) -> ApiResult<Json<UserResponse>> {
     let env = &ctx.environment_id;
@@ -145,7 +146,7 @@ fn confirm_code(e: CodeError) -> &'static str {
 async fn get_verification(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<EmailVerificationId>,
 ) -> ApiResult<Json<EmailVerification>> {
     let mut conn = state.db.acquire().await?;
     email_verifications::find(&mut conn, &state.vault, &ctx.environment_id, &id)

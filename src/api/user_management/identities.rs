@@ -4,12 +4,14 @@
 //! identities linked by User Management SSO logins, `{idp_id, type: "SSO", provider:
 //! <connection type>}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::Env;
+use crate::http::IdPath;
+use crate::ids::UserId;
 use crate::state::AppState;
 use crate::store::user_identities::{self, Identity};
 use crate::store::users;
@@ -26,7 +28,7 @@ pub fn router() -> Router<AppState> {
 async fn list_identities(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
 ) -> ApiResult<Json<Vec<Identity>>> {
     let mut conn = state.db.acquire().await?;
     users::find(&mut conn, &ctx.environment_id, &id)

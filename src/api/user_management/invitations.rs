@@ -18,8 +18,9 @@ use crate::auth;
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
+use crate::ids::InvitationId;
 use crate::state::AppState;
 use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
@@ -228,7 +229,7 @@ async fn list_invitations(
 async fn get_invitation(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<InvitationId>,
 ) -> ApiResult<Json<Invitation>> {
     let mut conn = state.db.acquire().await?;
     invitations::find(&mut conn, links(&state), &ctx.environment_id, &id)
@@ -256,7 +257,7 @@ async fn get_invitation_by_token(
 async fn accept_invitation(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<InvitationId>,
 ) -> ApiResult<Json<Invitation>> {
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
@@ -289,7 +290,7 @@ async fn accept_invitation(
 async fn resend_invitation(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<InvitationId>,
     AppJson(body): AppJson<ResendInvitation>,
 ) -> ApiResult<Json<Invitation>> {
     let env = &ctx.environment_id;
@@ -311,7 +312,7 @@ async fn resend_invitation(
 async fn revoke_invitation(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<InvitationId>,
 ) -> ApiResult<Json<Invitation>> {
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;

@@ -8,7 +8,7 @@
 //! `urn:workos:oauth:grant-type:magic-auth:code` grant creates that user. Sends are limited per
 //! email (`sends` class).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,8 @@ use super::users::normalize_email;
 use crate::auth::codes::send_magic_auth;
 use crate::auth::sign_in::limit_sends;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env};
+use crate::http::{AppJson, Env, IdPath};
+use crate::ids::MagicAuthId;
 use crate::state::AppState;
 use crate::store::invitations::{self, Links};
 use crate::store::magic_auths::{self, MagicAuth};
@@ -82,7 +83,7 @@ async fn create_magic_auth(
 async fn get_magic_auth(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<MagicAuthId>,
 ) -> ApiResult<Json<MagicAuth>> {
     let mut conn = state.db.acquire().await?;
     magic_auths::find(&mut conn, &state.vault, &ctx.environment_id, &id)

@@ -7,15 +7,16 @@
 //! unknown slugs are refused with 422 `invalid_role`. `role_slug` and `role_slugs` are mutually
 //! exclusive; with `role_slugs` the first is the primary `role`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
+use crate::ids::OrganizationMembershipId;
 use crate::state::AppState;
 use crate::store::organization_memberships::{self as memberships, Membership, MembershipFilter};
 use crate::store::roles::{self, DEFAULT_ROLE};
@@ -199,7 +200,7 @@ async fn list_memberships(
 async fn get_membership(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationMembershipId>,
 ) -> ApiResult<Json<Membership>> {
     let mut conn = state.db.acquire().await?;
     memberships::find(&mut conn, &ctx.environment_id, &id)
@@ -213,7 +214,7 @@ async fn get_membership(
 async fn update_membership(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationMembershipId>,
     AppJson(body): AppJson<UpdateMembership>,
 ) -> ApiResult<Json<Membership>> {
     let env = &ctx.environment_id;
@@ -235,7 +236,7 @@ async fn update_membership(
 async fn deactivate_membership(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationMembershipId>,
 ) -> ApiResult<Json<Membership>> {
     let mut tx = state.db.begin().await?;
     let m = memberships::transition(
@@ -256,7 +257,7 @@ async fn deactivate_membership(
 async fn reactivate_membership(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationMembershipId>,
 ) -> ApiResult<Json<Membership>> {
     let mut tx = state.db.begin().await?;
     let m = memberships::transition(
@@ -277,7 +278,7 @@ async fn reactivate_membership(
 async fn delete_membership(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<OrganizationMembershipId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     memberships::delete(&mut tx, &ctx.environment_id, &id).await?;

@@ -6,7 +6,7 @@
 //! Confirming sets the password (argon2id), marks the email verified (the reset link proved it)
 //! and revokes every session of the user. Sends are limited per email (`sends` class).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,8 @@ use super::users::normalize_email;
 use crate::auth::password::redeem_reset_token;
 use crate::auth::sign_in::limit_sends;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env};
+use crate::http::{AppJson, Env, IdPath};
+use crate::ids::PasswordResetId;
 use crate::password;
 use crate::state::AppState;
 use crate::store::one_time_codes::CodeError;
@@ -123,7 +124,7 @@ async fn confirm_reset(
 async fn get_reset(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<PasswordResetId>,
 ) -> ApiResult<Json<PasswordReset>> {
     let mut conn = state.db.acquire().await?;
     password_resets::find(

@@ -5,14 +5,15 @@
 //! Keystead redirects browsers only to these URIs (logout `return_to`, the hosted login's
 //! `redirect_uri`), matched exactly. The first URI of an environment is its default.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::RedirectUriId;
 use crate::state::AppState;
 use crate::store::redirect_uris::{self, RedirectUri};
 
@@ -100,7 +101,7 @@ async fn list_redirect_uris(
 async fn delete_redirect_uri(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<RedirectUriId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     redirect_uris::delete(&mut tx, &ctx.environment_id, &id).await?;

@@ -2,14 +2,15 @@
 //! `UserlandUserSessionsController_list`) and `POST /user_management/sessions/revoke`
 //! (`UserlandSessionsController_revokeSession`). Spec tag `user-management.sessions`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::UserId;
 use crate::state::AppState;
 use crate::store::sessions::{self, Session};
 use crate::store::users;
@@ -39,7 +40,7 @@ pub struct RevokeSession {
 async fn list_user_sessions(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     q: QueryMap,
 ) -> ApiResult<Json<List<Session>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;

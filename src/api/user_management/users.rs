@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::api::validate;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Env, List, ListParams, Order, Patch, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
+use crate::ids::UserId;
 use crate::password::{self, HashType};
 use crate::state::AppState;
 use crate::store::organization_memberships;
@@ -196,7 +197,7 @@ async fn create_user(
 async fn get_user(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
 ) -> ApiResult<Json<User>> {
     let mut conn = state.db.acquire().await?;
     users::find(&mut conn, &ctx.environment_id, &id)
@@ -222,7 +223,7 @@ async fn get_user_by_external_id(
 async fn update_user(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<UpdateUser>,
 ) -> ApiResult<Json<User>> {
     let email = body.email.as_deref().map(normalize_email).transpose()?;
@@ -270,7 +271,7 @@ async fn update_user(
 async fn delete_user(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<UserId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     organization_memberships::delete_user(&mut tx, &ctx.environment_id, &id).await?;

@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 mod redis_gcra;
 
 use self::redis_gcra::{GCRA_LUA, Redis};
-use super::AuthContext;
+use super::auth::AuthContext;
 use crate::error::ApiError;
 pub use crate::settings::rate_limits::{Class, Limit, RateLimits, parse_trusted_proxies};
 use crate::state::AppState;

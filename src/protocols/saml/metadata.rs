@@ -69,7 +69,7 @@ pub fn parse_idp(xml_text: &str) -> Result<IdpMetadata, SamlError> {
         }
         for c in kd.descendants_named(ns::DSIG, "X509Certificate") {
             let der = certificate_der(&c.text())?;
-            let pem = crate::store::connections::pem_certificate(&der);
+            let pem = crate::crypto::pem_certificate(&der);
             if !certificates.contains(&pem) {
                 certificates.push(pem);
             }

@@ -10,3 +10,8 @@ pub mod schema;
 
 /// The SCIM media type (RFC 7644 §3.1).
 pub const CONTENT_TYPE: &str = "application/scim+json";
+
+/// The SCIM base URL of a directory.
+pub fn endpoint(public_url: &str, directory_id: &str) -> String {
+    format!("{public_url}/scim/v2/{directory_id}")
+}

@@ -18,6 +18,8 @@ use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
+pub use crate::crypto::pem_certificate;
+
 mod settings;
 pub use settings::{OAuthSettings, Protocol, SamlSettings, Settings};
 
@@ -106,21 +108,6 @@ struct Row {
 
 const COLUMNS: &str = "id, organization_id, connection_type, name, state, protocol, settings, \
                        sp_certificate_der, created_at, updated_at";
-
-/// PEM of a DER certificate.
-pub fn pem_certificate(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .filter_map(|c| std::str::from_utf8(c).ok())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
-}
 
 impl Row {
     fn into_config(self, domains: Vec<ConnectionDomain>) -> ApiResult<ConnectionConfig> {
