@@ -10,9 +10,9 @@
 //! validator's 25 requests/s per directory. `bench/scim.sh` runs it in release mode with more
 //! requests; `KEYSTEAD_BENCH_USERS` sets the size.
 
-#[path = "../tests/api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+#[path = "../tests/api/support/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -91,7 +91,7 @@ async fn scim_requests_per_second_per_directory() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
-    let app = helpers::TestApp::new().await;
+    let app = support::TestApp::new().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut settings = app.state.settings.clone();

@@ -125,10 +125,7 @@ async fn record_metrics(req: Request, next: Next) -> Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::NotFound {
-        entity: "Route",
-        id: "unknown".into(),
-    }
+    ApiError::not_found("Route", "unknown")
 }
 
 async fn method_not_allowed() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {

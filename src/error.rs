@@ -37,13 +37,16 @@ pub enum ApiError {
         /// Extra top-level fields merged into the body.
         extra: Map<String, Value>,
     },
-    /// 404, shape A: `{"message": "<Entity> not found: '<id>'."}`.
+    /// 404, shape A: `{"message": "<Entity> not found: '<id>'."}`; shape B (`{code, message}`)
+    /// when the operation defines a code, e.g. `entity_not_found` for webhook endpoints.
     #[error("{entity} not found: {id}")]
     NotFound {
         /// Display name of the entity, e.g. `Organization`.
         entity: &'static str,
         /// The id (or key) that was looked up.
         id: String,
+        /// WorkOS error code, when the operation defines one.
+        code: Option<&'static str>,
     },
     /// 409, shape A or B.
     #[error("conflict: {message}")]
@@ -112,6 +115,20 @@ impl ApiError {
         Self::NotFound {
             entity,
             id: id.into(),
+            code: None,
+        }
+    }
+
+    /// 404 for `entity` with the given id and a WorkOS code (shape B).
+    pub fn not_found_with_code(
+        code: &'static str,
+        entity: &'static str,
+        id: impl Into<String>,
+    ) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.into(),
+            code: Some(code),
         }
     }
 
@@ -192,8 +209,8 @@ impl ApiError {
                 body.insert("message".into(), message.as_str().into());
                 Value::Object(body)
             }
-            Self::NotFound { entity, id } => {
-                json!({ "message": format!("{entity} not found: '{id}'.") })
+            Self::NotFound { entity, id, code } => {
+                coded(*code, &format!("{entity} not found: '{id}'."), &[])
             }
             Self::Conflict { code, message } => coded(*code, message, &[]),
             Self::TooManyAttempts { code, message } => coded(Some(code), message, &[]),
@@ -305,6 +322,10 @@ mod tests {
         assert_eq!(
             ApiError::not_found("Organization", "org_1").body(),
             json!({"message": "Organization not found: 'org_1'."})
+        );
+        assert_eq!(
+            ApiError::not_found_with_code("entity_not_found", "Webhook Endpoint", "we_1").body(),
+            json!({"code": "entity_not_found", "message": "Webhook Endpoint not found: 'we_1'."})
         );
         assert_eq!(
             ApiError::bad_request("invalid_credentials", "Invalid credentials.").body(),

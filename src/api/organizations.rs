@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
 use crate::ids::OrganizationId;
 use crate::state::AppState;
+use crate::store::metadata::MetadataChange;
 use crate::store::organization_domains::{InitialState, normalize};
 use crate::store::organizations::{
     self, NewOrganization, Organization, OrganizationChanges, OrganizationFilter,
@@ -218,13 +219,10 @@ async fn update_organization(
     let mut tx = state.db.begin().await?;
     let metadata = match body.metadata {
         Patch::Absent => None,
-        Patch::Null => Some(Map::new()),
+        Patch::Null => Some(MetadataChange::Clear),
         Patch::Value(update) => {
             validate::metadata(&update)?;
-            let current = organizations::find(&mut tx, env, &id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("Organization", &id))?;
-            Some(validate::merge_metadata(&current.metadata, update)?)
+            Some(MetadataChange::Merge(update))
         }
     };
     let changes = OrganizationChanges {

@@ -4,57 +4,11 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 
-/// Metadata limits: at most 50 keys, keys ≤ 40 characters, string values ≤ 600 characters.
-///
-/// `null` values are kept (they mean "remove this key" in a merge, see [`merge_metadata`]).
+/// Metadata limits: at most 50 keys, keys ≤ 40 characters, string values ≤ 600 characters
+/// ([`crate::store::metadata::validate`]; `null` values are kept, they remove a key in a merge).
 /// Errors: 400 `invalid_metadata`, as the spec gives for organizations.
 pub fn metadata(map: &Map<String, Value>) -> ApiResult<()> {
-    let invalid = |m: String| ApiError::bad_request("invalid_metadata", m);
-    if map.len() > 50 {
-        return Err(invalid("Metadata can have at most 50 keys.".into()));
-    }
-    for (k, v) in map {
-        if k.chars().count() > 40 {
-            return Err(invalid(format!(
-                "Metadata key '{k}' is longer than 40 characters."
-            )));
-        }
-        match v {
-            Value::String(s) if s.chars().count() > 600 => {
-                return Err(invalid(format!(
-                    "Metadata value of '{k}' is longer than 600 characters."
-                )));
-            }
-            Value::String(_) | Value::Null => {}
-            _ => {
-                return Err(invalid(format!(
-                    "Metadata value of '{k}' must be a string."
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Merges a metadata update into the stored map: string values set keys, `null` or `""` remove
-/// them. The result is validated again (the 50-key limit applies to the merged map).
-pub fn merge_metadata(
-    stored: &Map<String, Value>,
-    update: Map<String, Value>,
-) -> ApiResult<Map<String, Value>> {
-    let mut merged = stored.clone();
-    for (k, v) in update {
-        match v {
-            Value::String(s) if !s.is_empty() => {
-                merged.insert(k, Value::String(s));
-            }
-            _ => {
-                merged.remove(&k);
-            }
-        }
-    }
-    metadata(&merged)?;
-    Ok(merged)
+    crate::store::metadata::validate(map)
 }
 
 /// Drops `null` entries of a metadata map given at creation.
@@ -109,7 +63,7 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(
-            Value::Object(merge_metadata(&stored, update).unwrap()),
+            Value::Object(crate::store::metadata::merge(&stored, update).unwrap()),
             json!({"b": "2", "c": "3"})
         );
     }

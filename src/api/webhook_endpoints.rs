@@ -7,7 +7,6 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
 use crate::state::AppState;
+use crate::store::events::EventName;
 use crate::store::webhook_deliveries::{self as deliveries, Delivery};
 use crate::store::webhook_endpoints::{self as endpoints, EndpointUpdate, WebhookEndpoint};
 
@@ -36,125 +36,12 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Errors of this area: the common ones, plus the coded 404 the spec gives webhooks.
-#[derive(Debug)]
-pub enum WebhookError {
-    /// Any API error.
-    Api(ApiError),
-    /// 404 `{"code": "entity_not_found", "message": …}`.
-    NotFound(String),
+/// 404 `{"code": "entity_not_found", "message": …}`: the coded 404 the spec gives webhooks.
+fn endpoint_not_found(id: impl Into<String>) -> ApiError {
+    ApiError::not_found_with_code("entity_not_found", "Webhook Endpoint", id)
 }
 
-impl From<ApiError> for WebhookError {
-    fn from(e: ApiError) -> Self {
-        Self::Api(e)
-    }
-}
-
-impl From<sqlx::Error> for WebhookError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Api(e.into())
-    }
-}
-
-impl IntoResponse for WebhookError {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Api(e) => e.into_response(),
-            Self::NotFound(id) => (
-                StatusCode::NOT_FOUND,
-                Json(json!({
-                    "code": "entity_not_found",
-                    "message": format!("Webhook Endpoint not found: '{id}'."),
-                })),
-            )
-                .into_response(),
-        }
-    }
-}
-
-type Result<T> = std::result::Result<T, WebhookError>;
-
-/// The event names an endpoint may subscribe to (`CreateWebhookEndpointDto.events` enum).
-pub const SUBSCRIBABLE: &[&str] = &[
-    "authentication.email_verification_succeeded",
-    "authentication.magic_auth_failed",
-    "authentication.magic_auth_succeeded",
-    "authentication.mfa_succeeded",
-    "authentication.oauth_failed",
-    "authentication.oauth_succeeded",
-    "authentication.password_failed",
-    "authentication.password_succeeded",
-    "authentication.passkey_failed",
-    "authentication.passkey_succeeded",
-    "authentication.sso_failed",
-    "authentication.sso_started",
-    "authentication.sso_succeeded",
-    "authentication.sso_timed_out",
-    "authentication.radar_risk_detected",
-    "api_key.created",
-    "api_key.revoked",
-    "connection.activated",
-    "connection.deactivated",
-    "connection.saml_certificate_renewal_required",
-    "connection.saml_certificate_renewed",
-    "connection.deleted",
-    "dsync.activated",
-    "dsync.deleted",
-    "dsync.group.created",
-    "dsync.group.deleted",
-    "dsync.group.updated",
-    "dsync.group.user_added",
-    "dsync.group.user_removed",
-    "dsync.user.created",
-    "dsync.user.deleted",
-    "dsync.user.updated",
-    "email_verification.created",
-    "group.created",
-    "group.deleted",
-    "group.member_added",
-    "group.member_removed",
-    "group.updated",
-    "flag.created",
-    "flag.deleted",
-    "flag.updated",
-    "flag.rule_updated",
-    "invitation.accepted",
-    "invitation.created",
-    "invitation.resent",
-    "invitation.revoked",
-    "magic_auth.created",
-    "organization.created",
-    "organization.deleted",
-    "organization.updated",
-    "organization_domain.created",
-    "organization_domain.deleted",
-    "organization_domain.updated",
-    "organization_domain.verified",
-    "organization_domain.verification_failed",
-    "password_reset.created",
-    "password_reset.succeeded",
-    "user.created",
-    "user.updated",
-    "user.deleted",
-    "organization_membership.created",
-    "organization_membership.deleted",
-    "organization_membership.updated",
-    "role.created",
-    "role.deleted",
-    "role.updated",
-    "organization_role.created",
-    "organization_role.deleted",
-    "organization_role.updated",
-    "permission.created",
-    "permission.deleted",
-    "permission.updated",
-    "session.created",
-    "session.revoked",
-    "waitlist_user.approved",
-    "waitlist_user.created",
-    "waitlist_user.denied",
-];
+type Result<T> = crate::error::ApiResult<T>;
 
 /// `endpoint_url` must be an absolute HTTPS URL (plain HTTP only when
 /// `KEYSTEAD_WEBHOOK_ALLOW_HTTP` is set). Errors: 422 `invalid_url`.
@@ -172,7 +59,7 @@ fn validate_url(url: &str, allow_http: bool) -> std::result::Result<String, ApiE
     Ok(parsed.to_string())
 }
 
-/// Every name must be in [`SUBSCRIBABLE`]. Errors: 422 `invalid_request_parameters` with
+/// Every name must be a subscribable event of the registry ([`EventName::is_subscribable`]). Errors: 422 `invalid_request_parameters` with
 /// `errors[{code: "unknown_event_type", message}]`.
 fn validate_events(events: &[String]) -> std::result::Result<Vec<String>, ApiError> {
     if events.is_empty() {
@@ -184,7 +71,10 @@ fn validate_events(events: &[String]) -> std::result::Result<Vec<String>, ApiErr
     }
     let unknown: Vec<_> = events
         .iter()
-        .filter(|e| !SUBSCRIBABLE.contains(&e.as_str()))
+        .filter(|e| {
+            !e.parse::<EventName>()
+                .is_ok_and(EventName::is_subscribable)
+        })
         .map(|e| json!({"code": "unknown_event_type", "message": format!("Invalid enum value: '{e}'.")}))
         .collect();
     if !unknown.is_empty() {
@@ -273,8 +163,7 @@ async fn update_webhook_endpoint(
                     "status",
                     "invalid",
                     "status must be enabled or disabled.",
-                )
-                .into());
+                ));
             }
         },
         events: body.events.as_deref().map(validate_events).transpose()?,
@@ -282,7 +171,7 @@ async fn update_webhook_endpoint(
     let mut tx = state.db.begin().await?;
     let e = endpoints::update(&mut tx, &state.vault, &ctx.environment_id, &id, &up)
         .await?
-        .ok_or_else(|| WebhookError::NotFound(id.clone()))?;
+        .ok_or_else(|| endpoint_not_found(id.clone()))?;
     tx.commit().await?;
     Ok(Json(e))
 }
@@ -295,7 +184,7 @@ async fn delete_webhook_endpoint(
 ) -> Result<StatusCode> {
     let mut tx = state.db.begin().await?;
     if !endpoints::delete(&mut tx, &ctx.environment_id, &id).await? {
-        return Err(WebhookError::NotFound(id));
+        return Err(endpoint_not_found(id));
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -314,7 +203,7 @@ async fn list_webhook_deliveries(
     let mut conn = state.db.acquire().await?;
     endpoints::find(&mut conn, &state.vault, env, &id)
         .await?
-        .ok_or_else(|| WebhookError::NotFound(id.clone()))?;
+        .ok_or_else(|| endpoint_not_found(id.clone()))?;
     let rows = deliveries::list(&mut conn, env, &id, &params).await?;
     Ok(Json(params.page(rows, |d| &d.event_id)))
 }

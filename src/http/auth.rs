@@ -26,8 +26,7 @@ use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store;
 
-/// Postgres channel carrying the SHA-256 digests of revoked keys.
-pub const REVOCATION_CHANNEL: &str = "keystead_api_key_revoked";
+pub use crate::store::api_keys::REVOCATION_CHANNEL;
 /// How long a resolved key is trusted without asking the database.
 pub const POSITIVE_TTL: Duration = Duration::from_secs(60);
 /// How long an unknown key is remembered as unknown.
@@ -44,6 +43,16 @@ pub struct AuthContext {
     pub api_key_id: String,
     /// The environment's client id (`client_…`).
     pub client_id: String,
+}
+
+impl From<store::api_keys::KeyOwner> for AuthContext {
+    fn from(owner: store::api_keys::KeyOwner) -> Self {
+        Self {
+            environment_id: owner.environment_id,
+            api_key_id: owner.api_key_id,
+            client_id: owner.client_id,
+        }
+    }
 }
 
 /// Digest → resolution cache for API keys.
@@ -75,7 +84,9 @@ impl ApiKeyCache {
                 return Ok(ctx);
             }
         }
-        let ctx = store::api_keys::authenticate(pool, key).await?;
+        let ctx = store::api_keys::authenticate(pool, key)
+            .await?
+            .map(AuthContext::from);
         if let Ok(mut m) = self.entries.write() {
             if m.len() >= MAX_ENTRIES {
                 m.clear();

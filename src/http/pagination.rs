@@ -1,66 +1,11 @@
-//! Keyset pagination and the WorkOS list envelope (WORKOS-API-NOTES §2.5).
+//! Parsing of the WorkOS list parameters (WORKOS-API-NOTES §2.5) from a query string.
 //!
-//! `limit` (1–100, default 10), `before`, `after` and `order` (`asc`, `desc`, `normal`) are parsed
-//! into [`ListParams`]; store functions append [`ListParams::push_keyset`] to their query and turn
-//! the `limit + 1` rows they fetched into a [`List`] with [`ListParams::page`]. Cursors are ids,
-//! which sort by creation time. No offsets anywhere.
-
-use serde::Serialize;
-use sqlx::{Postgres, QueryBuilder};
+//! `limit` (1–100, default 10), `before`, `after` and `order` (`asc`, `desc`, `normal`) become a
+//! [`ListParams`]; the keyset SQL and the list envelope live in [`crate::store::page`].
 
 use super::extract::QueryMap;
 use crate::error::{ApiError, ApiResult};
-
-/// Sort order of a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    /// Oldest first; `after` pages forward (newer).
-    Asc,
-    /// Newest first; `after` pages forward (older). The WorkOS default.
-    Desc,
-    /// Newest first with reversed cursors: `before` fetches older, `after` newer.
-    Normal,
-}
-
-/// Parsed list parameters.
-#[derive(Debug, Clone)]
-pub struct ListParams {
-    /// Page size, 1–100.
-    pub limit: i64,
-    /// Cursor: the id to page back from.
-    pub before: Option<String>,
-    /// Cursor: the id to page on from.
-    pub after: Option<String>,
-    /// Sort order.
-    pub order: Order,
-}
-
-/// The list envelope: `{object: "list", data, list_metadata: {before, after}}`.
-#[derive(Debug, Serialize)]
-pub struct List<T> {
-    /// Always `"list"`.
-    pub object: &'static str,
-    /// The page.
-    pub data: Vec<T>,
-    /// Cursors; `null` when there is nothing further that way.
-    pub list_metadata: ListMetadata,
-}
-
-/// Both cursors are always present (nullable), as the SDKs require.
-#[derive(Debug, Serialize)]
-pub struct ListMetadata {
-    /// Pass as `before` to get the previous page.
-    pub before: Option<String>,
-    /// Pass as `after` to get the next page.
-    pub after: Option<String>,
-}
-
-/// Which way a query scans, relative to the order the page is shown in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Forward,
-    Backward,
-}
+pub use crate::store::page::{List, ListMetadata, ListParams, Order};
 
 impl ListParams {
     /// Parses `limit`, `before`, `after` and `order`, with `default_order` when absent.
@@ -101,69 +46,6 @@ impl ListParams {
             order,
         })
     }
-
-    /// (comparison against the cursor, SQL order, direction) for this request.
-    fn plan(&self) -> (Option<(&'static str, &str)>, &'static str, Direction) {
-        use Direction::*;
-        match (self.order, self.after.as_deref(), self.before.as_deref()) {
-            (Order::Asc, Some(a), _) => (Some((">", a)), "asc", Forward),
-            (Order::Asc, None, Some(b)) => (Some(("<", b)), "desc", Backward),
-            (Order::Asc, None, None) => (None, "asc", Forward),
-            (Order::Desc, Some(a), _) => (Some(("<", a)), "desc", Forward),
-            (Order::Desc, None, Some(b)) => (Some((">", b)), "asc", Backward),
-            (Order::Desc | Order::Normal, None, None) => (None, "desc", Forward),
-            (Order::Normal, _, Some(b)) => (Some(("<", b)), "desc", Forward),
-            (Order::Normal, Some(a), None) => (Some((">", a)), "asc", Backward),
-        }
-    }
-
-    /// Appends ` and <column> <op> $cursor order by <column> <dir> limit <limit + 1>` to a query
-    /// that already has a `where` clause. `column` must be a trusted identifier.
-    pub fn push_keyset(&self, qb: &mut QueryBuilder<Postgres>, column: &str) {
-        let (cmp, dir, _) = self.plan();
-        if let Some((op, cursor)) = cmp {
-            qb.push(format_args!(" and {column} {op} "));
-            qb.push_bind(cursor.to_string());
-        }
-        qb.push(format_args!(" order by {column} {dir} limit "));
-        qb.push_bind(self.limit + 1);
-    }
-
-    /// Builds the envelope from the `limit + 1` rows fetched with [`Self::push_keyset`].
-    pub fn page<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> &str) -> List<T> {
-        let (cmp, _, direction) = self.plan();
-        let has_more = rows.len() as i64 > self.limit;
-        rows.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
-        if direction == Direction::Backward {
-            rows.reverse();
-        }
-        let first = rows.first().map(|r| id(r).to_string());
-        let last = rows.last().map(|r| id(r).to_string());
-        // `toward_end`: the cursor that continues in display order; `toward_start` goes back.
-        let (toward_start, toward_end) = match direction {
-            Direction::Forward => (
-                if cmp.is_some() { first } else { None },
-                if has_more { last } else { None },
-            ),
-            Direction::Backward => (if has_more { first } else { None }, last),
-        };
-        let list_metadata = match self.order {
-            // `normal` shows newest first but `before` continues toward older records.
-            Order::Normal => ListMetadata {
-                before: toward_end,
-                after: toward_start,
-            },
-            Order::Asc | Order::Desc => ListMetadata {
-                before: toward_start,
-                after: toward_end,
-            },
-        };
-        List {
-            object: "list",
-            data: rows,
-            list_metadata,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -186,21 +68,11 @@ mod tests {
     }
 
     #[test]
-    fn a_full_first_page_points_after_its_last_row() {
-        let p = params("limit=2");
-        let list = p.page(vec!["c", "b", "a"], |s| s);
-        assert_eq!(list.data, ["c", "b"]);
-        assert_eq!(list.list_metadata.after.as_deref(), Some("b"));
-        assert_eq!(list.list_metadata.before, None);
-    }
-
-    #[test]
-    fn paging_back_reverses_rows_and_points_both_ways() {
-        // desc, before=a: scanned ascending (b, c, d) and shown descending.
-        let p = params("limit=2&before=a");
-        let list = p.page(vec!["b", "c", "d"], |s| s);
-        assert_eq!(list.data, ["c", "b"]);
-        assert_eq!(list.list_metadata.before.as_deref(), Some("c"));
-        assert_eq!(list.list_metadata.after.as_deref(), Some("b"));
+    fn cursors_and_order_are_read() {
+        let p = params("limit=2&before=a&order=asc");
+        assert_eq!(
+            (p.limit, p.before.as_deref(), p.order),
+            (2, Some("a"), Order::Asc)
+        );
     }
 }

@@ -7,8 +7,22 @@ use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::crypto;
 use crate::db::Tx;
-use crate::http::AuthContext;
 use crate::ids::{EnvironmentId, new_id, prefix};
+
+/// Postgres channel carrying the SHA-256 digests of revoked keys; every server listens on it
+/// and drops the key from its cache.
+pub const REVOCATION_CHANNEL: &str = "keystead_api_key_revoked";
+
+/// Whom a presented key belongs to.
+#[derive(Debug, Clone)]
+pub struct KeyOwner {
+    /// The environment (`environment_…`).
+    pub environment_id: EnvironmentId,
+    /// The key (`key_…`).
+    pub api_key_id: String,
+    /// The environment's client id (`client_…`).
+    pub client_id: String,
+}
 
 /// An API key as listed (never with its value).
 #[derive(Debug, Serialize, FromRow)]
@@ -51,7 +65,7 @@ pub async fn insert(
 /// Resolves a presented key to its environment; `None` when unknown or revoked.
 ///
 /// The lookup is by digest, so timing reveals nothing about the key's value.
-pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<AuthContext>> {
+pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<KeyOwner>> {
     if !value.starts_with("sk_") {
         return Ok(None);
     }
@@ -63,13 +77,11 @@ pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<Aut
     .bind(crypto::sha256_hex(value))
     .fetch_optional(pool)
     .await?;
-    Ok(
-        row.map(|(api_key_id, environment_id, client_id)| AuthContext {
-            environment_id,
-            api_key_id,
-            client_id,
-        }),
-    )
+    Ok(row.map(|(api_key_id, environment_id, client_id)| KeyOwner {
+        environment_id,
+        api_key_id,
+        client_id,
+    }))
 }
 
 /// The environment's keys, oldest first.
@@ -83,7 +95,7 @@ pub async fn list(conn: &mut PgConnection, env: &EnvironmentId) -> sqlx::Result<
 }
 
 /// Revokes a key by id and notifies every server to drop it from its cache
-/// ([`crate::http::auth::REVOCATION_CHANNEL`]); `false` when there is no such key.
+/// ([`REVOCATION_CHANNEL`]); `false` when there is no such key.
 pub async fn revoke(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
     let digest: Option<String> = sqlx::query_scalar(
         "update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1 returning key_hash",
@@ -95,7 +107,7 @@ pub async fn revoke(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
         return Ok(false);
     };
     sqlx::query("select pg_notify($1, $2)")
-        .bind(crate::http::auth::REVOCATION_CHANNEL)
+        .bind(REVOCATION_CHANNEL)
         .bind(&digest)
         .execute(conn)
         .await?;

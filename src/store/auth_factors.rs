@@ -11,11 +11,11 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::one_time_codes::{CodeError, MAX_ATTEMPTS, expires_in};
+use super::page::ListParams;
 use crate::crypto::totp;
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 

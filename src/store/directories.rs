@@ -10,12 +10,12 @@ use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::organization_domains;
+use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 
 /// The directory `type` values Keystead can provision (the SCIM ones of the spec's enum).
 pub const SCIM_TYPES: &[&str] = &[
@@ -137,7 +137,7 @@ fn event_state(state: &str) -> &str {
 }
 
 /// Records `dsync.activated` (with the organization's domains) or `dsync.deleted`.
-async fn record(tx: &mut Tx, env: &EnvironmentId, name: &str, d: &Directory) -> ApiResult<()> {
+async fn record(tx: &mut Tx, env: &EnvironmentId, name: EventName, d: &Directory) -> ApiResult<()> {
     let mut data = serde_json::json!({
         "object": "directory",
         "id": d.id,

@@ -13,15 +13,15 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::directories::ScimDirectory;
 use super::directory_users as users;
+use super::page::ListParams;
 use super::scim_filter::Column;
 use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::protocols::scim::filter::AttrPath;
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 
 /// A directory group as the API and events return it.
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +76,7 @@ impl ScimTable for GroupRecord {
     const ALIAS: &'static str = "g";
     const COLUMNS: &'static str = COLUMNS;
     const ENTITY: &'static str = "Directory Group";
-    const DELETED_EVENT: &'static str = names::DSYNC_GROUP_DELETED;
+    const DELETED_EVENT: EventName = names::DSYNC_GROUP_DELETED;
     type Object = DirectoryGroup;
 
     /// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
@@ -254,7 +254,7 @@ pub async fn change_members(
         ));
     }
     let wg = group.directory_group();
-    let steps: [(&[String], &'static str, &str); 2] = [
+    let steps: [(&[String], &'static str, EventName); 2] = [
         (
             add,
             "insert into directory_group_members (environment_id, group_id, user_id)

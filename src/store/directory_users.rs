@@ -14,16 +14,16 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::directories::ScimDirectory;
 use super::directory_groups::DirectoryGroup;
+use super::page::ListParams;
 use super::scim_filter::Column;
 use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::protocols::scim::filter::AttrPath;
 use crate::protocols::scim::schema::ENTERPRISE;
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 
 /// One entry of `DirectoryUser.emails`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -119,7 +119,7 @@ impl ScimTable for UserRecord {
     const ALIAS: &'static str = "u";
     const COLUMNS: &'static str = COLUMNS;
     const ENTITY: &'static str = "Directory User";
-    const DELETED_EVENT: &'static str = names::DSYNC_USER_DELETED;
+    const DELETED_EVENT: EventName = names::DSYNC_USER_DELETED;
     type Object = DirectoryUser;
 
     /// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
@@ -271,7 +271,7 @@ pub fn previous_attributes(old: &impl Serialize, new: &impl Serialize) -> Map<St
 pub async fn record_updated(
     tx: &mut Tx,
     dir: &ScimDirectory,
-    name: &str,
+    name: EventName,
     before: &impl Serialize,
     after: &impl Serialize,
 ) -> ApiResult<()> {

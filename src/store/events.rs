@@ -2,123 +2,23 @@
 //!
 //! [`record`] is called by every mutating store function inside its transaction, so an event
 //! exists exactly when its change was committed. Payloads are the spec's event schemas
-//! (WORKOS-API-NOTES §3.1, §3.2): callers pass the `data` object already shaped.
+//! (WORKOS-API-NOTES §3.1, §3.2): callers pass the `data` object already shaped. The names and
+//! their payload types are listed once, in [`registry`].
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
+use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 
-/// The event names Keystead emits, as WorkOS spells them.
-pub mod names {
-    /// `organization.created`
-    pub const ORGANIZATION_CREATED: &str = "organization.created";
-    /// `organization.updated`
-    pub const ORGANIZATION_UPDATED: &str = "organization.updated";
-    /// `organization.deleted`
-    pub const ORGANIZATION_DELETED: &str = "organization.deleted";
-    /// `organization_domain.created`
-    pub const ORGANIZATION_DOMAIN_CREATED: &str = "organization_domain.created";
-    /// `organization_domain.updated`
-    pub const ORGANIZATION_DOMAIN_UPDATED: &str = "organization_domain.updated";
-    /// `organization_domain.deleted`
-    pub const ORGANIZATION_DOMAIN_DELETED: &str = "organization_domain.deleted";
-    /// `organization_domain.verified`
-    pub const ORGANIZATION_DOMAIN_VERIFIED: &str = "organization_domain.verified";
-    /// `organization_domain.verification_failed`
-    pub const ORGANIZATION_DOMAIN_VERIFICATION_FAILED: &str =
-        "organization_domain.verification_failed";
-    /// `user.created`
-    pub const USER_CREATED: &str = "user.created";
-    /// `user.updated`
-    pub const USER_UPDATED: &str = "user.updated";
-    /// `user.deleted`
-    pub const USER_DELETED: &str = "user.deleted";
-    /// `session.created`
-    pub const SESSION_CREATED: &str = "session.created";
-    /// `session.revoked`
-    pub const SESSION_REVOKED: &str = "session.revoked";
-    /// `authentication.password_succeeded`
-    pub const AUTHENTICATION_PASSWORD_SUCCEEDED: &str = "authentication.password_succeeded";
-    /// `authentication.password_failed`
-    pub const AUTHENTICATION_PASSWORD_FAILED: &str = "authentication.password_failed";
-    /// `dsync.activated`
-    pub const DSYNC_ACTIVATED: &str = "dsync.activated";
-    /// `dsync.deleted`
-    pub const DSYNC_DELETED: &str = "dsync.deleted";
-    /// `dsync.user.created`
-    pub const DSYNC_USER_CREATED: &str = "dsync.user.created";
-    /// `dsync.user.updated`
-    pub const DSYNC_USER_UPDATED: &str = "dsync.user.updated";
-    /// `dsync.user.deleted`
-    pub const DSYNC_USER_DELETED: &str = "dsync.user.deleted";
-    /// `dsync.group.created`
-    pub const DSYNC_GROUP_CREATED: &str = "dsync.group.created";
-    /// `dsync.group.updated`
-    pub const DSYNC_GROUP_UPDATED: &str = "dsync.group.updated";
-    /// `dsync.group.deleted`
-    pub const DSYNC_GROUP_DELETED: &str = "dsync.group.deleted";
-    /// `dsync.group.user_added`
-    pub const DSYNC_GROUP_USER_ADDED: &str = "dsync.group.user_added";
-    /// `dsync.group.user_removed`
-    pub const DSYNC_GROUP_USER_REMOVED: &str = "dsync.group.user_removed";
-    /// `connection.activated`
-    pub const CONNECTION_ACTIVATED: &str = "connection.activated";
-    /// `connection.deactivated`
-    pub const CONNECTION_DEACTIVATED: &str = "connection.deactivated";
-    /// `connection.deleted`
-    pub const CONNECTION_DELETED: &str = "connection.deleted";
-    /// `authentication.sso_started`
-    pub const AUTHENTICATION_SSO_STARTED: &str = "authentication.sso_started";
-    /// `authentication.sso_succeeded`
-    pub const AUTHENTICATION_SSO_SUCCEEDED: &str = "authentication.sso_succeeded";
-    /// `authentication.sso_failed`
-    pub const AUTHENTICATION_SSO_FAILED: &str = "authentication.sso_failed";
-    /// `role.created`
-    pub const ROLE_CREATED: &str = "role.created";
-    /// `organization_membership.created`
-    pub const ORGANIZATION_MEMBERSHIP_CREATED: &str = "organization_membership.created";
-    /// `organization_membership.updated`
-    pub const ORGANIZATION_MEMBERSHIP_UPDATED: &str = "organization_membership.updated";
-    /// `organization_membership.deleted`
-    pub const ORGANIZATION_MEMBERSHIP_DELETED: &str = "organization_membership.deleted";
-    /// `invitation.created`
-    pub const INVITATION_CREATED: &str = "invitation.created";
-    /// `invitation.accepted`
-    pub const INVITATION_ACCEPTED: &str = "invitation.accepted";
-    /// `invitation.resent`
-    pub const INVITATION_RESENT: &str = "invitation.resent";
-    /// `invitation.revoked`
-    pub const INVITATION_REVOKED: &str = "invitation.revoked";
-    /// `magic_auth.created`
-    pub const MAGIC_AUTH_CREATED: &str = "magic_auth.created";
-    /// `email_verification.created`
-    pub const EMAIL_VERIFICATION_CREATED: &str = "email_verification.created";
-    /// `password_reset.created`
-    pub const PASSWORD_RESET_CREATED: &str = "password_reset.created";
-    /// `password_reset.succeeded`
-    pub const PASSWORD_RESET_SUCCEEDED: &str = "password_reset.succeeded";
-    /// `authentication.magic_auth_succeeded`
-    pub const AUTHENTICATION_MAGIC_AUTH_SUCCEEDED: &str = "authentication.magic_auth_succeeded";
-    /// `authentication.magic_auth_failed`
-    pub const AUTHENTICATION_MAGIC_AUTH_FAILED: &str = "authentication.magic_auth_failed";
-    /// `authentication.email_verification_succeeded`
-    pub const AUTHENTICATION_EMAIL_VERIFICATION_SUCCEEDED: &str =
-        "authentication.email_verification_succeeded";
-    /// `authentication.email_verification_failed`
-    pub const AUTHENTICATION_EMAIL_VERIFICATION_FAILED: &str =
-        "authentication.email_verification_failed";
-    /// `authentication.mfa_succeeded`
-    pub const AUTHENTICATION_MFA_SUCCEEDED: &str = "authentication.mfa_succeeded";
-    /// `authentication.mfa_failed`
-    pub const AUTHENTICATION_MFA_FAILED: &str = "authentication.mfa_failed";
-}
+pub mod registry;
+
+pub use registry::{EventName, names};
 
 /// An event as `GET /events` returns it (spec schema `EventSchema`).
 #[derive(Debug, Serialize, FromRow)]
@@ -144,7 +44,7 @@ pub struct Event {
 pub async fn record(
     tx: &mut Tx,
     env: &EnvironmentId,
-    event: &str,
+    event: EventName,
     data: &impl Serialize,
     organization_id: Option<&str>,
 ) -> ApiResult<()> {
@@ -154,7 +54,7 @@ pub async fn record(
     )
     .bind(new_id(prefix::EVENT))
     .bind(env)
-    .bind(event)
+    .bind(event.as_str())
     .bind(data)
     .bind(organization_id)
     .execute(&mut **tx)

@@ -1,5 +1,5 @@
 //! Idempotency-Key records (`idempotency_keys`): claim, complete, release, replay, purge.
-//! Used by [`crate::http::idempotency`]. Keys are scoped per environment and live 24 h.
+//! Used by the HTTP idempotency layer (`Idempotency-Key`). Keys are scoped per environment and live 24 h.
 
 use serde_json::Value;
 use sqlx::PgPool;

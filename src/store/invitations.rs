@@ -10,14 +10,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
+use super::page::ListParams;
 use crate::crypto::vault::Vault;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 
 /// An invitation as the API returns it.
 #[derive(Debug, Clone, Serialize)]
@@ -82,7 +82,12 @@ struct InvitationEvent<'a> {
     updated_at: DateTime<Utc>,
 }
 
-async fn record(tx: &mut Tx, env: &EnvironmentId, name: &str, i: &Invitation) -> ApiResult<()> {
+async fn record(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    name: EventName,
+    i: &Invitation,
+) -> ApiResult<()> {
     let event = InvitationEvent {
         object: "invitation",
         id: &i.id,

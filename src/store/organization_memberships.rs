@@ -10,12 +10,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
+use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 use crate::store::users::{self, User};
 
 /// `SlimRole`: a role by slug.
@@ -76,7 +76,12 @@ struct MembershipEvent<'a> {
     updated_at: DateTime<Utc>,
 }
 
-async fn record(tx: &mut Tx, env: &EnvironmentId, name: &str, m: &Membership) -> ApiResult<()> {
+async fn record(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    name: EventName,
+    m: &Membership,
+) -> ApiResult<()> {
     let event = MembershipEvent {
         object: "organization_membership",
         id: &m.id,

@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 use sqlx::AssertSqlSafe;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
+use super::metadata::MetadataChange;
 use super::organization_domains::{self as domains, InitialState, OrganizationDomain};
+use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
@@ -264,8 +265,8 @@ pub struct OrganizationChanges {
     pub name: Option<String>,
     /// New external id (`Some(None)` clears it).
     pub external_id: Option<Option<String>>,
-    /// New metadata, already merged with the stored one by the caller.
-    pub metadata: Option<Map<String, Value>>,
+    /// Metadata change, applied to the row read under `for update`.
+    pub metadata: Option<MetadataChange>,
     /// New Stripe customer id (`Some(None)` clears it).
     pub stripe_customer_id: Option<Option<String>>,
     /// New `allow_profiles_outside_organization`.
@@ -289,6 +290,10 @@ pub async fn update(
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| ApiError::not_found("Organization", id))?;
+    let metadata = match changes.metadata {
+        Some(change) => Value::Object(change.apply(&super::string_map(current.metadata.clone()))?),
+        None => current.metadata,
+    };
     let row: Row = sqlx::query_as(AssertSqlSafe(format!(
         "update organizations set name = $3, external_id = $4, metadata = $5, stripe_customer_id = $6,
            allow_profiles_outside_organization = $7
@@ -298,7 +303,7 @@ pub async fn update(
     .bind(id)
     .bind(changes.name.unwrap_or(current.name))
     .bind(changes.external_id.unwrap_or(current.external_id))
-    .bind(changes.metadata.map_or(current.metadata, Value::Object))
+    .bind(metadata)
     .bind(changes.stripe_customer_id.unwrap_or(current.stripe_customer_id))
     .bind(changes.allow_profiles_outside_organization.unwrap_or(current.allow_profiles_outside_organization))
     .fetch_one(&mut **tx)

@@ -16,7 +16,7 @@ use crate::email::Email;
 use crate::error::ApiResult;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 
 /// Lifetime of a reset token, in minutes.
 pub const LIFETIME_MINUTES: i64 = 60;
@@ -83,7 +83,12 @@ fn build(vault: &Vault, public_url: &str, r: Row) -> ApiResult<PasswordReset> {
     })
 }
 
-async fn record(tx: &mut Tx, env: &EnvironmentId, name: &str, r: &PasswordReset) -> ApiResult<()> {
+async fn record(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    name: EventName,
+    r: &PasswordReset,
+) -> ApiResult<()> {
     let event = PasswordResetEvent {
         object: "password_reset",
         id: &r.id,

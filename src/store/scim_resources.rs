@@ -13,7 +13,7 @@ use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::EnvironmentId;
 use crate::protocols::scim::filter::AttrPath;
-use crate::store::events;
+use crate::store::events::{self, EventName};
 
 /// A table of SCIM resources of a directory (`directory_users`, `directory_groups`).
 pub trait ScimTable: for<'r> FromRow<'r, PgRow> + Send + Unpin {
@@ -26,7 +26,7 @@ pub trait ScimTable: for<'r> FromRow<'r, PgRow> + Send + Unpin {
     /// The entity named by a 404.
     const ENTITY: &'static str;
     /// The event recorded when a row is deleted (`dsync.user.deleted`, …).
-    const DELETED_EVENT: &'static str;
+    const DELETED_EVENT: EventName;
     /// The WorkOS object events carry.
     type Object: Serialize;
 

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
+use super::page::ListParams;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};

@@ -6,9 +6,10 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
+use super::metadata::MetadataChange;
+use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
@@ -263,8 +264,8 @@ pub struct UserChanges {
     pub last_name: Option<Option<String>>,
     /// New external id.
     pub external_id: Option<Option<String>>,
-    /// New metadata, already merged by the caller.
-    pub metadata: Option<Map<String, Value>>,
+    /// Metadata change, applied to the row read under `for update`.
+    pub metadata: Option<MetadataChange>,
     /// New locale.
     pub locale: Option<Option<String>>,
     /// New stored password hash.
@@ -276,6 +277,20 @@ pub struct UserChanges {
 /// Errors: 400 `email_not_available` when the email belongs to another user; 400
 /// `user_creation_error` for a taken external id.
 pub async fn update(tx: &mut Tx, env: &EnvironmentId, id: &str, c: UserChanges) -> ApiResult<User> {
+    let metadata = match c.metadata {
+        None => None,
+        Some(change) => {
+            let stored: Value = sqlx::query_scalar(
+                "select metadata from users where environment_id = $1 and id = $2 for update",
+            )
+            .bind(env)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| ApiError::not_found("User", id))?;
+            Some(change.apply(&super::string_map(stored))?)
+        }
+    };
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update users set
            email = coalesce($3, email),
@@ -298,7 +313,7 @@ pub async fn update(tx: &mut Tx, env: &EnvironmentId, id: &str, c: UserChanges) 
     .bind(c.last_name.flatten())
     .bind(c.external_id.is_some())
     .bind(c.external_id.flatten())
-    .bind(c.metadata.map(Value::Object))
+    .bind(metadata.map(Value::Object))
     .bind(c.locale.is_some())
     .bind(c.locale.flatten())
     .bind(c.password_hash)

@@ -14,8 +14,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
+use super::page::ListParams;
 use crate::error::ApiResult;
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 
 /// A claimed delivery with everything needed to send it.

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
+use super::page::ListParams;
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 

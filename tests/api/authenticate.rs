@@ -6,7 +6,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -235,7 +235,7 @@ async fn form_encoded_bodies_are_accepted() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 }
 
-async fn refresh(app: &TestApp, token: &str, org: Option<&str>) -> crate::helpers::TestResponse {
+async fn refresh(app: &TestApp, token: &str, org: Option<&str>) -> crate::support::TestResponse {
     let mut body = json!({"grant_type": "refresh_token", "client_id": app.tenant.client_id, "client_secret": app.tenant.api_key, "refresh_token": token});
     if let Some(org) = org {
         body["organization_id"] = json!(org);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 /// A running `keystead serve`; killed (SIGKILL) on drop if still running.
 pub struct Server {

@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use keystead::store::environments::{self, Bootstrap};
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 /// Base64 of the 32 bytes `[7; 32]`, the vault key the test app uses.
 pub const TEST_ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 pub const IDP_METADATA: &str = include_str!("../fixtures/saml/idp-metadata.xml");
 pub const IDP_CERT: &str = include_str!("../fixtures/saml/idp-cert.pem");

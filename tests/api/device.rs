@@ -6,8 +6,8 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
 use crate::hosted_login::{Browser, PASSWORD, Page, Site, totp_now};
+use crate::support::{TestApp, TestResponse};
 use crate::um::{claims, count, member, org, user};
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";

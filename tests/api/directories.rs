@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::support::{TestApp, TestResponse};
 
 /// A directory made through the API: (directory id, SCIM base path, bearer token).
 pub struct Dir {

@@ -7,8 +7,8 @@ use keystead::email::Email;
 use keystead::store::email_outbox;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
 use crate::smtp_sink::SmtpSink;
+use crate::support::TestApp;
 
 async fn app_with_smtp(sink: &SmtpSink) -> TestApp {
     let url = sink.url();

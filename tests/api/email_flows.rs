@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use crate::um::{PASSWORD, count, event_data, password, user};
 
 #[tokio::test]
@@ -64,6 +64,7 @@ async fn email_verification_send_get_and_confirm() {
         .await;
     assert_eq!(resend.status, StatusCode::BAD_REQUEST);
     assert_eq!(resend.body["code"], "email_already_verified");
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -120,6 +121,7 @@ async fn expired_and_used_verification_codes_are_refused() {
             .status,
         StatusCode::NOT_FOUND
     );
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -225,6 +227,7 @@ async fn password_reset_sets_the_password_verifies_the_email_and_revokes_session
         .status,
         StatusCode::NOT_FOUND
     );
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -289,6 +292,7 @@ async fn expired_reset_tokens_fail_and_resets_are_tenant_scoped() {
         res.body["errors"][0]["code"],
         "password_reset_token_expired"
     );
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -362,6 +366,7 @@ async fn email_change_sends_a_code_to_the_new_address_and_confirms_it() {
         )
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.drain_emails().await, 2, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -410,4 +415,5 @@ async fn verification_and_email_change_are_tenant_scoped() {
     }
     let mine = app.get(&format!("/user_management/users/{id}")).await;
     assert_eq!(mine.body["email_verified"], false, "nothing changed");
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }

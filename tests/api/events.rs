@@ -3,7 +3,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn events_list_oldest_first_with_spec_payloads() {

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::support::{TestApp, TestResponse};
 
 async fn post_with_key(
     app: &TestApp,

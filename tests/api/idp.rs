@@ -13,11 +13,7 @@ use std::time::Duration;
 
 /// True when the real-IdP tests are to be skipped (explicit opt-out only).
 pub fn skipped(test: &str) -> bool {
-    let skip = std::env::var("KEYSTEAD_SKIP_IDP_TESTS").is_ok_and(|v| v == "1");
-    if skip {
-        eprintln!("{test}: skipped (KEYSTEAD_SKIP_IDP_TESTS=1)");
-    }
-    skip
+    crate::support::skip("KEYSTEAD_SKIP_IDP_TESTS", test)
 }
 
 fn manifest_dir() -> PathBuf {

@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use crate::um::{PASSWORD, count, event_data, grant, org, user};
 
 async fn invite(app: &TestApp, body: Value) -> Value {
@@ -78,6 +78,7 @@ async fn an_invitation_has_the_spec_shape_and_its_token_finds_it() {
         .await;
     assert_eq!(dup.status, StatusCode::BAD_REQUEST);
     assert_eq!(dup.body["code"], "email_already_invited_to_organization");
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -145,6 +146,7 @@ async fn invitation_errors_use_the_spec_codes() {
         .await;
     assert_eq!(dup.body["code"], "email_already_invited");
     assert_eq!(count(&app, "invitation.created").await, 1);
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -211,6 +213,7 @@ async fn accepting_creates_the_user_and_the_membership() {
         )
         .await;
     assert_eq!(resend.body["code"], "invite_accepted");
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -282,6 +285,7 @@ async fn inviting_an_existing_user_makes_a_pending_membership_that_revoking_remo
     assert_eq!(ok.body["accepted_user_id"], u["id"]);
     assert_eq!(list("active").await, 1);
     assert_eq!(count(&app, "organization_membership.updated").await, 1);
+    assert_eq!(app.drain_emails().await, 3, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -315,6 +319,7 @@ async fn expired_invitations_read_as_expired_and_cannot_be_used() {
     assert_eq!(resend.body["code"], "invite_expired");
     // The email can be invited again.
     invite(&app, json!({"email": "late@example.com"})).await;
+    assert_eq!(app.drain_emails().await, 2, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -374,6 +379,7 @@ async fn invitations_are_listed_by_organization_and_email_and_tenant_scoped() {
         .send(Method::GET, "/user_management/invitations", key, None)
         .await;
     assert_eq!(theirs.body["data"], json!([]));
+    assert_eq!(app.drain_emails().await, 2, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -407,4 +413,5 @@ async fn the_password_grant_accepts_an_invitation_token_and_scopes_the_session()
         ))
         .await;
     assert_eq!(got.body["state"], "accepted");
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }

@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use crate::um::{count, event_data, grant, user};
 
 const GRANT: &str = "urn:workos:oauth:grant-type:magic-auth:code";
@@ -18,7 +18,7 @@ async fn send(app: &TestApp, email: &str) -> Value {
     res.body
 }
 
-async fn redeem(app: &TestApp, email: &str, code: &str) -> crate::helpers::TestResponse {
+async fn redeem(app: &TestApp, email: &str, code: &str) -> crate::support::TestResponse {
     grant(
         app,
         json!({"grant_type": GRANT, "email": email, "code": code, "ip_address": "203.0.113.9"}),
@@ -93,6 +93,7 @@ async fn a_first_magic_code_signs_the_user_up_with_the_id_it_named() {
     assert_eq!(reused.status, StatusCode::BAD_REQUEST);
     assert_eq!(reused.body["code"], "one_time_code_previously_used");
     assert_eq!(count(&app, "authentication.magic_auth_failed").await, 1);
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -111,6 +112,7 @@ async fn codes_for_existing_users_name_them_and_verify_their_email() {
             .await
             .contains(&"user.updated".to_string())
     );
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -160,6 +162,7 @@ async fn wrong_expired_and_exhausted_codes_fail_with_their_codes() {
         .await
         .unwrap();
     assert_eq!(sessions, 0);
+    assert_eq!(app.drain_emails().await, 2, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -221,6 +224,7 @@ async fn sends_are_limited_per_email_and_codes_are_tenant_scoped() {
             .status,
         StatusCode::NOT_FOUND
     );
+    assert_eq!(app.drain_emails().await, 4, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -253,4 +257,5 @@ async fn a_magic_code_sent_with_an_invitation_accepts_it() {
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     assert_eq!(ok.body["organization_id"], o["id"]);
     assert_eq!(count(&app, "invitation.accepted").await, 1);
+    assert_eq!(app.drain_emails().await, 2, "the emails this test queued");
 }

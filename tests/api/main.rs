@@ -6,7 +6,7 @@
     reason = "test helpers fail the test loudly; clippy's allow-*-in-tests covers #[test] fns only"
 )]
 
-mod helpers;
+mod support;
 
 mod auth_seams;
 mod authenticate;
@@ -33,6 +33,7 @@ mod organization_domains;
 mod organization_memberships;
 mod organizations;
 mod platform;
+mod queue_check;
 mod rate_limits;
 mod scim_compliance;
 mod scim_dialects;

@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use crate::um::{count, event_data, fresh_step, grant, password, totp, totp_at, user};
 
 async fn enroll(app: &TestApp) -> Value {
@@ -30,7 +30,7 @@ async fn challenge(app: &TestApp, factor: &Value) -> Value {
     res.body
 }
 
-async fn verify(app: &TestApp, challenge: &Value, code: &str) -> crate::helpers::TestResponse {
+async fn verify(app: &TestApp, challenge: &Value, code: &str) -> crate::support::TestResponse {
     app.post(
         &format!(
             "/auth/challenges/{}/verify",

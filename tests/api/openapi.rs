@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 const SPEC_URI: &str = "urn:keystead:openapi";
@@ -332,11 +332,10 @@ fn pyyaml_python() -> PathBuf {
 
 #[test]
 fn openapi_yaml_is_what_gen_openapi_writes() {
-    if std::env::var("KEYSTEAD_SKIP_SDK_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!(
-            "KEYSTEAD_SKIP_SDK_TESTS=1: skipping the openapi.yaml regeneration check (it installs \
-             PyYAML from the Python package registry)"
-        );
+    if crate::support::skip(
+        "KEYSTEAD_SKIP_SDK_TESTS",
+        "the openapi.yaml regeneration check (it installs PyYAML from the Python package registry)",
+    ) {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

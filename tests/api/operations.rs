@@ -14,7 +14,7 @@ use reqwest::Method as M;
 use serde_json::{Value, json};
 
 use crate::binary::Server;
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn ready_and_metrics_report_on_the_service() {

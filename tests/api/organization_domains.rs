@@ -3,7 +3,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 async fn org(app: &TestApp) -> String {
     app.post("/organizations", &json!({"name": "Foo"}))

@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use crate::um::{count, event_data, member, org, user};
 
 #[tokio::test]

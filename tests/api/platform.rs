@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn health_is_public() {

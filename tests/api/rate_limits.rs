@@ -8,9 +8,9 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
-fn header(res: &crate::helpers::TestResponse, name: &str) -> Option<u64> {
+fn header(res: &crate::support::TestResponse, name: &str) -> Option<u64> {
     res.headers
         .get(name)
         .and_then(|v| v.to_str().ok())

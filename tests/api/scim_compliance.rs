@@ -6,7 +6,7 @@ use keystead::state::AppState;
 use serde_json::{Value, json};
 
 use crate::directories::{new_directory, scim};
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn filters_paging_projection_etags_and_errors() {
@@ -40,7 +40,7 @@ async fn filters_paging_projection_etags_and_errors() {
                 .ends_with(res.body["id"].as_str().unwrap())
         );
     }
-    let count = |res: &crate::helpers::TestResponse| res.body["totalResults"].as_i64().unwrap();
+    let count = |res: &crate::support::TestResponse| res.body["totalResults"].as_i64().unwrap();
     let q = |f: &str| {
         format!(
             "/Users?filter={}",
@@ -307,8 +307,7 @@ async fn discovery_endpoints_describe_users_groups_and_the_enterprise_extension(
 
 #[tokio::test]
 async fn scim2_tester_passes_against_a_live_directory() {
-    if std::env::var("KEYSTEAD_SKIP_SCIM2_TESTER").is_ok_and(|v| v == "1") {
-        eprintln!("KEYSTEAD_SKIP_SCIM2_TESTER=1: scim2-tester skipped");
+    if crate::support::skip("KEYSTEAD_SKIP_SCIM2_TESTER", "scim2-tester") {
         return;
     }
     let app = TestApp::new().await;

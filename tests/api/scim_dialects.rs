@@ -6,11 +6,10 @@
 use std::collections::HashMap;
 
 use axum::http::{Method, StatusCode};
-use keystead::workers::webhooks;
 use serde_json::{Value, json};
 
 use crate::directories::{new_directory, scim};
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use crate::webhooks::{Receiver, receiver, verify, verify_with_sdks};
 
 fn substitute(s: &str, vars: &HashMap<String, String>) -> String {
@@ -148,7 +147,7 @@ async fn replay(fixture: &str) {
     assert_eq!(events, want_events, "{fixture}: events");
 
     // Each step arrived as a signed webhook.
-    let sent = webhooks::run_once(&app.state).await.unwrap();
+    let sent = app.drain_webhooks().await;
     assert_eq!(sent, events.len());
     let secret = e["secret"].as_str().unwrap();
     let hits = rx.hits();

@@ -8,7 +8,7 @@ use keystead::protocols::scim::filter;
 use serde_json::{Map, Value, json};
 
 use crate::directories::{Dir, new_directory, scim};
-use crate::helpers::{TestApp, TestResponse};
+use crate::support::{TestApp, TestResponse};
 
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()

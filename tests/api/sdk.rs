@@ -339,8 +339,7 @@ fn run_script(label: &str, mut cmd: Command, server: &Server) -> Result<String, 
 
 #[test]
 fn official_sdks_drive_the_real_server() {
-    if std::env::var("KEYSTEAD_SKIP_SDK_TESTS").is_ok_and(|v| v == "1") {
-        println!("KEYSTEAD_SKIP_SDK_TESTS=1: skipping the WorkOS SDK smoke tests");
+    if crate::support::skip("KEYSTEAD_SKIP_SDK_TESTS", "the WorkOS SDK smoke tests") {
         return;
     }
     let (python, node_package) = install_sdks();
@@ -377,8 +376,10 @@ fn official_sdks_drive_the_real_server() {
 /// the 403 pending-authentication steps, against a server that requires verified emails.
 #[test]
 fn official_python_sdk_drives_user_management() {
-    if std::env::var("KEYSTEAD_SKIP_SDK_TESTS").is_ok_and(|v| v == "1") {
-        println!("KEYSTEAD_SKIP_SDK_TESTS=1: skipping the WorkOS SDK User Management test");
+    if crate::support::skip(
+        "KEYSTEAD_SKIP_SDK_TESTS",
+        "the WorkOS SDK User Management test",
+    ) {
         return;
     }
     let (python, _) = install_sdks();

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use crate::um::{claims, count, event_data, fresh_step, grant, member, org, password, totp, user};
 
 const EMAIL_VERIFICATION: &str = "urn:workos:oauth:grant-type:email-verification:code";
@@ -80,6 +80,7 @@ async fn an_unverified_user_verifies_their_email_to_finish_a_password_sign_in() 
         password(&app, "ada@example.com").await.status,
         StatusCode::OK
     );
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]
@@ -225,6 +226,7 @@ async fn the_steps_chain_email_verification_then_mfa_then_organization_selection
     ] {
         assert_eq!(count(&app, e).await, 1, "{e}");
     }
+    assert_eq!(app.drain_emails().await, 1, "the emails this test queued");
 }
 
 #[tokio::test]

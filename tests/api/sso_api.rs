@@ -12,8 +12,8 @@ use serde_json::json;
 use sha2::Digest;
 
 use crate::connections::{IDP_METADATA, org};
-use crate::helpers::{TestApp, TestResponse};
 use crate::sso_saml::{APP_CALLBACK, location, param, register_redirect, urlencode};
+use crate::support::{TestApp, TestResponse};
 
 async fn saml_connection(app: &TestApp, org_id: &str, state: &str) -> String {
     let res = app

@@ -8,9 +8,9 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::connections::org_with_domain;
-use crate::helpers::{TestApp, TestResponse};
 use crate::idp::{self, NodeIdp};
 use crate::sso_saml::{APP_CALLBACK, exchange, location, param, register_redirect, urlencode};
+use crate::support::{TestApp, TestResponse};
 
 struct Oidc {
     app: TestApp,

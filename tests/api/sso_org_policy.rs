@@ -15,9 +15,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
 use crate::idp::{self, form_fields};
 use crate::sso_saml::{APP_CALLBACK, Saml, location, param, setup, setup_in, urlencode};
+use crate::support::{TestApp, TestResponse};
 
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) KeysteadTest/1.0";
 

@@ -11,8 +11,8 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::connections::{OTHER_CERT, org_with_domain};
-use crate::helpers::{TestApp, TestResponse};
 use crate::idp::{self, NodeIdp, fixture_path, form_fields};
+use crate::support::{TestApp, TestResponse};
 
 pub const APP_CALLBACK: &str = "https://app.test/callback";
 

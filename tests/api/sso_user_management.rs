@@ -7,9 +7,9 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
 use crate::idp::{self, form_fields};
 use crate::sso_saml::{APP_CALLBACK, Saml, location, param, post_acs, setup, urlencode};
+use crate::support::{TestApp, TestResponse};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::support::{TestApp, TestResponse};
 
 pub const PASSWORD: &str = "correct horse battery";
 

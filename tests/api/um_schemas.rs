@@ -4,8 +4,8 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
 use crate::openapi::{assert_matches_schema, component};
+use crate::support::{TestApp, TestResponse};
 use crate::um::{PASSWORD, fresh_step, grant, member, org, password, totp, user};
 
 /// The schema of an operation's response: `(path, method, status)`.
@@ -377,6 +377,7 @@ async fn user_management_responses_and_events_match_the_spec() {
     ] {
         assert!(seen.contains(name), "{name} not in {seen:?}");
     }
+    assert_eq!(app.drain_emails().await, 7, "the emails this test queued");
 }
 
 #[test]

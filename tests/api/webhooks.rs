@@ -18,7 +18,7 @@ use keystead::workers::webhooks;
 use serde_json::{Value, json};
 
 use crate::directories::{new_directory, scim};
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 /// One received POST: (signature header, raw body).
 type Hit = (String, String);
@@ -222,8 +222,10 @@ async fn webhook_endpoints_crud_follows_the_spec() {
 
 /// Runs the official SDKs' verification over the received deliveries.
 pub fn verify_with_sdks(cases: &[Value]) {
-    if std::env::var("KEYSTEAD_SKIP_SDK_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("KEYSTEAD_SKIP_SDK_TESTS=1: official SDK verification skipped");
+    if crate::support::skip(
+        "KEYSTEAD_SKIP_SDK_TESTS",
+        "the official SDKs' webhook verification",
+    ) {
         return;
     }
     let root = env!("CARGO_MANIFEST_DIR");
@@ -350,12 +352,8 @@ async fn scim_changes_arrive_as_signed_webhooks_the_official_sdks_verify() {
         .await;
     app.delete(&format!("/directories/{}", dir.id)).await;
 
-    let sent = webhooks::run_once(&app.state).await.unwrap();
-    assert_eq!(
-        webhooks::run_once(&app.state).await.unwrap(),
-        0,
-        "nothing left"
-    );
+    let sent = app.drain_webhooks().await;
+    assert_eq!(app.drain_webhooks().await, 0, "nothing left");
     let hits = rx.hits();
     assert_eq!(sent, hits.len());
     let names: Vec<String> = hits
@@ -526,11 +524,8 @@ async fn disabled_endpoints_are_skipped_and_two_workers_deliver_each_event_once(
         app.post("/organizations", &json!({"name": format!("Org {i}")}))
             .await;
     }
-    let (a, b) = tokio::join!(
-        webhooks::run_once(&app.state),
-        webhooks::run_once(&app.state)
-    );
-    assert_eq!(a.unwrap() + b.unwrap(), 25);
+    let (a, b) = tokio::join!(app.drain_webhooks(), app.drain_webhooks());
+    assert_eq!(a + b, 25);
     let hits = rx.hits();
     assert_eq!(hits.len(), 25);
     let mut ids: HashMap<String, usize> = HashMap::new();

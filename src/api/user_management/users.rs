@@ -15,6 +15,7 @@ use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap
 use crate::ids::UserId;
 use crate::password::{self, HashType};
 use crate::state::AppState;
+use crate::store::metadata::MetadataChange;
 use crate::store::organization_memberships;
 use crate::store::users::{self, NewUser, User, UserChanges, UserFilter};
 
@@ -233,12 +234,12 @@ async fn update_user(
     }
     let env = &ctx.environment_id;
     // Fail fast on an unknown id before spending a password hash on it.
-    let current = {
+    {
         let mut conn = state.db.acquire().await?;
         users::find(&mut conn, env, &id)
             .await?
-            .ok_or_else(|| ApiError::not_found("User", &id))?
-    };
+            .ok_or_else(|| ApiError::not_found("User", &id))?;
+    }
     let password_hash = password_hash(
         &state,
         body.password,
@@ -248,8 +249,8 @@ async fn update_user(
     .await?;
     let metadata = match body.metadata {
         Patch::Absent => None,
-        Patch::Null => Some(Map::new()),
-        Patch::Value(update) => Some(validate::merge_metadata(&current.metadata, update)?),
+        Patch::Null => Some(MetadataChange::Clear),
+        Patch::Value(update) => Some(MetadataChange::Merge(update)),
     };
     let changes = UserChanges {
         email,

@@ -22,7 +22,7 @@ use crate::http::rate_limit::Class;
 use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 use crate::store::one_time_codes::CodeError;
 use crate::store::users::{self, NewUser, User};
 use crate::store::{auth_factors, email_verifications};
@@ -114,7 +114,7 @@ fn client(browser: &Browser) -> (Option<&str>, Option<&str>) {
 async fn succeeded(
     tx: &mut crate::db::Tx,
     env: &EnvironmentId,
-    name: &str,
+    name: EventName,
     kind: &str,
     browser: &Browser,
     user: &User,

@@ -90,7 +90,7 @@ impl From<ApiError> for ScimError {
             ApiError::Conflict { message, .. } => {
                 Self::new(StatusCode::CONFLICT, Some("uniqueness"), message)
             }
-            ApiError::NotFound { entity, id } => Self::not_found(entity, &id),
+            ApiError::NotFound { entity, id, .. } => Self::not_found(entity, &id),
             ApiError::BadRequest { message, .. } | ApiError::Unprocessable { message, .. } => {
                 Self::invalid_value(message)
             }

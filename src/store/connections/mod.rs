@@ -13,10 +13,10 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ListParams;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
+use crate::store::page::ListParams;
 
 pub use crate::crypto::pem_certificate;
 

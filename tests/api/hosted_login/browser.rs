@@ -136,15 +136,17 @@ async fn totp(State(cb): State<Callback>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_signs_up_and_signs_in_with_totp_through_the_hosted_pages() {
-    if std::env::var("KEYSTEAD_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("KEYSTEAD_SKIP_BROWSER_TESTS=1: skipping the Chromium test");
+    if crate::support::skip(
+        "KEYSTEAD_SKIP_BROWSER_TESTS",
+        "the Chromium hosted-login test",
+    ) {
         return;
     }
     let chromium =
         std::env::var("KEYSTEAD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).exists(),
-        "{chromium} not found: install Debian's Chromium (`apt-get install chromium`; .ci/run \
+        "{chromium} not found: install Debian's Chromium (`apt-get install chromium`; scripts/test \
          does), point KEYSTEAD_CHROMIUM at a Chromium, or set KEYSTEAD_SKIP_BROWSER_TESTS=1"
     );
     let playwright = tokio::task::spawn_blocking(install_playwright)

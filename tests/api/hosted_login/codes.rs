@@ -142,6 +142,8 @@ async fn a_page_magic_code_is_a_magic_auth_object_with_the_grants_rules() {
         .await;
     assert_eq!(reused.status, StatusCode::BAD_REQUEST, "{}", reused.body);
     assert!(reused.body.contains("already used"), "{}", reused.body);
+    // The second request's code was emailed too (the worker sends it while the page answers).
+    nth_mail(&site, "magic@example.com", 1).await;
 
     let succeeded = event_data(&site, "authentication.magic_auth_succeeded").await;
     assert_eq!(succeeded.len(), 1);
@@ -220,6 +222,9 @@ async fn expired_and_api_issued_magic_codes_on_the_page() {
         tokens["user"]["id"], magic["user_id"],
         "the id the code named"
     );
+    // Both codes to api@example.com are emailed (the worker sends to the sink on this runtime).
+    site.app.wait_for_jobs().await;
+    nth_mail(&site, "api@example.com", 1).await;
 }
 
 #[tokio::test]

@@ -16,8 +16,8 @@ use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
 use crate::binary::Server;
-use crate::helpers::TestApp;
 use crate::smtp_sink::SmtpSink;
+use crate::support::TestApp;
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const CALLBACK: &str = "http://app.example.test/callback";

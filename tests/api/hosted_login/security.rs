@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
 
 use super::{CALLBACK, PASSWORD, Site};
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn unknown_clients_and_unregistered_redirect_uris_get_an_error_page_not_a_redirect() {

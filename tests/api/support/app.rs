@@ -1,18 +1,14 @@
-//! Test harness: one embedded PostgreSQL cluster per test binary (or the server at
-//! `DATABASE_URL`), a migrated template database, and a fresh database per test.
-//!
-//! [`TestApp::new`] builds the real router over that database with a new environment and API
-//! key; requests go through it in-process (`oneshot`).
+//! [`TestApp`]: the real router over a fresh database with a new environment and API key;
+//! requests go through it in-process (`oneshot`), or over a socket with [`TestApp::serve`].
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use keystead::crypto::vault::Vault;
-use keystead::db::embedded::{Durability, EmbeddedPostgres};
 use keystead::dns::StaticResolver;
 use keystead::password::Hasher;
 use keystead::settings::Settings;
@@ -23,125 +19,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgPool};
 use tower::ServiceExt;
 
-const TEMPLATE: &str = "keystead_test_template";
-
-/// The per-binary database server: connection options for any database name.
-struct Server {
-    embedded: Option<EmbeddedPostgres>,
-    url: Option<String>,
-}
-
-impl Server {
-    fn url(&self, db: &str) -> String {
-        match (&self.embedded, &self.url) {
-            (Some(pg), _) => pg.url(db),
-            (None, Some(url)) => {
-                let mut u = url::Url::parse(url).expect("DATABASE_URL");
-                u.set_path(db);
-                u.to_string()
-            }
-            (None, None) => unreachable!(),
-        }
-    }
-
-    fn options(&self, db: &str) -> PgConnectOptions {
-        match (&self.embedded, &self.url) {
-            (Some(pg), _) => pg.connect_options(db),
-            (None, Some(url)) => url
-                .parse::<PgConnectOptions>()
-                .expect("DATABASE_URL")
-                .database(db),
-            (None, None) => unreachable!(),
-        }
-    }
-}
-
-static SERVER: OnceLock<Server> = OnceLock::new();
-
-fn server() -> &'static Server {
-    SERVER.get_or_init(|| {
-        // Start and migrate on a dedicated thread with its own runtime: the cluster must outlive
-        // every test's runtime, and its spawner thread is the cluster's PDEATHSIG parent.
-        std::thread::spawn(|| {
-            let server = match std::env::var("DATABASE_URL") {
-                Ok(url) => Server {
-                    embedded: None,
-                    url: Some(url),
-                },
-                Err(_) => {
-                    let base = test_cluster_dir();
-                    let pg = EmbeddedPostgres::start(&base, Durability::Ephemeral)
-                        .expect("embedded postgres");
-                    Server {
-                        embedded: Some(pg),
-                        url: None,
-                    }
-                }
-            };
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let mut admin = server
-                    .options("postgres")
-                    .connect()
-                    .await
-                    .expect("connect postgres db");
-                // Each process uses its own template name so parallel binaries do not collide.
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "drop database if exists {TEMPLATE}_{}",
-                    std::process::id()
-                )))
-                .execute(&mut admin)
-                .await
-                .expect("drop template");
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "create database {TEMPLATE}_{}",
-                    std::process::id()
-                )))
-                .execute(&mut admin)
-                .await
-                .expect("create template");
-                let pool = keystead::db::pool(server.options(&template()))
-                    .await
-                    .expect("template pool");
-                keystead::db::MIGRATOR
-                    .run(&pool)
-                    .await
-                    .expect("migrate template");
-                pool.close().await;
-            });
-            server
-        })
-        .join()
-        .expect("test database set-up")
-    })
-}
-
-fn template() -> String {
-    format!("{TEMPLATE}_{}", std::process::id())
-}
-
-/// `/dev/shm/keystead-test-<pid>` (tmpfs: initdb in 0.4 s), removing dirs of dead test runs.
-fn test_cluster_dir() -> PathBuf {
-    let root = if PathBuf::from("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    if let Ok(entries) = std::fs::read_dir(&root) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if let Some(pid) = name.strip_prefix("keystead-test-")
-                && !PathBuf::from(format!("/proc/{pid}")).exists()
-            {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-    root.join(format!("keystead-test-{}", std::process::id()))
-}
+use super::database::{server, template};
 
 /// A response, with the body parsed as JSON (`Value::Null` when empty or not JSON).
 #[derive(Debug)]
@@ -161,6 +39,9 @@ pub struct Tenant {
 }
 
 /// The application over a fresh database, with one environment.
+///
+/// Dropping it checks that no webhook delivery or email is still queued (see
+/// [`TestApp::allow_pending_jobs`]).
 pub struct TestApp {
     /// Stops the background workers when the app is dropped.
     _stop: tokio::sync::watch::Sender<bool>,
@@ -171,6 +52,10 @@ pub struct TestApp {
     pub pool: PgPool,
     pub dns: StaticResolver,
     pub tenant: Tenant,
+    /// This test's database, for the queue check on drop (a connection of its own).
+    pub(super) db_options: PgConnectOptions,
+    /// Set by [`TestApp::allow_pending_jobs`].
+    pub(super) pending_jobs_allowed: AtomicBool,
 }
 
 impl TestApp {
@@ -228,6 +113,8 @@ impl TestApp {
         let mut app = Self {
             _stop: stop,
             database_url: server.url(&name),
+            db_options: server.options(&name),
+            pending_jobs_allowed: AtomicBool::new(false),
             state,
             router,
             pool,
@@ -325,14 +212,6 @@ impl TestApp {
             .fetch_all(&self.pool)
             .await
             .expect("events")
-    }
-
-    /// Sends every queued email that is due (the email worker's `run_once`); returns how many
-    /// attempts were made.
-    pub async fn drain_emails(&self) -> usize {
-        keystead::workers::email::run_once(&self.state)
-            .await
-            .expect("email run_once")
     }
 
     /// Serves the router on `127.0.0.1:<random>`; returns the base URL.

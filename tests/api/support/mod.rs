@@ -1,0 +1,13 @@
+//! Test support: one embedded PostgreSQL cluster per test binary (or the server at
+//! `DATABASE_URL`), a migrated template database, and a fresh database per test
+//! ([`database`]); the application over it ([`app`]); its background queues and the check that
+//! a test leaves none of their jobs behind ([`jobs`]); and the `KEYSTEAD_SKIP_*` switches
+//! ([`skip`]).
+
+mod app;
+mod database;
+mod jobs;
+mod skip;
+
+pub use app::{TestApp, TestResponse};
+pub use skip::skip;
