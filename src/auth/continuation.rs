@@ -15,7 +15,7 @@ use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::EnvironmentId;
 use crate::state::AppState;
-use crate::store::events::{self, names};
+use crate::store::events::{self, EventName, names};
 use crate::store::one_time_codes::CodeError;
 use crate::store::pending_authentications::{self as pending, Pending, Stage};
 use crate::store::users::{self, User};
@@ -96,7 +96,7 @@ pub struct Passed {
     /// The organization the session must be scoped to.
     pub organization_id: Option<String>,
     /// `(kind, event name)` of the `authentication.*_succeeded` event to record, if any.
-    pub event: Option<(&'static str, &'static str)>,
+    pub event: Option<(&'static str, EventName)>,
 }
 
 /// Finishes a continuation grant whose step passed: spends the pending authentication, runs the

@@ -16,7 +16,7 @@ use keystead::state::AppState;
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -78,7 +78,7 @@ impl ClaimsContributor for EmailClaim {
     }
 }
 
-async fn sign_in(app: &TestApp, email: &str) -> crate::helpers::TestResponse {
+async fn sign_in(app: &TestApp, email: &str) -> crate::support::TestResponse {
     let body = json!({
         "grant_type": "password",
         "client_id": app.tenant.client_id,
