@@ -18,6 +18,7 @@
 //! - [`tokens`]: access-token issuance (RS256 JWT) and refresh-token rotation.
 //! - [`claims`]: the access-token claims builder, a list of contributors.
 //! - [`hooks`]: the pre-attempt and post-success hooks.
+//! - [`sso`]: the SSO login flow's connection selection.
 //!
 //! A new area plugs in by adding a file: a [`hooks::SignInHook`] (Radar, IdP role mapping,
 //! consent) or a [`claims::ClaimsContributor`] (roles/permissions, feature flags, `auth_time`),
@@ -31,6 +32,7 @@ pub mod invitations;
 pub mod password;
 pub mod session;
 pub mod sign_in;
+pub mod sso;
 
 pub mod tokens;
 
