@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_api_key,
+            auth::require_environment_key,
         ));
     let public = api::public_router()
         .route_layer(middleware::from_fn_with_state(

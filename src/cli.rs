@@ -12,7 +12,7 @@ use crate::config::{ApiKeysCommand, DbArgs, EnvironmentsCommand};
 use crate::crypto::{self, vault::Vault};
 use crate::db::{self, Database};
 use crate::ids::EnvironmentId;
-use crate::store::{api_keys, environments};
+use crate::store::{environment_keys, environments};
 
 /// Opens the database for a CLI command: `DATABASE_URL`, the running server's embedded cluster,
 /// or a freshly started one.
@@ -107,8 +107,8 @@ pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
                     .fetch_optional(&mut *tx)
                     .await?;
             let production = production.with_context(|| format!("no environment {environment}"))?;
-            let value = crypto::new_api_key(production);
-            let id = api_keys::insert(&mut tx, &environment, &name, &value).await?;
+            let value = crypto::new_environment_key(production);
+            let id = environment_keys::insert(&mut tx, &environment, &name, &value).await?;
             tx.commit().await?;
             if json {
                 println!(
@@ -127,7 +127,7 @@ pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
             let environment = parse_environment(&environment)?;
             let database = open(&db).await?;
             let mut conn = database.pool.acquire().await?;
-            let keys = api_keys::list(&mut conn, &environment).await?;
+            let keys = environment_keys::list(&mut conn, &environment).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
@@ -144,7 +144,7 @@ pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
         ApiKeysCommand::Revoke { id, db } => {
             let database = open(&db).await?;
             let mut conn = database.pool.acquire().await?;
-            if !api_keys::revoke(&mut conn, &id).await? {
+            if !environment_keys::revoke(&mut conn, &id).await? {
                 bail!("no API key {id}");
             }
             println!("revoked {id}");

@@ -34,8 +34,9 @@ pub fn new_id(prefix: &str) -> String {
 pub mod prefix {
     /// Environments (our tenant), `environment_…`.
     pub const ENVIRONMENT: &str = "environment";
-    /// API keys of an environment, `key_…` (never shown to SDKs).
-    pub const API_KEY: &str = "key";
+    /// The server's own API keys of an environment (environment keys), `key_…` (never shown to
+    /// SDKs).
+    pub const ENVIRONMENT_KEY: &str = "key";
     /// Client ids of an environment, `client_…`.
     pub const CLIENT: &str = "client";
     /// JWT signing keys, `key_…` in the JWKS `kid`.
@@ -99,7 +100,7 @@ pub mod prefix {
     /// `org_domain`).
     pub const ALL: &[&str] = &[
         ENVIRONMENT,
-        API_KEY,
+        ENVIRONMENT_KEY,
         CLIENT,
         ORGANIZATION,
         ORGANIZATION_DOMAIN,

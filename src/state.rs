@@ -13,7 +13,7 @@ use crate::crypto::signing::SigningKey;
 use crate::crypto::vault::Vault;
 use crate::dns::TxtResolver;
 use crate::error::{ApiError, ApiResult};
-use crate::http::auth::ApiKeyCache;
+use crate::http::auth::EnvironmentKeyCache;
 use crate::http::rate_limit::RateLimiter;
 use crate::ids::EnvironmentId;
 use crate::password::Hasher;
@@ -35,8 +35,8 @@ pub struct App {
     pub passwords: Hasher,
     /// Rate limits (in-process or Redis).
     pub limiter: Arc<RateLimiter>,
-    /// Resolved API keys.
-    pub api_keys: ApiKeyCache,
+    /// Resolved environment keys (the server's own `sk_…` API keys).
+    pub environment_keys: EnvironmentKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
     pub sso: crate::protocols::SsoRuntime,
     /// Sign-in hooks and access-token claims contributors ([`crate::auth::Extensions`]).
@@ -77,7 +77,7 @@ impl AppState {
             dns,
             passwords,
             limiter,
-            api_keys: ApiKeyCache::default(),
+            environment_keys: EnvironmentKeyCache::default(),
             sso,
             auth: crate::auth::Extensions::default(),
             keys: RwLock::new(HashMap::new()),

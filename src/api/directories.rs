@@ -94,7 +94,7 @@ async fn create_directory(
     let env = &ctx.environment_id;
     let token = new_token();
     let mut tx = state.db.begin().await?;
-    organizations::find(&mut tx, env, &body.organization_id)
+    organizations::find_by_raw_id(&mut tx, env, &body.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
     let new = NewDirectory {

@@ -9,7 +9,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::DirectoryUserId;
 use crate::state::AppState;
-use crate::store::directory_users::{self as users, DirectoryUserWithGroups, UserFilter};
+use crate::store::directory_group_members::{DirectoryUserWithGroups, with_groups};
+use crate::store::directory_users::{self as users, UserFilter};
 
 /// Routes of this area (API-key authenticated).
 pub fn router() -> Router<AppState> {
@@ -32,7 +33,7 @@ async fn list_directory_users(
     let env = &ctx.environment_id;
     let mut conn = state.db.acquire().await?;
     let rows = users::list(&mut conn, env, &filter, &params).await?;
-    let rows = users::with_groups(&mut conn, env, rows).await?;
+    let rows = with_groups(&mut conn, env, rows).await?;
     Ok(Json(params.page(rows, |u| &u.user.id)))
 }
 
@@ -47,7 +48,7 @@ async fn get_directory_user(
     let row = users::find(&mut conn, env, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("Directory User", &id))?;
-    let mut list = users::with_groups(&mut conn, env, vec![row]).await?;
+    let mut list = with_groups(&mut conn, env, vec![row]).await?;
     list.pop()
         .map(Json)
         .ok_or_else(|| ApiError::not_found("Directory User", id))

@@ -50,7 +50,7 @@ async fn create_organization_domain(
     let domain = domains::normalize(&body.domain)?;
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
-    organizations::find(&mut tx, env, &body.organization_id)
+    organizations::find_by_raw_id(&mut tx, env, &body.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
     let row = domains::insert(

@@ -32,7 +32,7 @@ use crate::protocols::login::{self, Client, StartParams};
 use crate::state::AppState;
 use crate::store::connections::{self, Settings};
 use crate::store::sso::{self, TokenKind};
-use crate::store::{api_keys, environments, redirect_uris};
+use crate::store::{environment_keys, environments, redirect_uris};
 
 /// SSO access-token lifetime (`expires_in`).
 const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(600);
@@ -194,7 +194,7 @@ async fn token(
     }
     let secret = req.client_secret.as_deref().filter(|s| !s.is_empty());
     if let Some(secret) = secret {
-        let caller = api_keys::authenticate(&state.db, secret).await?;
+        let caller = environment_keys::authenticate(&state.db, secret).await?;
         if caller.is_none_or(|c| c.environment_id != env.id) {
             return Err(invalid_client());
         }

@@ -54,7 +54,7 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A new API key value: `sk_live_…` for production environments, `sk_test_…` otherwise.
-pub fn new_api_key(production: bool) -> String {
+pub fn new_environment_key(production: bool) -> String {
     let kind = if production { "live" } else { "test" };
     format!("sk_{kind}_{}", random_alphanumeric(40))
 }
@@ -92,10 +92,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_keys_are_prefixed_and_obfuscated() {
-        let k = new_api_key(false);
+    fn environment_keys_are_prefixed_and_obfuscated() {
+        let k = new_environment_key(false);
         assert!(k.starts_with("sk_test_"));
-        assert!(new_api_key(true).starts_with("sk_live_"));
+        assert!(new_environment_key(true).starts_with("sk_live_"));
         assert_eq!(obfuscate("sk_test_abcd3456"), "sk_...3456");
         assert_eq!(sha256_hex("a").len(), 64);
         assert!(ct_eq(b"abc", b"abc") && !ct_eq(b"abc", b"abd"));

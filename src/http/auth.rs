@@ -26,7 +26,7 @@ use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store;
 
-pub use crate::store::api_keys::REVOCATION_CHANNEL;
+pub use crate::store::environment_keys::REVOCATION_CHANNEL;
 /// How long a resolved key is trusted without asking the database.
 pub const POSITIVE_TTL: Duration = Duration::from_secs(60);
 /// How long an unknown key is remembered as unknown.
@@ -40,16 +40,16 @@ pub struct AuthContext {
     /// The environment (`environment_…`); every store call filters on it.
     pub environment_id: EnvironmentId,
     /// The key that authenticated the request (`key_…`).
-    pub api_key_id: String,
+    pub environment_key_id: String,
     /// The environment's client id (`client_…`).
     pub client_id: String,
 }
 
-impl From<store::api_keys::KeyOwner> for AuthContext {
-    fn from(owner: store::api_keys::KeyOwner) -> Self {
+impl From<store::environment_keys::EnvironmentKeyOwner> for AuthContext {
+    fn from(owner: store::environment_keys::EnvironmentKeyOwner) -> Self {
         Self {
             environment_id: owner.environment_id,
-            api_key_id: owner.api_key_id,
+            environment_key_id: owner.environment_key_id,
             client_id: owner.client_id,
         }
     }
@@ -57,11 +57,11 @@ impl From<store::api_keys::KeyOwner> for AuthContext {
 
 /// Digest → resolution cache for API keys.
 #[derive(Debug, Default)]
-pub struct ApiKeyCache {
+pub struct EnvironmentKeyCache {
     entries: RwLock<HashMap<String, (Option<AuthContext>, Instant)>>,
 }
 
-impl ApiKeyCache {
+impl EnvironmentKeyCache {
     /// Resolves a presented key: cached, or looked up and cached.
     pub async fn resolve(
         &self,
@@ -84,7 +84,7 @@ impl ApiKeyCache {
                 return Ok(ctx);
             }
         }
-        let ctx = store::api_keys::authenticate(pool, key)
+        let ctx = store::environment_keys::authenticate(pool, key)
             .await?
             .map(AuthContext::from);
         if let Ok(mut m) = self.entries.write() {
@@ -121,12 +121,12 @@ pub fn spawn_revocation_listener(
             let listener = async {
                 let mut l = PgListener::connect_with(&state.db).await?;
                 l.listen(REVOCATION_CHANNEL).await?;
-                state.api_keys.clear();
+                state.environment_keys.clear();
                 loop {
                     match l.try_recv().await? {
-                        Some(n) => state.api_keys.evict(n.payload()),
+                        Some(n) => state.environment_keys.evict(n.payload()),
                         // The connection was lost and re-established: notifications may be lost.
-                        None => state.api_keys.clear(),
+                        None => state.environment_keys.clear(),
                     }
                 }
                 #[expect(unreachable_code, reason = "the loop only ends with an error")]
@@ -137,7 +137,7 @@ pub fn spawn_revocation_listener(
                     if let Err(e) = r {
                         tracing::warn!(error = %e, "API-key revocation listener failed; retrying");
                     }
-                    state.api_keys.clear();
+                    state.environment_keys.clear();
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 _ = shutdown.changed() => return,
@@ -174,7 +174,7 @@ pub fn bearer(parts: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 /// Middleware: resolves the API key or answers 401.
-pub async fn require_api_key(
+pub async fn require_environment_key(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
@@ -183,7 +183,7 @@ pub async fn require_api_key(
         ApiError::Unauthorized("No API key provided. Set `Authorization: Bearer sk_…`.".into())
     })?;
     let ctx = state
-        .api_keys
+        .environment_keys
         .resolve(&state.db, key)
         .await?
         .ok_or_else(|| {

@@ -147,7 +147,7 @@ async fn authorize(
     }
     let organization_id = q.get("organization_id");
     if let Some(org) = organization_id
-        && organizations::find(&mut conn, &env.id, org)
+        && organizations::find_by_raw_id(&mut conn, &env.id, org)
             .await?
             .is_none()
     {

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::{MAX_RESULTS, ScimContext, list_response, respond};
+use super::context::{MAX_RESULTS, ScimContext, list_response, respond};
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::schema::{ENTERPRISE, GROUP_SCHEMA, USER_SCHEMA};
 

@@ -15,15 +15,16 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 
+use super::context::{ScimContext, ScimJson, respond};
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource, render_one};
-use super::{ScimContext, ScimJson, respond};
 use crate::db::Tx;
 use crate::http::QueryMap;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::patch;
 use crate::state::AppState;
-use crate::store::directory_groups::{self as groups, GroupRecord, Member};
+use crate::store::directory_group_members::{self as members, Member};
+use crate::store::directory_groups::{self as groups, GroupRecord};
 
 /// The members of each group.
 type MembersOf = HashMap<String, Vec<Member>>;
@@ -42,7 +43,7 @@ impl ScimResource for GroupRecord {
     ) -> Result<MembersOf, ScimError> {
         let ids: Vec<String> = rows.iter().map(|g| g.id.clone()).collect();
         let mut out: MembersOf = HashMap::new();
-        for m in groups::members(conn, &ctx.dir.environment_id, &ids).await? {
+        for m in members::members(conn, &ctx.dir.environment_id, &ids).await? {
             out.entry(m.group_id.clone()).or_default().push(m);
         }
         Ok(out)
@@ -68,7 +69,7 @@ pub async fn create(
     let (resource, members) = resource::prepare_group(body)?;
     let mut tx = state.db.begin().await?;
     let g = groups::insert(&mut tx, &ctx.dir, resource).await?;
-    groups::change_members(&mut tx, &ctx.dir, &g, &members, &[]).await?;
+    members::change_members(&mut tx, &ctx.dir, &g, &members, &[]).await?;
     tx.commit().await?;
     let projection = Projection::new(q.get("attributes"), q.get("excludedAttributes"));
     let mut conn = state.db.acquire().await?;
@@ -89,7 +90,7 @@ async fn write(
 ) -> Result<Response, ScimError> {
     let mut tx: Tx = state.db.begin().await?;
     let old: GroupRecord = resources::lock(&mut tx, ctx, id, headers).await?;
-    let current: Vec<String> = groups::members(
+    let current: Vec<String> = members::members(
         &mut tx,
         &ctx.dir.environment_id,
         std::slice::from_ref(&old.id),
@@ -115,7 +116,7 @@ async fn write(
         .filter(|id| !wanted.contains(id))
         .cloned()
         .collect();
-    groups::change_members(&mut tx, &ctx.dir, &g, &add, &remove).await?;
+    members::change_members(&mut tx, &ctx.dir, &g, &add, &remove).await?;
     tx.commit().await?;
     resources::written(state, ctx, &g).await
 }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::MAX_RESULTS;
+use super::context::MAX_RESULTS;
 use super::resource::Projection;
 use crate::http::QueryMap;
 use crate::protocols::scim::error::ScimError;

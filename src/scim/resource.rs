@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::schema::{GROUP_SCHEMA, USER_SCHEMA, normalize};
-use crate::store::directory_groups::{GroupRecord, Member};
+use crate::store::directory_group_members::Member;
+use crate::store::directory_groups::GroupRecord;
 use crate::store::directory_users::UserRecord;
 
 /// Removes what the server owns or never stores: `id`, `meta`, `password`, `groups`

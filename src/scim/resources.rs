@@ -15,8 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
+use super::context::{ScimContext, ScimJson, check_if_match, list_response, respond};
+use super::query::ListQuery;
 use super::resource::Projection;
-use super::{ListQuery, ScimContext, ScimJson, check_if_match, list_response, respond};
 use crate::http::QueryMap;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::filter;

@@ -13,9 +13,9 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
+use super::context::{ScimContext, ScimJson, respond};
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource};
-use super::{ScimContext, ScimJson, respond};
 use crate::http::QueryMap;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::patch;

@@ -13,7 +13,7 @@ use super::organization_domains;
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId};
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, EventName, names};
 
@@ -149,11 +149,9 @@ async fn record(tx: &mut Tx, env: &EnvironmentId, name: EventName, d: &Directory
         "updated_at": crate::timestamp::format(&d.updated_at),
     });
     if name == names::DSYNC_ACTIVATED {
-        let domains: Vec<_> = organization_domains::list_for(
-            &mut *tx,
-            env,
-            std::slice::from_ref(&d.organization_id),
-        )
+        let organization: Vec<OrganizationId> =
+            d.organization_id.parse().ok().into_iter().collect();
+        let domains: Vec<_> = organization_domains::list_for(&mut *tx, env, &organization)
         .await?
         .into_iter()
         .map(|x| serde_json::json!({"object": "organization_domain", "id": x.id, "domain": x.domain}))

@@ -1,8 +1,9 @@
-//! Directory groups (spec tag `directory-groups`; schema `DirectoryGroup`), their memberships, and
-//! the `dsync.group.*` events (`created`, `updated`, `deleted`, `user_added`, `user_removed`).
+//! Directory groups (spec tag `directory-groups`; schema `DirectoryGroup`) and their
+//! `dsync.group.created` / `updated` / `deleted` events.
 //!
 //! Like users, a group keeps its SCIM resource (RFC 7643 §4.2) without `members`, which live in
-//! `directory_group_members`.
+//! the `directory_group_members` table; membership writes and their `dsync.group.user_added` /
+//! `user_removed` events are [`super::directory_group_members`].
 
 use std::collections::HashMap;
 
@@ -12,12 +13,12 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::directories::ScimDirectory;
-use super::directory_users as users;
+use super::directory_users;
 use super::page::ListParams;
 use super::scim_filter::Column;
 use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
 use crate::protocols::scim::filter::AttrPath;
@@ -191,7 +192,7 @@ pub async fn update(
     .bind(&resource)
     .fetch_one(&mut **tx)
     .await?;
-    users::record_updated(
+    directory_users::record_updated(
         tx,
         dir,
         names::DSYNC_GROUP_UPDATED,
@@ -200,90 +201,6 @@ pub async fn update(
     )
     .await?;
     Ok(row)
-}
-
-/// A member as SCIM renders it: the user id and its display value.
-#[derive(Debug, Clone, FromRow)]
-pub struct Member {
-    /// The group.
-    pub group_id: String,
-    /// The member user (`directory_user_…`).
-    pub user_id: String,
-    /// The user's `displayName`, else `userName`.
-    pub display: String,
-}
-
-/// The members of the given groups, in membership order.
-pub async fn members(
-    conn: &mut PgConnection,
-    env: &EnvironmentId,
-    group_ids: &[String],
-) -> ApiResult<Vec<Member>> {
-    Ok(sqlx::query_as(
-        "select m.group_id, m.user_id, coalesce(u.resource->>'displayName', u.user_name) as display
-         from directory_group_members m join directory_users u on u.id = m.user_id
-         where m.environment_id = $1 and m.group_id = any($2) order by m.created_at, m.user_id",
-    )
-    .bind(env)
-    .bind(group_ids)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Adds and removes members of a group, recording `dsync.group.user_added` /
-/// `dsync.group.user_removed` per change. Users must belong to the group's directory
-/// (400 otherwise); adding a member twice or removing a non-member is a no-op.
-pub async fn change_members(
-    tx: &mut Tx,
-    dir: &ScimDirectory,
-    group: &GroupRecord,
-    add: &[String],
-    remove: &[String],
-) -> ApiResult<()> {
-    let env = &dir.environment_id;
-    let wanted: Vec<String> = add.iter().chain(remove).cloned().collect();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let found = users::by_id(users::find_many(&mut *tx, dir, &wanted).await?);
-    if let Some(missing) = add.iter().find(|id| !found.contains_key(*id)) {
-        return Err(ApiError::invalid_field(
-            "members",
-            "invalid",
-            format!("No user '{missing}' in this directory."),
-        ));
-    }
-    let wg = group.directory_group();
-    let steps: [(&[String], &'static str, EventName); 2] = [
-        (
-            add,
-            "insert into directory_group_members (environment_id, group_id, user_id)
-             values ($1, $2, $3) on conflict do nothing",
-            names::DSYNC_GROUP_USER_ADDED,
-        ),
-        (
-            remove,
-            "delete from directory_group_members
-             where environment_id = $1 and group_id = $2 and user_id = $3",
-            names::DSYNC_GROUP_USER_REMOVED,
-        ),
-    ];
-    for (ids, statement, event) in steps {
-        for id in ids {
-            let changed = sqlx::query(statement)
-                .bind(env)
-                .bind(&group.id)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-            if let (1, Some(user)) = (changed, found.get(id)) {
-                let data = users::membership_event(user, &wg);
-                events::record(tx, env, event, &data, Some(&dir.organization_id)).await?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Filters of `GET /directory_groups`.

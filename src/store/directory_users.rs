@@ -9,11 +9,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::directories::ScimDirectory;
-use super::directory_groups::DirectoryGroup;
 use super::page::ListParams;
 use super::scim_filter::Column;
 use super::scim_resources::{self, ScimTable};
@@ -77,16 +76,6 @@ pub struct DirectoryUser {
     /// Last change.
     #[serde(with = "crate::timestamp")]
     pub updated_at: DateTime<Utc>,
-}
-
-/// `GET /directory_users/{id}` and list items: the user with its groups.
-#[derive(Debug, Clone, Serialize)]
-pub struct DirectoryUserWithGroups {
-    /// The user.
-    #[serde(flatten)]
-    pub user: DirectoryUser,
-    /// The groups the user is a member of, oldest first.
-    pub groups: Vec<DirectoryGroup>,
 }
 
 /// A stored user: the SCIM resource plus bookkeeping.
@@ -440,32 +429,6 @@ pub async fn find(
     id: &str,
 ) -> ApiResult<Option<UserRecord>> {
     scim_resources::find(conn, env, id).await
-}
-
-/// Attaches each user's groups.
-pub async fn with_groups(
-    conn: &mut PgConnection,
-    env: &EnvironmentId,
-    users: Vec<UserRecord>,
-) -> ApiResult<Vec<DirectoryUserWithGroups>> {
-    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-    let mut groups = super::directory_groups::groups_of_users(conn, env, &ids).await?;
-    Ok(users
-        .into_iter()
-        .map(|u| DirectoryUserWithGroups {
-            groups: groups.remove(&u.id).unwrap_or_default(),
-            user: u.directory_user(),
-        })
-        .collect())
-}
-
-/// `{directory_id, user, group}`: the payload of `dsync.group.user_added` / `_removed`.
-pub fn membership_event(user: &UserRecord, group: &DirectoryGroup) -> Value {
-    json!({
-        "directory_id": group.directory_id,
-        "user": user.directory_user(),
-        "group": group,
-    })
 }
 
 /// Groups users by id (helper for callers holding many records).

@@ -35,7 +35,7 @@ pub struct CreatedEnvironment {
     #[serde(flatten)]
     pub environment: Environment,
     /// The first API key's id (`key_…`).
-    pub api_key_id: String,
+    pub environment_key_id: String,
     /// The first API key's value; shown once, stored only as a hash.
     pub api_key: String,
 }
@@ -62,11 +62,12 @@ pub async fn create(
     .fetch_one(&mut **tx)
     .await?;
     add_signing_key(tx, vault, &id).await?;
-    let api_key = api_key.map_or_else(|| crypto::new_api_key(production), String::from);
-    let api_key_id = super::api_keys::insert(tx, &id, "Default key", &api_key).await?;
+    let api_key = api_key.map_or_else(|| crypto::new_environment_key(production), String::from);
+    let environment_key_id =
+        super::environment_keys::insert(tx, &id, "Default key", &api_key).await?;
     Ok(CreatedEnvironment {
         environment,
-        api_key_id,
+        environment_key_id,
         api_key,
     })
 }
@@ -186,7 +187,7 @@ pub async fn bootstrap(
         }
         (_, _, _, Some(env)) => {
             if let (Some(k), false) = (api_key, matches_env(&mut tx, api_key, &env.id).await?) {
-                super::api_keys::insert(&mut tx, &env.id, "Bootstrap key", k).await?;
+                super::environment_keys::insert(&mut tx, &env.id, "Bootstrap key", k).await?;
             }
             Bootstrap::Ensured(env)
         }

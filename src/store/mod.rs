@@ -2,7 +2,6 @@
 //! filters on it; mutating functions take `&mut Tx` and record their event in the same
 //! transaction ([`events::record`]).
 
-pub mod api_keys;
 pub mod auth_factors;
 pub mod authkit_flows;
 pub mod authorization_codes;
@@ -10,11 +9,13 @@ pub mod connections;
 pub mod cors_origins;
 pub mod device_authorizations;
 pub mod directories;
+pub mod directory_group_members;
 pub mod directory_groups;
 pub mod directory_users;
 pub mod email_changes;
 pub mod email_outbox;
 pub mod email_verifications;
+pub mod environment_keys;
 pub mod environments;
 pub mod events;
 pub mod idempotency;

@@ -12,7 +12,7 @@ use sqlx::{FromRow, PgConnection};
 use crate::crypto::random_alphanumeric;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationDomainId, OrganizationId};
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -24,9 +24,9 @@ pub struct OrganizationDomain {
     #[serde(skip_deserializing)]
     pub object: &'static str,
     /// `org_domain_…`
-    pub id: String,
+    pub id: OrganizationDomainId,
     /// The owning organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// The domain name, lowercased.
     pub domain: String,
     /// `pending`, `verified`, `failed`, …
@@ -164,7 +164,7 @@ pub async fn insert(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationDomainId,
 ) -> ApiResult<Option<OrganizationDomain>> {
     let row: Option<OrganizationDomain> = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from organization_domains where environment_id = $1 and id = $2"
@@ -180,7 +180,7 @@ pub async fn find(
 pub async fn list_for(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    organization_ids: &[String],
+    organization_ids: &[OrganizationId],
 ) -> ApiResult<Vec<OrganizationDomain>> {
     let rows: Vec<OrganizationDomain> = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from organization_domains
@@ -194,7 +194,11 @@ pub async fn list_for(
 }
 
 /// Deletes a domain and records `organization_domain.deleted`; 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<OrganizationDomain> {
+pub async fn delete(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &OrganizationDomainId,
+) -> ApiResult<OrganizationDomain> {
     let row: OrganizationDomain = sqlx::query_as(AssertSqlSafe(format!(
         "delete from organization_domains where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))

@@ -12,7 +12,7 @@ use super::organization_domains::{self as domains, InitialState, OrganizationDom
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId};
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -22,7 +22,7 @@ pub struct Organization {
     /// Always `"organization"`.
     pub object: &'static str,
     /// `org_…`
-    pub id: String,
+    pub id: OrganizationId,
     /// Display name (not unique).
     pub name: String,
     /// The organization's domains, oldest first.
@@ -80,7 +80,7 @@ impl<'a> From<&'a Organization> for OrganizationEvent<'a> {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
+    id: OrganizationId,
     name: String,
     external_id: Option<String>,
     metadata: Value,
@@ -184,9 +184,22 @@ pub async fn insert(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationId,
 ) -> ApiResult<Option<Organization>> {
     find_by(conn, env, "id", id).await
+}
+
+/// One organization by an id taken from a request body or query string: an id that is not an
+/// `org_…` id names no organization, so it finds nothing (the caller's 404 stays the same).
+pub async fn find_by_raw_id(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    raw: &str,
+) -> ApiResult<Option<Organization>> {
+    match raw.parse::<OrganizationId>() {
+        Ok(id) => find(conn, env, &id).await,
+        Err(_) => Ok(None),
+    }
 }
 
 /// One organization by its external id, with its domains.
@@ -279,7 +292,7 @@ pub struct OrganizationChanges {
 pub async fn update(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationId,
     changes: OrganizationChanges,
 ) -> ApiResult<Organization> {
     let current: Row = sqlx::query_as(AssertSqlSafe(format!(
@@ -339,7 +352,7 @@ pub async fn update(
 
 /// Deletes an organization (its domains and invitations cascade) and records
 /// `organization.deleted`, after deleting its memberships (`organization_membership.deleted`).
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &OrganizationId) -> ApiResult<()> {
     let org = find(tx, env, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Organization", id))?;

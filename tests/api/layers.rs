@@ -59,18 +59,13 @@ const ALLOWED: &[&str] = &[
     "src/protocols/mod.rs -> state",
     "src/protocols/oidc.rs -> src/",
     "src/protocols/saml/mod.rs -> src/",
-    // wt-store: paging types move to store::page and the API-key context out of http/.
-    "src/store/ -> http",
-    // wt-cycles (left for a follow-up): the rate limiter engine and the API-key cache move under
-    // state/; SCIM and hosted-page handlers stop reaching back into their folder's mod.rs;
-    // directory group membership writes split from the group reads.
+    // wt-cycles: the rate limiter engine and the API-key cache move under state/; hosted-page
+    // handlers stop reaching back into their folder's mod.rs (after wt-auth's pages/ move).
     "src/state.rs -> http",
     "src/http/rate_limit/redis_gcra.rs -> src/http/rate_limit/mod.rs",
-    "src/scim/ -> src/scim/mod.rs",
     "src/pages/ -> src/pages/mod.rs",
     "src/pages/flows/reset.rs -> src/pages/flows/mod.rs",
     "src/pages/steps.rs -> src/pages/device.rs",
-    "src/store/directory_users.rs -> src/store/directory_groups.rs",
 ];
 
 /// An import of one module file by another.

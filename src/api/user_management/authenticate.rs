@@ -32,7 +32,7 @@ use crate::http::AppJson;
 use crate::http::extract::from_value;
 use crate::ids::EnvironmentId;
 use crate::state::AppState;
-use crate::store::{api_keys, environments};
+use crate::store::{environment_keys, environments};
 
 pub use crate::auth::tokens::AuthenticateResponse;
 
@@ -105,7 +105,7 @@ async fn authenticate(
         && body.get("code_verifier").is_some_and(Value::is_string);
     if !public_pkce {
         let secret = creds.client_secret.as_deref().unwrap_or_default();
-        let caller = api_keys::authenticate(&state.db, secret).await?;
+        let caller = environment_keys::authenticate(&state.db, secret).await?;
         if caller.is_none_or(|c| c.environment_id != env.id) {
             return Err(ApiError::oauth("invalid_client", "Invalid client secret."));
         }

@@ -95,7 +95,9 @@ pub struct ResendInvitation {
 
 async fn queue_email(tx: &mut Tx, env: &EnvironmentId, i: &Invitation) -> ApiResult<()> {
     let organization_name = match &i.organization_id {
-        Some(id) => organizations::find(tx, env, id).await?.map(|o| o.name),
+        Some(id) => organizations::find_by_raw_id(tx, env, id)
+            .await?
+            .map(|o| o.name),
         None => None,
     };
     let inviter_email = match &i.inviter_user_id {
@@ -139,7 +141,9 @@ async fn send_invitation(
     }
     let mut tx = state.db.begin().await?;
     if let Some(org) = &body.organization_id
-        && organizations::find(&mut tx, env, org).await?.is_none()
+        && organizations::find_by_raw_id(&mut tx, env, org)
+            .await?
+            .is_none()
     {
         return Err(ApiError::not_found("Organization", org));
     }

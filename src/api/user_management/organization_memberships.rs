@@ -139,7 +139,7 @@ async fn create_membership(
     users::find(&mut tx, env, &body.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("User", &body.user_id))?;
-    organizations::find(&mut tx, env, &body.organization_id)
+    organizations::find_by_raw_id(&mut tx, env, &body.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
     let m = memberships::insert(

@@ -84,15 +84,17 @@ pub async fn context(
     roles: Option<&[String]>,
 ) -> ApiResult<Value> {
     let organization = match organization_id {
-        Some(id) => organizations::find(conn, env, id).await?.map(|o| {
-            json!({
-                "id": o.id,
-                "name": o.name,
-                "external_id": o.external_id,
-                "metadata": o.metadata,
-                "domains": o.domains.iter().map(|d| d.domain.clone()).collect::<Vec<_>>(),
-            })
-        }),
+        Some(id) => organizations::find_by_raw_id(conn, env, id)
+            .await?
+            .map(|o| {
+                json!({
+                    "id": o.id,
+                    "name": o.name,
+                    "external_id": o.external_id,
+                    "metadata": o.metadata,
+                    "domains": o.domains.iter().map(|d| d.domain.clone()).collect::<Vec<_>>(),
+                })
+            }),
         None => None,
     };
     let membership = roles.map(|r| json!({ "role": r.first(), "roles": r }));

@@ -1,5 +1,7 @@
-//! API keys of an environment: stored as SHA-256 digests, resolved on every request, revocable.
-//! Keystead extension (WorkOS manages these keys in its dashboard).
+//! Environment keys: the server's own API keys of an environment (`sk_test_…`/`sk_live_…`, the
+//! `api_keys` table, the `keystead api-keys` CLI), stored as SHA-256 digests, resolved on every
+//! request, revocable. Keystead extension (WorkOS manages these keys in its dashboard). Named
+//! apart from the WorkOS "API Keys" product (organization and user API keys).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,18 +17,18 @@ pub const REVOCATION_CHANNEL: &str = "keystead_api_key_revoked";
 
 /// Whom a presented key belongs to.
 #[derive(Debug, Clone)]
-pub struct KeyOwner {
+pub struct EnvironmentKeyOwner {
     /// The environment (`environment_…`).
     pub environment_id: EnvironmentId,
     /// The key (`key_…`).
-    pub api_key_id: String,
+    pub environment_key_id: String,
     /// The environment's client id (`client_…`).
     pub client_id: String,
 }
 
 /// An API key as listed (never with its value).
 #[derive(Debug, Serialize, FromRow)]
-pub struct ApiKey {
+pub struct EnvironmentKey {
     /// `key_…`
     pub id: String,
     /// Display name.
@@ -48,7 +50,7 @@ pub async fn insert(
     name: &str,
     value: &str,
 ) -> sqlx::Result<String> {
-    let id = new_id(prefix::API_KEY);
+    let id = new_id(prefix::ENVIRONMENT_KEY);
     sqlx::query(
         "insert into api_keys (id, environment_id, name, key_hash, obfuscated_value) values ($1, $2, $3, $4, $5)",
     )
@@ -65,7 +67,7 @@ pub async fn insert(
 /// Resolves a presented key to its environment; `None` when unknown or revoked.
 ///
 /// The lookup is by digest, so timing reveals nothing about the key's value.
-pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<KeyOwner>> {
+pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<EnvironmentKeyOwner>> {
     if !value.starts_with("sk_") {
         return Ok(None);
     }
@@ -77,15 +79,20 @@ pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<Key
     .bind(crypto::sha256_hex(value))
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(api_key_id, environment_id, client_id)| KeyOwner {
-        environment_id,
-        api_key_id,
-        client_id,
-    }))
+    Ok(row.map(
+        |(environment_key_id, environment_id, client_id)| EnvironmentKeyOwner {
+            environment_id,
+            environment_key_id,
+            client_id,
+        },
+    ))
 }
 
 /// The environment's keys, oldest first.
-pub async fn list(conn: &mut PgConnection, env: &EnvironmentId) -> sqlx::Result<Vec<ApiKey>> {
+pub async fn list(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+) -> sqlx::Result<Vec<EnvironmentKey>> {
     sqlx::query_as(
         "select id, name, obfuscated_value, created_at, revoked_at from api_keys where environment_id = $1 order by id",
     )
