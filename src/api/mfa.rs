@@ -167,7 +167,7 @@ async fn enroll_factor(
     let mut tx = state.db.begin().await?;
     let email = match &body.user_id {
         Some(id) => Some(
-            users::find(&mut tx, env, id)
+            users::find_by_raw_id(&mut tx, env, id)
                 .await?
                 .ok_or_else(|| unprocessable("user_id", "user_id does not name a user."))?
                 .email,

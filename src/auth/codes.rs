@@ -11,7 +11,7 @@ use super::invitations;
 use super::sign_in::{self, SignIn, Step, attempt};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{EnvironmentId, new_id, prefix};
+use crate::ids::{EnvironmentId, UserId};
 use crate::state::AppState;
 use crate::store::email_verifications;
 use crate::store::events::{self, names};
@@ -39,7 +39,7 @@ pub async fn send_magic_auth(
         Some(user) => user.id,
         None => magic_auths::reserved_user_id(tx, env, email)
             .await?
-            .unwrap_or_else(|| new_id(prefix::USER)),
+            .unwrap_or_else(UserId::new),
     };
     magic_auths::insert(tx, &state.vault, env, email, &user_id, invitation_id).await
 }

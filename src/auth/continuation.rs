@@ -13,7 +13,7 @@ use super::hooks::{self, Attempt};
 use super::sign_in::{self, SignIn, Step, attempt};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId};
 use crate::state::AppState;
 use crate::store::events::{self, EventName, names};
 use crate::store::one_time_codes::CodeError;
@@ -63,7 +63,7 @@ pub async fn open(
     let p = pending::find(tx, env, token, stage)
         .await?
         .ok_or_else(invalid_pending)?;
-    let user = users::find(tx, env, &p.user_id)
+    let user = users::find_by_raw_id(tx, env, &p.user_id)
         .await?
         .ok_or_else(invalid_pending)?;
     let opened = Opened {
@@ -258,10 +258,13 @@ pub async fn select_organization(
     let client = (c.ip_address, c.user_agent);
     let stage = Stage::OrganizationSelection;
     let opened = open(state, &mut tx, env, token, stage, client, None).await?;
-    if organization_memberships::active_roles(&mut tx, env, &opened.user.id, &organization_id)
-        .await?
-        .is_none()
-    {
+    let member = match organization_id.parse::<OrganizationId>() {
+        Ok(org) => organization_memberships::active_roles(&mut tx, env, &opened.user.id, &org)
+            .await?
+            .is_some(),
+        Err(_) => false,
+    };
+    if !member {
         return Err(ApiError::oauth(
             "organization_membership_not_found",
             format!("The user is not a member of organization '{organization_id}'."),

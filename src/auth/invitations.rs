@@ -6,7 +6,7 @@
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, InvitationId};
 use crate::state::AppState;
 use crate::store::invitations::{self, Invitation, Links};
 use crate::store::organization_memberships;
@@ -92,7 +92,7 @@ async fn accept_checked(
         ));
     }
     let accepted = accept_locked(state, tx, env, &invitation, user).await?;
-    Ok(accepted.organization_id)
+    Ok(accepted.organization_id.map(String::from))
 }
 
 /// Accepts the invitation with `token` for `user` while they sign in; returns the organization
@@ -117,6 +117,9 @@ pub async fn accept_by_id_for_sign_in(
     id: &str,
     user: &User,
 ) -> ApiResult<Option<String>> {
-    let invitation = invitations::find(tx, links(state), env, id).await?;
+    let invitation = match id.parse::<InvitationId>() {
+        Ok(id) => invitations::find(tx, links(state), env, &id).await?,
+        Err(_) => None,
+    };
     accept_checked(state, tx, env, invitation, user).await
 }

@@ -12,7 +12,7 @@ use super::sign_in::{self, SignIn, Step};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, UserId};
 use crate::password;
 use crate::state::AppState;
 use crate::store::events::{self, names};
@@ -25,7 +25,7 @@ use crate::store::{password_resets, sessions};
 #[derive(Debug)]
 pub struct PasswordChecked {
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The new hash to store in the sign-in's transaction, if any.
     pub rehash: Option<String>,
 }
@@ -122,12 +122,11 @@ pub async fn sign_in(state: &AppState, env: &EnvironmentId, p: PasswordSignIn) -
     else {
         return Err(invalid_credentials());
     };
-    let user_id = user_id.as_str();
     let mut tx = state.db.begin().await?;
     if let Some(hash) = rehash {
-        users::set_password_hash(&mut tx, env, user_id, &hash).await?;
+        users::set_password_hash(&mut tx, env, &user_id, &hash).await?;
     }
-    let user = users::find(&mut tx, env, user_id)
+    let user = users::find(&mut tx, env, &user_id)
         .await?
         .ok_or_else(invalid_credentials)?;
     let organization_id = match p.invitation_token.as_deref() {
@@ -150,7 +149,7 @@ pub async fn sign_in(state: &AppState, env: &EnvironmentId, p: PasswordSignIn) -
     .await?;
     let data = sign_in::attempt(
         "password",
-        Some(user_id),
+        Some(user_id.as_str()),
         Some(&email),
         client.0,
         client.1,

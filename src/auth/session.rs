@@ -23,7 +23,7 @@ use super::hooks::{self, Outcome};
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, InvalidId, UserId};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::device_authorizations::{self, Poll};
@@ -214,7 +214,11 @@ pub async fn start_session(
         },
     )
     .await?;
-    let user = users::touch_sign_in(tx, env, r.user_id).await?;
+    let user_id: UserId = r
+        .user_id
+        .parse()
+        .map_err(|e: InvalidId| ApiError::not_found("User", e.id))?;
+    let user = users::touch_sign_in(tx, env, &user_id).await?;
     let outcome = Outcome {
         environment_id: env,
         user: &user,

@@ -19,7 +19,7 @@ use super::hooks::{self, Outcome};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId};
 use crate::state::AppState;
 use crate::store::pending_authentications::{self as pending, NewPending, Stage};
 use crate::store::sessions::{self, NewSession, Session};
@@ -140,10 +140,13 @@ pub async fn complete(
     }
     let organization_id = match s.organization_id.clone() {
         Some(org) => {
-            if organization_memberships::active_roles(tx, env, &s.user.id, &org)
-                .await?
-                .is_none()
-            {
+            let member = match org.parse::<OrganizationId>() {
+                Ok(id) => organization_memberships::active_roles(tx, env, &s.user.id, &id)
+                    .await?
+                    .is_some(),
+                Err(_) => false,
+            };
+            if !member {
                 return Err(ApiError::oauth(
                     "organization_membership_not_found",
                     format!("The user is not a member of organization '{org}'."),
@@ -155,7 +158,7 @@ pub async fn complete(
             let orgs = organization_memberships::active_organizations(tx, env, &s.user.id).await?;
             match orgs.as_slice() {
                 [] => None,
-                [(only, _)] => Some(only.clone()),
+                [(only, _)] => Some(only.to_string()),
                 many => {
                     let token = pending::create(
                         tx,

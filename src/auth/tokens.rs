@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::claims::{self, ClaimsContext};
 use super::sign_in::Step;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId, UserId};
 use crate::state::AppState;
 use crate::store::organization_memberships;
 use crate::store::sessions::{self, Rotation, Session};
@@ -60,9 +60,15 @@ pub async fn issue(
     refresh_token: String,
 ) -> ApiResult<AuthenticateResponse> {
     let mut conn = state.db.acquire().await?;
-    let roles = match &session.organization_id {
-        Some(org) => organization_memberships::active_roles(&mut conn, env, &user.id, org).await?,
-        None => None,
+    let organization = session
+        .organization_id
+        .as_deref()
+        .map(str::parse::<OrganizationId>);
+    let roles = match organization {
+        Some(Ok(org)) => {
+            organization_memberships::active_roles(&mut conn, env, &user.id, &org).await?
+        }
+        _ => None,
     };
     let ctx = ClaimsContext {
         issuer: &issuer,
@@ -146,9 +152,17 @@ pub async fn refresh(
             }
         };
     if let Some(org) = organization_id.filter(|o| session.organization_id.as_deref() != Some(*o)) {
-        let member = organization_memberships::active_roles(&mut tx, env, &session.user_id, org)
-            .await?
-            .is_some();
+        let member = match (
+            session.user_id.parse::<UserId>(),
+            org.parse::<OrganizationId>(),
+        ) {
+            (Ok(user), Ok(org)) => {
+                organization_memberships::active_roles(&mut tx, env, &user, &org)
+                    .await?
+                    .is_some()
+            }
+            _ => false,
+        };
         if !member {
             return Err(ApiError::oauth(
                 "organization_membership_not_found",
@@ -157,7 +171,7 @@ pub async fn refresh(
         }
         session = sessions::set_organization(&mut tx, env, &session.id, org).await?;
     }
-    let user = users::find(&mut tx, env, &session.user_id)
+    let user = users::find_by_raw_id(&mut tx, env, &session.user_id)
         .await?
         .ok_or_else(|| ApiError::oauth("invalid_grant", "The session's user no longer exists."))?;
     tx.commit().await?;

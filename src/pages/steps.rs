@@ -70,7 +70,7 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
         return Ok(Next::SignIn);
     };
     let mut conn = state.db.acquire().await?;
-    let Some(user) = users::find(&mut conn, env, user_id).await? else {
+    let Some(user) = users::find_by_raw_id(&mut conn, env, user_id).await? else {
         return Ok(Next::SignIn);
     };
     if !user.email_verified && state.settings.email.enabled() {
@@ -84,10 +84,13 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
         return Ok(Next::Mfa(user));
     }
     let orgs: Vec<OrganizationChoice> =
-        organization_memberships::active_organizations(&mut conn, env, user_id)
+        organization_memberships::active_organizations(&mut conn, env, &user.id)
             .await?
             .into_iter()
-            .map(|(id, name)| OrganizationChoice { id, name })
+            .map(|(id, name)| OrganizationChoice {
+                id: id.into_string(),
+                name,
+            })
             .collect();
     let member = |id: &str| orgs.iter().any(|o| o.id == id);
     let org = match (&flow.organization_id, &flow.selected_organization_id) {

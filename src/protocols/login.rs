@@ -31,7 +31,7 @@ use crate::crypto::random_token;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId, UserId};
 use crate::ids::{new_id, prefix};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, NewCode};
@@ -440,15 +440,19 @@ pub async fn finish(
 async fn join_organization(
     tx: &mut Tx,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     org: &str,
 ) -> ApiResult<Option<String>> {
-    match organization_memberships::find_for(tx, env, user_id, org).await? {
+    let Ok(organization_id) = org.parse::<OrganizationId>() else {
+        return Ok(None);
+    };
+    match organization_memberships::find_for(tx, env, user_id, &organization_id).await? {
         Some(m) if m.status == "active" => Ok(Some(org.to_string())),
         Some(_) => Ok(None),
         None => {
             let role = [roles::DEFAULT_ROLE.to_string()];
-            organization_memberships::insert(tx, env, user_id, org, &role, "active").await?;
+            organization_memberships::insert(tx, env, user_id, &organization_id, &role, "active")
+                .await?;
             Ok(Some(org.to_string()))
         }
     }
@@ -462,7 +466,7 @@ async fn sign_in_user(
     env: &EnvironmentId,
     c: &ConnectionConfig,
     profile: &Profile,
-) -> ApiResult<String> {
+) -> ApiResult<UserId> {
     let issuer = match c.settings {
         // The identities API spells GitHub `GithubOAuth`.
         Settings::Oauth(_) if c.connection.connection_type == "GitHubOAuth" => {

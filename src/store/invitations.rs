@@ -15,8 +15,7 @@ use crate::crypto::vault::Vault;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, InvitationId, OrganizationId, UserId};
 use crate::store::events::{self, EventName, names};
 
 /// An invitation as the API returns it.
@@ -25,7 +24,7 @@ pub struct Invitation {
     /// Always `"invitation"`.
     pub object: &'static str,
     /// `invitation_…`
-    pub id: String,
+    pub id: InvitationId,
     /// The invitee's email, lowercased.
     pub email: String,
     /// `pending`, `accepted`, `expired` or `revoked`.
@@ -40,11 +39,11 @@ pub struct Invitation {
     #[serde(with = "crate::timestamp")]
     pub expires_at: DateTime<Utc>,
     /// The organization the invitee joins, or `null`.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// The user who invited, or `null`.
-    pub inviter_user_id: Option<String>,
+    pub inviter_user_id: Option<UserId>,
     /// The user who accepted, or `null`.
-    pub accepted_user_id: Option<String>,
+    pub accepted_user_id: Option<UserId>,
     /// The role the membership gets, or `null` (the default role).
     pub role_slug: Option<String>,
     /// Creation time.
@@ -63,7 +62,7 @@ pub struct Invitation {
 #[derive(Debug, Serialize)]
 struct InvitationEvent<'a> {
     object: &'static str,
-    id: &'a str,
+    id: &'a InvitationId,
     email: &'a str,
     state: &'a str,
     #[serde(with = "crate::timestamp::option")]
@@ -72,9 +71,9 @@ struct InvitationEvent<'a> {
     revoked_at: Option<DateTime<Utc>>,
     #[serde(with = "crate::timestamp")]
     expires_at: DateTime<Utc>,
-    organization_id: &'a Option<String>,
-    inviter_user_id: &'a Option<String>,
-    accepted_user_id: &'a Option<String>,
+    organization_id: &'a Option<OrganizationId>,
+    inviter_user_id: &'a Option<UserId>,
+    accepted_user_id: &'a Option<UserId>,
     role_slug: &'a Option<String>,
     #[serde(with = "crate::timestamp")]
     created_at: DateTime<Utc>,
@@ -108,15 +107,15 @@ async fn record(
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
+    id: InvitationId,
     email: String,
     state: String,
     accepted_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
     expires_at: DateTime<Utc>,
-    organization_id: Option<String>,
-    inviter_user_id: Option<String>,
-    accepted_user_id: Option<String>,
+    organization_id: Option<OrganizationId>,
+    inviter_user_id: Option<UserId>,
+    accepted_user_id: Option<UserId>,
     role_slug: Option<String>,
     token_sealed: Vec<u8>,
     created_at: DateTime<Utc>,
@@ -171,11 +170,11 @@ pub struct NewInvitation {
     /// Lowercased email.
     pub email: String,
     /// Organization to join.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// Role for the membership.
     pub role_slug: Option<String>,
     /// Who invites.
-    pub inviter_user_id: Option<String>,
+    pub inviter_user_id: Option<UserId>,
     /// Lifetime in days.
     pub expires_in_days: i64,
     /// Email locale.
@@ -219,7 +218,7 @@ pub async fn insert(
          values ($1, $2, $3, 'pending', now() + make_interval(days => $4::int), $5, $6, $7, $8, $9, $10)
          returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::INVITATION))
+    .bind(InvitationId::new())
     .bind(env)
     .bind(&new.email)
     .bind(i32::try_from(new.expires_in_days).unwrap_or(7))
@@ -242,7 +241,7 @@ pub async fn find(
     conn: &mut PgConnection,
     links: Links<'_>,
     env: &EnvironmentId,
-    id: &str,
+    id: &InvitationId,
 ) -> ApiResult<Option<Invitation>> {
     find_by(conn, links, env, "id", id).await
 }
@@ -312,7 +311,7 @@ pub async fn lock(
     tx: &mut Tx,
     links: Links<'_>,
     env: &EnvironmentId,
-    id: &str,
+    id: &InvitationId,
 ) -> ApiResult<Invitation> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from invitations where environment_id = $1 and id = $2 for update"
@@ -323,7 +322,7 @@ pub async fn lock(
     .await?;
     row.map(|r| links.build(r))
         .transpose()?
-        .ok_or_else(|| ApiError::not_found("Invitation", id))
+        .ok_or_else(|| ApiError::not_found("Invitation", id.as_str()))
 }
 
 /// 400 for an invitation that is no longer pending: `invite_expired`, `invite_revoked` or
@@ -344,7 +343,7 @@ async fn update(
     tx: &mut Tx,
     links: Links<'_>,
     env: &EnvironmentId,
-    id: &str,
+    id: &InvitationId,
     set: &str,
     user: Option<&str>,
 ) -> ApiResult<Invitation> {
@@ -364,8 +363,8 @@ pub async fn accept(
     tx: &mut Tx,
     links: Links<'_>,
     env: &EnvironmentId,
-    id: &str,
-    user_id: &str,
+    id: &InvitationId,
+    user_id: &UserId,
 ) -> ApiResult<Invitation> {
     let i = update(
         tx,
@@ -373,7 +372,7 @@ pub async fn accept(
         env,
         id,
         "state = 'accepted', accepted_at = now(), accepted_user_id = $3",
-        Some(user_id),
+        Some(user_id.as_str()),
     )
     .await?;
     record(tx, env, names::INVITATION_ACCEPTED, &i).await?;
@@ -385,7 +384,7 @@ pub async fn revoke(
     tx: &mut Tx,
     links: Links<'_>,
     env: &EnvironmentId,
-    id: &str,
+    id: &InvitationId,
 ) -> ApiResult<Invitation> {
     let i = update(
         tx,
@@ -405,7 +404,7 @@ pub async fn resent(
     tx: &mut Tx,
     links: Links<'_>,
     env: &EnvironmentId,
-    id: &str,
+    id: &InvitationId,
     locale: Option<&str>,
 ) -> ApiResult<Invitation> {
     let i = update(tx, links, env, id, "locale = coalesce($3, locale)", locale).await?;

@@ -14,7 +14,7 @@ use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, UserId};
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
@@ -29,7 +29,7 @@ pub struct MagicAuth {
     /// `magic_auth_…`
     pub id: String,
     /// The user, or the id the user gets when this code signs them up.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The email the code was sent to.
     pub email: String,
     /// When the code stops working.
@@ -48,7 +48,7 @@ pub struct MagicAuth {
 #[derive(Debug, FromRow)]
 struct Row {
     id: String,
-    user_id: String,
+    user_id: UserId,
     email: String,
     code_sealed: Vec<u8>,
     expires_at: DateTime<Utc>,
@@ -79,7 +79,7 @@ pub async fn insert(
     vault: &Vault,
     env: &EnvironmentId,
     email: &str,
-    user_id: &str,
+    user_id: &UserId,
     invitation_id: Option<&str>,
 ) -> ApiResult<MagicAuth> {
     let id = new_id(prefix::MAGIC_AUTH);
@@ -131,7 +131,7 @@ pub async fn reserved_user_id(
     conn: &mut PgConnection,
     env: &EnvironmentId,
     email: &str,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Option<UserId>> {
     Ok(sqlx::query_scalar(
         "select user_id from magic_auths where environment_id = $1 and email = $2
            and consumed_at is null and expires_at > now() order by id desc limit 1",
@@ -148,7 +148,7 @@ pub struct Redeemed {
     /// The code's id.
     pub id: String,
     /// The user it names.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The invitation it was sent with.
     pub invitation_id: Option<String>,
 }
@@ -156,7 +156,7 @@ pub struct Redeemed {
 #[derive(Debug, FromRow)]
 struct Candidate {
     id: String,
-    user_id: String,
+    user_id: UserId,
     code_hash: String,
     attempts: i32,
     expired: bool,

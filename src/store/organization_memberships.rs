@@ -13,8 +13,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, OrganizationId, OrganizationMembershipId, UserId};
 use crate::store::events::{self, EventName, names};
 use crate::store::users::{self, User};
 
@@ -31,11 +30,11 @@ pub struct Membership {
     /// Always `"organization_membership"`.
     pub object: &'static str,
     /// `om_…`
-    pub id: String,
+    pub id: OrganizationMembershipId,
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// The organization's name.
     pub organization_name: String,
     /// `active`, `inactive` or `pending` (invited, not yet accepted).
@@ -62,9 +61,9 @@ pub struct Membership {
 #[derive(Debug, Serialize)]
 struct MembershipEvent<'a> {
     object: &'static str,
-    id: &'a str,
-    user_id: &'a str,
-    organization_id: &'a str,
+    id: &'a OrganizationMembershipId,
+    user_id: &'a UserId,
+    organization_id: &'a OrganizationId,
     status: &'a str,
     role: &'a SlimRole,
     roles: &'a [SlimRole],
@@ -95,14 +94,14 @@ async fn record(
         created_at: m.created_at,
         updated_at: m.updated_at,
     };
-    events::record(tx, env, name, &event, Some(&m.organization_id)).await
+    events::record(tx, env, name, &event, Some(m.organization_id.as_str())).await
 }
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
-    user_id: String,
-    organization_id: String,
+    id: OrganizationMembershipId,
+    user_id: UserId,
+    organization_id: OrganizationId,
     organization_name: String,
     status: String,
     directory_managed: bool,
@@ -125,8 +124,8 @@ async fn hydrate(
     env: &EnvironmentId,
     rows: Vec<Row>,
 ) -> ApiResult<Vec<Membership>> {
-    let ids: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
-    let users: HashMap<String, User> = users::find_many(conn, env, &ids)
+    let ids: Vec<UserId> = rows.iter().map(|r| r.user_id.clone()).collect();
+    let users: HashMap<UserId, User> = users::find_many(conn, env, &ids)
         .await?
         .into_iter()
         .map(|u| (u.id.clone(), u))
@@ -187,7 +186,7 @@ async fn find_where(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationMembershipId,
 ) -> ApiResult<Option<Membership>> {
     find_where(conn, env, "m.id =", id, None).await
 }
@@ -196,8 +195,8 @@ pub async fn find(
 pub async fn find_for(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_id: &str,
-    organization_id: &str,
+    user_id: &UserId,
+    organization_id: &OrganizationId,
 ) -> ApiResult<Option<Membership>> {
     find_where(conn, env, "m.user_id =", user_id, Some(organization_id)).await
 }
@@ -238,10 +237,14 @@ pub async fn list(
     hydrate(conn, env, rows).await
 }
 
-async fn reload(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Membership> {
+async fn reload(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &OrganizationMembershipId,
+) -> ApiResult<Membership> {
     find(tx, env, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Organization membership", id))
+        .ok_or_else(|| ApiError::not_found("Organization membership", id.as_str()))
 }
 
 /// Creates a membership with `roles` (non-empty, already checked) and `status` (`active` or
@@ -253,12 +256,12 @@ async fn reload(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Members
 pub async fn insert(
     tx: &mut Tx,
     env: &EnvironmentId,
-    user_id: &str,
-    organization_id: &str,
+    user_id: &UserId,
+    organization_id: &OrganizationId,
     roles: &[String],
     status: &str,
 ) -> ApiResult<Membership> {
-    let existing: Option<(String, String)> = sqlx::query_as(
+    let existing: Option<(OrganizationMembershipId, String)> = sqlx::query_as(
         "select id, status from organization_memberships
          where environment_id = $1 and user_id = $2 and organization_id = $3 for update",
     )
@@ -279,7 +282,7 @@ pub async fn insert(
             "The user is already a member of this organization.",
         )),
         None => {
-            let id = new_id(prefix::ORGANIZATION_MEMBERSHIP);
+            let id = OrganizationMembershipId::new();
             sqlx::query(
                 "insert into organization_memberships (id, environment_id, user_id, organization_id, role_slug,
                    role_slugs, status)
@@ -304,7 +307,7 @@ pub async fn insert(
 async fn set(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationMembershipId,
     status: Option<&str>,
     roles: Option<&[String]>,
 ) -> ApiResult<()> {
@@ -322,7 +325,7 @@ async fn set(
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("Organization membership", id));
+        return Err(ApiError::not_found("Organization membership", id.as_str()));
     }
     Ok(())
 }
@@ -331,7 +334,7 @@ async fn set(
 pub async fn update_roles(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationMembershipId,
     roles: &[String],
 ) -> ApiResult<Membership> {
     set(tx, env, id, None, Some(roles)).await?;
@@ -347,7 +350,7 @@ pub async fn update_roles(
 pub async fn transition(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationMembershipId,
     from: &str,
     to: &str,
     pending_error: &'static str,
@@ -359,7 +362,8 @@ pub async fn transition(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    let current = current.ok_or_else(|| ApiError::not_found("Organization membership", id))?;
+    let current =
+        current.ok_or_else(|| ApiError::not_found("Organization membership", id.as_str()))?;
     if current == to {
         return reload(tx, env, id).await;
     }
@@ -379,7 +383,11 @@ pub async fn transition(
 }
 
 /// Deletes a membership and records `organization_membership.deleted`; 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &OrganizationMembershipId,
+) -> ApiResult<()> {
     let m = reload(tx, env, id).await?;
     sqlx::query("delete from organization_memberships where environment_id = $1 and id = $2")
         .bind(env)
@@ -389,21 +397,28 @@ pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()>
     record(tx, env, names::ORGANIZATION_MEMBERSHIP_DELETED, &m).await
 }
 
-/// Deletes every membership of a user (`column = "user_id"`) or organization
-/// (`column = "organization_id"`), recording `organization_membership.deleted` for each; called
-/// before the user or organization itself is deleted.
+/// Whose memberships [`delete_all_of`] deletes.
+#[derive(Debug, Clone, Copy)]
+pub enum MembershipsOf<'a> {
+    /// Every membership of this user.
+    User(&'a UserId),
+    /// Every membership in this organization.
+    Organization(&'a OrganizationId),
+}
+
+/// Deletes every membership of a user or organization, recording
+/// `organization_membership.deleted` for each; called before the user or organization itself is
+/// deleted.
 pub async fn delete_all_of(
     tx: &mut Tx,
     env: &EnvironmentId,
-    column: &str,
-    id: &str,
+    of: MembershipsOf<'_>,
 ) -> ApiResult<()> {
-    let column = if column == "user_id" {
-        "user_id"
-    } else {
-        "organization_id"
+    let (column, id) = match of {
+        MembershipsOf::User(id) => ("user_id", id.as_str()),
+        MembershipsOf::Organization(id) => ("organization_id", id.as_str()),
     };
-    let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    let ids: Vec<OrganizationMembershipId> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select id from organization_memberships where environment_id = $1 and {column} = $2 order by id"
     )))
     .bind(env)
@@ -419,8 +434,8 @@ pub async fn delete_all_of(
 /// Deletes a user and records `user.deleted`, after deleting the user's memberships with their
 /// `organization_membership.deleted` events (memberships embed their user, so the cascade lives
 /// here, above [`users`]).
-pub async fn delete_user(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
-    delete_all_of(tx, env, "user_id", id).await?;
+pub async fn delete_user(tx: &mut Tx, env: &EnvironmentId, id: &UserId) -> ApiResult<()> {
+    delete_all_of(tx, env, MembershipsOf::User(id)).await?;
     users::delete(tx, env, id).await
 }
 
@@ -428,8 +443,8 @@ pub async fn delete_user(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResul
 pub async fn active_organizations(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_id: &str,
-) -> ApiResult<Vec<(String, String)>> {
+    user_id: &UserId,
+) -> ApiResult<Vec<(OrganizationId, String)>> {
     Ok(sqlx::query_as(
         "select o.id, o.name from organization_memberships m
          join organizations o on o.environment_id = m.environment_id and o.id = m.organization_id
@@ -445,8 +460,8 @@ pub async fn active_organizations(
 pub async fn active_roles(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_id: &str,
-    organization_id: &str,
+    user_id: &UserId,
+    organization_id: &OrganizationId,
 ) -> ApiResult<Option<Vec<String>>> {
     Ok(sqlx::query_scalar(
         "select coalesce(role_slugs, array[role_slug]) from organization_memberships where environment_id = $1 and user_id = $2

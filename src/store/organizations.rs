@@ -356,7 +356,12 @@ pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &OrganizationId) -> Ap
     let org = find(tx, env, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Organization", id))?;
-    super::organization_memberships::delete_all_of(tx, env, "organization_id", id).await?;
+    super::organization_memberships::delete_all_of(
+        tx,
+        env,
+        super::organization_memberships::MembershipsOf::Organization(id),
+    )
+    .await?;
     sqlx::query("delete from organizations where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)

@@ -14,7 +14,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, UserId};
 use crate::ids::{new_id, prefix};
 use crate::store::events::{self, EventName, names};
 
@@ -29,7 +29,7 @@ pub struct PasswordReset {
     /// `password_reset_…`
     pub id: String,
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The user's email.
     pub email: String,
     /// When the token stops working.
@@ -49,7 +49,7 @@ pub struct PasswordReset {
 struct PasswordResetEvent<'a> {
     object: &'static str,
     id: &'a str,
-    user_id: &'a str,
+    user_id: &'a UserId,
     email: &'a str,
     #[serde(with = "crate::timestamp")]
     expires_at: DateTime<Utc>,
@@ -60,7 +60,7 @@ struct PasswordResetEvent<'a> {
 #[derive(Debug, FromRow)]
 struct Row {
     id: String,
-    user_id: String,
+    user_id: UserId,
     email: String,
     token_sealed: Vec<u8>,
     expires_at: DateTime<Utc>,
@@ -107,7 +107,7 @@ pub async fn insert(
     vault: &Vault,
     public_url: &str,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     email: &str,
 ) -> ApiResult<PasswordReset> {
     insert_with_link(tx, vault, public_url, env, user_id, email, |r| {
@@ -123,7 +123,7 @@ pub async fn insert_with_link(
     vault: &Vault,
     public_url: &str,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     email: &str,
     link: impl FnOnce(&PasswordReset) -> String,
 ) -> ApiResult<PasswordReset> {

@@ -11,7 +11,7 @@ use sqlx::{FromRow, PgConnection};
 
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, UserId};
 use crate::ids::{new_id, prefix};
 
 /// An identity as the API returns it.
@@ -30,7 +30,7 @@ pub struct Identity {
 pub async fn list_for_user(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
 ) -> ApiResult<Vec<Identity>> {
     Ok(sqlx::query_as(
         "select idp_id, case when connection_id is null then 'OAuth' else 'SSO' end as kind, provider
@@ -46,7 +46,7 @@ pub async fn list_for_user(
 pub async fn link(
     tx: &mut Tx,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     provider: &str,
     idp_id: &str,
 ) -> ApiResult<()> {
@@ -80,7 +80,7 @@ pub async fn find_user(
     env: &EnvironmentId,
     issuer: Issuer<'_>,
     idp_id: &str,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Option<UserId>> {
     let q = match issuer {
         Issuer::Provider(p) => sqlx::query_scalar(
             "select user_id from user_identities where environment_id = $1 and connection_id is null
@@ -102,7 +102,7 @@ pub async fn find_user(
 pub async fn link_issuer(
     tx: &mut Tx,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     issuer: Issuer<'_>,
     idp_id: &str,
 ) -> ApiResult<()> {

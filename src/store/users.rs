@@ -10,8 +10,7 @@ use super::metadata::MetadataChange;
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, UserId};
 use crate::store::events::{self, names};
 
 /// A user as the API returns it (`UserlandUser`); nullable keys are always present.
@@ -21,7 +20,7 @@ pub struct User {
     #[sqlx(skip)]
     pub object: &'static str,
     /// `user_…`
-    pub id: String,
+    pub id: UserId,
     /// First name or `null`.
     pub first_name: Option<String>,
     /// Last name or `null`.
@@ -105,14 +104,14 @@ fn external_id_taken() -> ApiError {
 ///
 /// Errors: 400 `user_creation_error` (`email_not_available`, `external_id_not_available`).
 pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: NewUser) -> ApiResult<User> {
-    insert_with_id(tx, env, &new_id(prefix::USER), new).await
+    insert_with_id(tx, env, &UserId::new(), new).await
 }
 
 /// Like [`insert`], with an id chosen earlier (a Magic Auth code names the user it will create).
 pub async fn insert_with_id(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &UserId,
     new: NewUser,
 ) -> ApiResult<User> {
     let user: User = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -144,9 +143,22 @@ pub async fn insert_with_id(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &UserId,
 ) -> ApiResult<Option<User>> {
     find_by(conn, env, "id", id).await
+}
+
+/// One user by an id taken from a request body: an id that is not a `user_…` id names no user,
+/// so it finds nothing (the caller's 404 stays the same).
+pub async fn find_by_raw_id(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    raw: &str,
+) -> ApiResult<Option<User>> {
+    match raw.parse::<UserId>() {
+        Ok(id) => find(conn, env, &id).await,
+        Err(_) => Ok(None),
+    }
 }
 
 /// One user by external id.
@@ -187,7 +199,7 @@ async fn find_by(
 pub async fn find_many(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    ids: &[String],
+    ids: &[UserId],
 ) -> ApiResult<Vec<User>> {
     let rows: Vec<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from users where environment_id = $1 and id = any($2)"
@@ -204,7 +216,7 @@ pub async fn credentials_by_email(
     conn: &mut PgConnection,
     env: &EnvironmentId,
     email: &str,
-) -> ApiResult<Option<(String, Option<String>)>> {
+) -> ApiResult<Option<(UserId, Option<String>)>> {
     Ok(sqlx::query_as(
         "select id, password_hash from users where environment_id = $1 and email = $2",
     )
@@ -276,7 +288,12 @@ pub struct UserChanges {
 ///
 /// Errors: 400 `email_not_available` when the email belongs to another user; 400
 /// `user_creation_error` for a taken external id.
-pub async fn update(tx: &mut Tx, env: &EnvironmentId, id: &str, c: UserChanges) -> ApiResult<User> {
+pub async fn update(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &UserId,
+    c: UserChanges,
+) -> ApiResult<User> {
     let metadata = match c.metadata {
         None => None,
         Some(change) => {
@@ -287,7 +304,7 @@ pub async fn update(tx: &mut Tx, env: &EnvironmentId, id: &str, c: UserChanges) 
             .bind(id)
             .fetch_optional(&mut **tx)
             .await?
-            .ok_or_else(|| ApiError::not_found("User", id))?;
+            .ok_or_else(|| ApiError::not_found("User", id.as_str()))?;
             Some(change.apply(&super::string_map(stored))?)
         }
     };
@@ -323,13 +340,13 @@ pub async fn update(tx: &mut Tx, env: &EnvironmentId, id: &str, c: UserChanges) 
         ApiError::bad_request("email_not_available", "This email is not available.")
     })
     .on_constraint("users_external_id_key", external_id_taken)?;
-    let user = tag(row.ok_or_else(|| ApiError::not_found("User", id))?);
+    let user = tag(row.ok_or_else(|| ApiError::not_found("User", id.as_str()))?);
     events::record(tx, env, names::USER_UPDATED, &user, None).await?;
     Ok(user)
 }
 
 /// Sets `last_sign_in_at = now()` without an event (sign-ins have their own events).
-pub async fn touch_sign_in(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<User> {
+pub async fn touch_sign_in(tx: &mut Tx, env: &EnvironmentId, id: &UserId) -> ApiResult<User> {
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update users set last_sign_in_at = now() where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))
@@ -337,14 +354,15 @@ pub async fn touch_sign_in(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiRes
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(tag).ok_or_else(|| ApiError::not_found("User", id))
+    row.map(tag)
+        .ok_or_else(|| ApiError::not_found("User", id.as_str()))
 }
 
 /// Replaces a user's stored password hash (e.g. an imported hash upgraded to argon2id), no event.
 pub async fn set_password_hash(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &UserId,
     hash: &str,
 ) -> ApiResult<()> {
     sqlx::query("update users set password_hash = $3 where environment_id = $1 and id = $2")
@@ -359,7 +377,7 @@ pub async fn set_password_hash(
 /// Deletes a user row (sessions cascade) and records `user.deleted`. Callers use
 /// [`super::organization_memberships::delete_user`], which first deletes the user's memberships
 /// with their `organization_membership.deleted` events.
-pub(super) async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub(super) async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &UserId) -> ApiResult<()> {
     let row: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "delete from users where environment_id = $1 and id = $2 returning {COLUMNS}"
     )))
@@ -367,7 +385,7 @@ pub(super) async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiRes
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    let user = tag(row.ok_or_else(|| ApiError::not_found("User", id))?);
+    let user = tag(row.ok_or_else(|| ApiError::not_found("User", id.as_str()))?);
     events::record(tx, env, names::USER_DELETED, &user, None).await?;
     Ok(())
 }

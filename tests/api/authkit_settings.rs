@@ -392,7 +392,7 @@ async fn identities_list_the_users_oauth_links() {
     keystead::store::user_identities::link(
         &mut tx,
         &app.tenant.environment_id,
-        id,
+        &id.parse().unwrap(),
         "GoogleOAuth",
         "1234",
     )

@@ -95,9 +95,7 @@ pub struct ResendInvitation {
 
 async fn queue_email(tx: &mut Tx, env: &EnvironmentId, i: &Invitation) -> ApiResult<()> {
     let organization_name = match &i.organization_id {
-        Some(id) => organizations::find_by_raw_id(tx, env, id)
-            .await?
-            .map(|o| o.name),
+        Some(id) => organizations::find(tx, env, id).await?.map(|o| o.name),
         None => None,
     };
     let inviter_email = match &i.inviter_user_id {
@@ -140,13 +138,15 @@ async fn send_invitation(
         ));
     }
     let mut tx = state.db.begin().await?;
-    if let Some(org) = &body.organization_id
-        && organizations::find_by_raw_id(&mut tx, env, org)
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::not_found("Organization", org));
-    }
+    let organization_id = match &body.organization_id {
+        Some(org) => Some(
+            organizations::find_by_raw_id(&mut tx, env, org)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Organization", org))?
+                .id,
+        ),
+        None => None,
+    };
     if let Some(role) = &body.role_slug
         && roles::find_by_slug(&mut tx, env, role).await?.is_none()
     {
@@ -155,13 +155,17 @@ async fn send_invitation(
             format!("Role '{role}' does not exist."),
         ));
     }
-    if let Some(inviter) = &body.inviter_user_id
-        && users::find(&mut tx, env, inviter).await?.is_none()
-    {
-        return Err(ApiError::not_found("User", inviter));
-    }
+    let inviter_user_id = match &body.inviter_user_id {
+        Some(inviter) => Some(
+            users::find_by_raw_id(&mut tx, env, inviter)
+                .await?
+                .ok_or_else(|| ApiError::not_found("User", inviter))?
+                .id,
+        ),
+        None => None,
+    };
     let existing = users::find_by_email(&mut tx, env, &email).await?;
-    match (&existing, &body.organization_id) {
+    match (&existing, &organization_id) {
         (Some(user), Some(org)) => {
             let member = organization_memberships::find_for(&mut tx, env, &user.id, org).await?;
             if member.is_some_and(|m| m.status == "active") {
@@ -185,15 +189,15 @@ async fn send_invitation(
         env,
         NewInvitation {
             email,
-            organization_id: body.organization_id.clone(),
+            organization_id: organization_id.clone(),
             role_slug: body.role_slug.clone(),
-            inviter_user_id: body.inviter_user_id,
+            inviter_user_id,
             expires_in_days: days,
             locale: body.locale,
         },
     )
     .await?;
-    if let (Some(user), Some(org)) = (&existing, &body.organization_id)
+    if let (Some(user), Some(org)) = (&existing, &organization_id)
         && organization_memberships::find_for(&mut tx, env, &user.id, org)
             .await?
             .is_none()

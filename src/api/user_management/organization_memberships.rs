@@ -136,21 +136,13 @@ async fn create_membership(
         .await?
         .unwrap_or_else(|| vec![DEFAULT_ROLE.to_string()]);
     let mut tx = state.db.begin().await?;
-    users::find(&mut tx, env, &body.user_id)
+    let user = users::find_by_raw_id(&mut tx, env, &body.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("User", &body.user_id))?;
-    organizations::find_by_raw_id(&mut tx, env, &body.organization_id)
+    let organization = organizations::find_by_raw_id(&mut tx, env, &body.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
-    let m = memberships::insert(
-        &mut tx,
-        env,
-        &body.user_id,
-        &body.organization_id,
-        &roles,
-        "active",
-    )
-    .await?;
+    let m = memberships::insert(&mut tx, env, &user.id, &organization.id, &roles, "active").await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(m)))
 }
