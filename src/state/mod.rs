@@ -45,6 +45,8 @@ pub struct App {
     pub environment_keys: EnvironmentKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
     pub sso: crate::protocols::SsoRuntime,
+    /// Sign-in hooks and access-token claims contributors ([`crate::auth::Extensions`]).
+    pub auth: crate::auth::Extensions,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
 }
 
@@ -83,6 +85,7 @@ impl AppState {
             limiter,
             environment_keys: EnvironmentKeyCache::default(),
             sso,
+            auth: crate::auth::Extensions::default(),
             keys: RwLock::new(HashMap::new()),
         })))
     }
