@@ -2,6 +2,7 @@
 //! (API-key routes); [`public_router`] holds the routes browsers and JWT libraries call without
 //! an API key; [`ops_router`] the probes and metrics.
 
+pub mod authorization;
 pub mod connections;
 pub mod directories;
 pub mod directory_groups;
@@ -11,7 +12,6 @@ pub mod health;
 pub mod mfa;
 pub mod organization_domains;
 pub mod organizations;
-pub mod roles;
 pub mod sso;
 pub mod user_management;
 pub mod validate;
@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(connections::router())
         .merge(sso::router())
         .merge(mfa::router())
-        .merge(roles::router())
+        .merge(authorization::router())
 }
 
 /// Every public route (no API key).

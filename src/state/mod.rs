@@ -1,7 +1,13 @@
 //! The shared application state: [`App`] and its cheaply clonable handle [`AppState`].
 //!
 //! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
-//! limiter, the API-key cache, the SSO engines and a cache of each environment's signing keys.
+//! limiter ([`rate_limit`], with its Redis backend `redis_gcra`), the environment-key
+//! cache ([`environment_keys`]), the SSO engines and a cache of each environment's signing keys. What `App`
+//! owns lives here, below `http/`, whose middleware and extractors use it.
+
+pub mod environment_keys;
+pub mod rate_limit;
+mod redis_gcra;
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -9,12 +15,12 @@ use std::sync::{Arc, RwLock};
 
 use sqlx::PgPool;
 
+use self::environment_keys::EnvironmentKeyCache;
+use self::rate_limit::RateLimiter;
 use crate::crypto::signing::SigningKey;
 use crate::crypto::vault::Vault;
 use crate::dns::TxtResolver;
 use crate::error::{ApiError, ApiResult};
-use crate::http::auth::EnvironmentKeyCache;
-use crate::http::rate_limit::RateLimiter;
 use crate::ids::EnvironmentId;
 use crate::password::Hasher;
 use crate::settings::Settings;
@@ -39,6 +45,8 @@ pub struct App {
     pub environment_keys: EnvironmentKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
     pub sso: crate::protocols::SsoRuntime,
+    /// Sign-in hooks and access-token claims contributors ([`crate::auth::Extensions`]).
+    pub auth: crate::auth::Extensions,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
 }
 
@@ -77,6 +85,7 @@ impl AppState {
             limiter,
             environment_keys: EnvironmentKeyCache::default(),
             sso,
+            auth: crate::auth::Extensions::default(),
             keys: RwLock::new(HashMap::new()),
         })))
     }

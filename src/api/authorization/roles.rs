@@ -14,7 +14,7 @@ use crate::http::{AppJson, Env};
 use crate::state::AppState;
 use crate::store::roles::{self, NewRole, Role};
 
-/// Routes of this area (API-key authenticated).
+/// Routes of the role catalogue (API-key authenticated).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/authorization/roles", get(list_roles).post(create_role))
