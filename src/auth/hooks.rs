@@ -14,89 +14,16 @@
 //! start-up with [`super::Extensions::add_hook`]. With no hook registered (today), every
 //! attempt is allowed and nothing runs after success.
 
-use std::future::Future;
-use std::pin::Pin;
+pub use crate::state::extensions::{Attempt, BoxFuture, Outcome, SignInHook, Verdict};
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
 use crate::state::AppState;
-use crate::store::sessions::Session;
-use crate::store::users::User;
-
-/// A boxed future, so hooks and contributors can be stored as trait objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What is being attempted, before any credential is checked.
-#[derive(Debug, Clone, Copy)]
-pub struct Attempt<'a> {
-    /// The environment.
-    pub environment_id: &'a EnvironmentId,
-    /// The `authentication.*` event type: `password`, `magic_auth`, `email_verification`,
-    /// `mfa` or `sso`.
-    pub kind: &'a str,
-    /// The email the attempt names, when known.
-    pub email: Option<&'a str>,
-    /// The user the attempt is for, when known.
-    pub user_id: Option<&'a str>,
-    /// End user's IP address.
-    pub ip_address: Option<&'a str>,
-    /// End user's user agent.
-    pub user_agent: Option<&'a str>,
-}
-
-/// A hook's answer to an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Go on and check the credential.
-    Allow,
-    /// Refuse the attempt: the API answers 400 `{code, message}`, the hosted pages show the
-    /// message, an SSO login redirects with `error=code`.
-    Block {
-        /// Machine-readable reason.
-        code: &'static str,
-        /// Human-readable explanation.
-        message: String,
-    },
-}
-
-/// A finished sign-in: the user and the session just created.
-#[derive(Debug, Clone, Copy)]
-pub struct Outcome<'a> {
-    /// The environment.
-    pub environment_id: &'a EnvironmentId,
-    /// The signed-in user.
-    pub user: &'a User,
-    /// The new session.
-    pub session: &'a Session,
-}
-
-/// A hook around sign-in attempts. Both methods default to doing nothing.
-pub trait SignInHook: Send + Sync {
-    /// Runs before the credential of `attempt` is checked; [`Verdict::Block`] refuses it.
-    fn before_attempt<'a>(
-        &'a self,
-        _state: &'a AppState,
-        _attempt: &'a Attempt<'a>,
-    ) -> BoxFuture<'a, ApiResult<Verdict>> {
-        Box::pin(async { Ok(Verdict::Allow) })
-    }
-
-    /// Runs in the sign-in's transaction once its session exists; an error rolls it back.
-    fn after_success<'a>(
-        &'a self,
-        _state: &'a AppState,
-        _tx: &'a mut Tx,
-        _outcome: &'a Outcome<'a>,
-    ) -> BoxFuture<'a, ApiResult<()>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 /// Asks every registered hook about `attempt`, in registration order; the first block wins.
 pub async fn screen(state: &AppState, attempt: &Attempt<'_>) -> ApiResult<Verdict> {
     for hook in state.auth.hooks() {
-        let verdict = hook.before_attempt(state, attempt).await?;
+        let verdict = hook.before_attempt(&state.db, attempt).await?;
         if verdict != Verdict::Allow {
             return Ok(verdict);
         }
@@ -115,7 +42,7 @@ pub async fn before_attempt(state: &AppState, attempt: &Attempt<'_>) -> ApiResul
 /// Runs every registered hook's [`SignInHook::after_success`] in `tx`.
 pub async fn after_success(state: &AppState, tx: &mut Tx, outcome: &Outcome<'_>) -> ApiResult<()> {
     for hook in state.auth.hooks() {
-        hook.after_success(state, tx, outcome).await?;
+        hook.after_success(tx, outcome).await?;
     }
     Ok(())
 }

@@ -36,78 +36,9 @@ pub mod sso;
 
 pub mod tokens;
 
-use std::sync::{Arc, RwLock};
-
-use claims::ClaimsContributor;
-use hooks::SignInHook;
+pub use crate::state::extensions::Extensions;
 
 use crate::error::{ApiError, ApiResult};
-
-/// The registered sign-in hooks and access-token claims contributors (on the app state as
-/// `auth`). The default has no hook and the contributors that produce today's claims.
-pub struct Extensions {
-    hooks: RwLock<Vec<Arc<dyn SignInHook>>>,
-    contributors: RwLock<Vec<Arc<dyn ClaimsContributor>>>,
-}
-
-impl std::fmt::Debug for Extensions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Extensions")
-            .field("hooks", &self.hooks().len())
-            .field("contributors", &self.claims_contributors().len())
-            .finish()
-    }
-}
-
-impl Default for Extensions {
-    fn default() -> Self {
-        let contributors: Vec<Arc<dyn ClaimsContributor>> = vec![
-            Arc::new(claims::StandardClaims),
-            Arc::new(claims::RolesClaim),
-            Arc::new(claims::jwt_template::TemplateClaims),
-        ];
-        Self {
-            hooks: RwLock::new(Vec::new()),
-            contributors: RwLock::new(contributors),
-        }
-    }
-}
-
-fn snapshot<T: Clone>(lock: &RwLock<Vec<T>>) -> Vec<T> {
-    match lock.read() {
-        Ok(v) => v.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    }
-}
-
-fn push<T>(lock: &RwLock<Vec<T>>, item: T) {
-    match lock.write() {
-        Ok(mut v) => v.push(item),
-        Err(poisoned) => poisoned.into_inner().push(item),
-    }
-}
-
-impl Extensions {
-    /// Registers a sign-in hook (after those already registered).
-    pub fn add_hook(&self, hook: Arc<dyn SignInHook>) {
-        push(&self.hooks, hook);
-    }
-
-    /// Registers a claims contributor (after the defaults and those already registered).
-    pub fn add_claims_contributor(&self, contributor: Arc<dyn ClaimsContributor>) {
-        push(&self.contributors, contributor);
-    }
-
-    /// The registered hooks, in order.
-    pub fn hooks(&self) -> Vec<Arc<dyn SignInHook>> {
-        snapshot(&self.hooks)
-    }
-
-    /// The registered claims contributors, in order.
-    pub fn claims_contributors(&self) -> Vec<Arc<dyn ClaimsContributor>> {
-        snapshot(&self.contributors)
-    }
-}
 
 /// Validates an email address as sign-in and sign-up take it (one `@`, a dotted domain, no
 /// spaces) and lowercases it; shared by the User Management API and the hosted pages.

@@ -6,6 +6,7 @@
 //! owns lives here, below `http/`, whose middleware and extractors use it.
 
 pub mod environment_keys;
+pub mod extensions;
 pub mod rate_limit;
 mod redis_gcra;
 
@@ -45,8 +46,8 @@ pub struct App {
     pub environment_keys: EnvironmentKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
     pub sso: crate::protocols::SsoRuntime,
-    /// Sign-in hooks and access-token claims contributors ([`crate::auth::Extensions`]).
-    pub auth: crate::auth::Extensions,
+    /// Sign-in hooks and access-token claims contributors ([`extensions::Extensions`]).
+    pub auth: extensions::Extensions,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
 }
 
@@ -85,7 +86,7 @@ impl AppState {
             limiter,
             environment_keys: EnvironmentKeyCache::default(),
             sso,
-            auth: crate::auth::Extensions::default(),
+            auth: extensions::Extensions::default(),
             keys: RwLock::new(HashMap::new()),
         })))
     }

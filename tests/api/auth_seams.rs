@@ -12,9 +12,8 @@ use keystead::auth::claims::{ClaimsContext, ClaimsContributor};
 use keystead::auth::hooks::{Attempt, BoxFuture, Outcome, SignInHook, Verdict};
 use keystead::db::Tx;
 use keystead::error::ApiResult;
-use keystead::state::AppState;
 use serde_json::{Map, Value, json};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use crate::support::TestApp;
 
@@ -31,7 +30,7 @@ struct Gate {
 impl SignInHook for Gate {
     fn before_attempt<'a>(
         &'a self,
-        _state: &'a AppState,
+        _db: &'a PgPool,
         attempt: &'a Attempt<'a>,
     ) -> BoxFuture<'a, ApiResult<Verdict>> {
         Box::pin(async move {
@@ -49,7 +48,6 @@ impl SignInHook for Gate {
 
     fn after_success<'a>(
         &'a self,
-        _state: &'a AppState,
         _tx: &'a mut Tx,
         outcome: &'a Outcome<'a>,
     ) -> BoxFuture<'a, ApiResult<()>> {

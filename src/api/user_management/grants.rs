@@ -16,12 +16,12 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::authenticate::AuthenticateResponse;
 use super::users::normalize_email;
 use crate::auth::codes::{self, MagicAuthSignIn, code_error};
 use crate::auth::continuation::{self, Continuation};
 use crate::auth::session::{self, Started};
 use crate::auth::tokens;
+use crate::auth::tokens::AuthenticateResponse;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
 use crate::ids::EnvironmentId;

@@ -13,10 +13,10 @@
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 
-use super::{ClaimsContext, ClaimsContributor};
 use crate::auth::hooks::BoxFuture;
 use crate::error::ApiResult;
 use crate::ids::EnvironmentId;
+use crate::state::extensions::{ClaimsContext, ClaimsContributor};
 use crate::store::users::User;
 use crate::store::{jwt_templates, organizations};
 
