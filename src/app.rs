@@ -142,7 +142,7 @@ pub fn spawn_workers(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut workers = vec![
         auth::spawn_revocation_listener(state.clone(), shutdown.clone()),
-        rate_limit::spawn_janitor(state.limiter.clone(), shutdown.clone()),
+        crate::state::rate_limit::spawn_janitor(state.limiter.clone(), shutdown.clone()),
         crate::store::idempotency::spawn_purger(state.db.clone(), shutdown.clone()),
     ];
     workers.extend(crate::workers::spawn(state.clone(), shutdown.clone()));

@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::AuthContext;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::state::environment_keys::AuthContext;
 use crate::store::idempotency::{self, Claim, StoredResponse};
 
 /// Response headers kept with a stored response.

@@ -1,16 +1,17 @@
-//! The Redis backend of the rate limiter: one atomic Lua GCRA script (CRATES.md §3) shared by
-//! every replica that uses the same `KEYSTEAD_REDIS_URL`. The connection is made on first use
-//! with short timeouts, so a Redis outage makes the caller fail open instead of waiting.
+//! The Redis backend of the rate limiter ([`super::rate_limit`]): one atomic Lua GCRA script
+//! (CRATES.md §3) shared by every replica that uses the same `KEYSTEAD_REDIS_URL`. The
+//! connection is made on first use with short timeouts, so a Redis outage makes the caller fail
+//! open instead of waiting.
 
 use std::time::Duration;
 
 use tokio::sync::Mutex;
 
-use super::{Class, Decision, Limit};
+use crate::settings::rate_limits::{Class, Limit};
 
 /// GCRA in Lua over integer milliseconds (CRATES.md §3): returns
 /// `{allowed, remaining, retry_after_ms, reset_ms}`.
-pub(super) const GCRA_LUA: &str = r"
+const GCRA_LUA: &str = r"
 local burst, rate, period, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -25,14 +26,36 @@ redis.call('SET', KEYS[1], math.ceil(new_tat), 'PX', ttl)
 return {1, math.floor((now - allow_at) / interval), 0, ttl}
 ";
 
+/// What the script answered for one request.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reply {
+    /// Whether the request may proceed.
+    pub(super) allowed: bool,
+    /// Requests left right now.
+    pub(super) remaining: u32,
+    /// Seconds until the bucket is full again.
+    pub(super) reset_secs: u64,
+    /// Seconds to wait before retrying (0 when allowed).
+    pub(super) retry_after_secs: u64,
+}
+
 /// A Redis client with the GCRA script loaded on demand.
 pub(super) struct Redis {
-    pub(super) client: redis::Client,
-    pub(super) conn: Mutex<Option<redis::aio::ConnectionManager>>,
-    pub(super) script: redis::Script,
+    client: redis::Client,
+    conn: Mutex<Option<redis::aio::ConnectionManager>>,
+    script: redis::Script,
 }
 
 impl Redis {
+    /// A client for `url`; the connection is made on first use. Errors when the URL is malformed.
+    pub(super) fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            conn: Mutex::new(None),
+            script: redis::Script::new(GCRA_LUA),
+        })
+    }
+
     async fn connection(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
@@ -56,7 +79,7 @@ impl Redis {
         class: Class,
         key: &str,
         limit: Limit,
-    ) -> anyhow::Result<Decision> {
+    ) -> anyhow::Result<Reply> {
         let mut conn = self.connection().await?;
         let period_ms = u64::try_from(limit.period.as_millis()).unwrap_or(u64::MAX);
         let (allowed, remaining, retry_ms, reset_ms): (i64, i64, i64, i64) = tokio::time::timeout(
@@ -71,9 +94,8 @@ impl Redis {
         )
         .await??;
         let secs = |ms: i64| u64::try_from(ms).unwrap_or(0).div_ceil(1000);
-        Ok(Decision {
+        Ok(Reply {
             allowed: allowed == 1,
-            limit: limit.burst,
             remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
             reset_secs: secs(reset_ms),
             retry_after_secs: secs(retry_ms),

@@ -1,7 +1,13 @@
 //! The shared application state: [`App`] and its cheaply clonable handle [`AppState`].
 //!
 //! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
-//! limiter, the API-key cache, the SSO engines and a cache of each environment's signing keys.
+//! limiter ([`rate_limit`], with its Redis backend [`redis_gcra`]), the environment-key
+//! cache ([`environment_keys`]), the SSO engines and a cache of each environment's signing keys. What `App`
+//! owns lives here, below `http/`, whose middleware and extractors use it.
+
+pub mod environment_keys;
+pub mod rate_limit;
+mod redis_gcra;
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -9,12 +15,12 @@ use std::sync::{Arc, RwLock};
 
 use sqlx::PgPool;
 
+use self::environment_keys::EnvironmentKeyCache;
+use self::rate_limit::RateLimiter;
 use crate::crypto::signing::SigningKey;
 use crate::crypto::vault::Vault;
 use crate::dns::TxtResolver;
 use crate::error::{ApiError, ApiResult};
-use crate::http::auth::EnvironmentKeyCache;
-use crate::http::rate_limit::RateLimiter;
 use crate::ids::EnvironmentId;
 use crate::password::Hasher;
 use crate::settings::Settings;
