@@ -1,13 +1,19 @@
 //! Keystead: a self-hosted, multi-tenant identity API server that speaks the WorkOS REST API.
 //!
-//! Layout (see `docs/architecture.md`): [`api`] holds the HTTP handlers of each WorkOS area over
-//! [`store`], which holds all SQL; [`http`] has the shared extractors, API-key auth and
-//! pagination; [`app`] composes the router and runs the server; [`db`] owns the pool, migrations
-//! and the embedded PostgreSQL cluster; [`pages`] serves the hosted login (HTML); [`email`]
-//! queues the emails [`workers`] send.
+//! Layout, top to bottom (the layers and who may import whom: `docs/architecture.md`, checked by
+//! `tests/api/layers.rs`): [`app`] composes the routers, serves and spawns the [`workers`]; the
+//! entry points are [`api`] (REST, API key), [`pages`] (hosted HTML, cookie) and [`scim`] (the
+//! SCIM 2.0 server, directory token); [`http`] holds the extractors and middleware (API-key auth,
+//! rate limit, idempotency, CORS); [`state`] holds `AppState` and what it owns (rate limiter
+//! engine, environment-key cache); [`store`] holds all SQL; at the bottom are [`protocols`] (pure
+//! engines: SAML, OIDC, SCIM filter/PATCH grammar, profiles), [`settings`] (one file per area),
+//! [`email`], [`db`], [`crypto`], [`password`], [`ids`] and [`error`]. The table also places the
+//! sign-in domain (`auth/`) and the identity-provider endpoints (`idp/`) as they move out of
+//! `api/` and `protocols/`.
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -23,14 +23,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::auth::sso::{Selector, select_connection};
 use crate::crypto::ct_eq;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
-use crate::http::{AppJson, Env, ListParams, Order, QueryMap};
-use crate::ids::EnvironmentId;
-use crate::protocols::login::{self, Client, Failure, StartParams};
+use crate::http::{AppJson, Env, QueryMap};
+use crate::protocols::login::{self, Client, StartParams};
 use crate::state::AppState;
-use crate::store::connections::{self, ConnectionConfig, ConnectionFilter, Settings};
+use crate::store::connections::{self, Settings};
 use crate::store::sso::{self, TokenKind};
 use crate::store::{environment_keys, environments, redirect_uris};
 
@@ -63,89 +63,6 @@ async fn get_jwks(
     let keys = state.signing_keys(&env.id).await?;
     let body = json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
     Ok(([(header::CACHE_CONTROL, "public, max-age=300")], Json(body)))
-}
-
-/// Which connection a login asks for (the first given wins, in this order).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Selector<'a> {
-    /// A connection id.
-    pub connection: Option<&'a str>,
-    /// An organization with an active connection.
-    pub organization: Option<&'a str>,
-    /// A connection type (`GoogleOAuth`, …).
-    pub provider: Option<&'a str>,
-    /// A connection domain (deprecated).
-    pub domain: Option<&'a str>,
-}
-
-/// Picks the active connection a login goes through (tenant-scoped to `env`); `Err` carries
-/// the redirect error. Used by `/sso/authorize` and `/user_management/authorize`.
-pub async fn select_connection(
-    state: &AppState,
-    env: &EnvironmentId,
-    q: Selector<'_>,
-) -> ApiResult<Result<ConnectionConfig, Failure>> {
-    let fail = |code: &'static str, message: String| Ok(Err(Failure { code, message }));
-    let mut conn = state.db.acquire().await?;
-    let active = |c: &ConnectionConfig| c.connection.state == "active";
-    let params = ListParams::from_query(&QueryMap::parse("limit=100"), Order::Asc)?;
-    if let Some(id) = q.connection {
-        return match connections::find(&mut conn, env, id).await? {
-            Some(c) if active(&c) => Ok(Ok(c)),
-            Some(_) => fail(
-                "connection_invalid",
-                format!("Connection '{id}' is not active."),
-            ),
-            None => fail(
-                "connection_invalid",
-                format!("Connection '{id}' was not found."),
-            ),
-        };
-    }
-    let (filter, what) = if let Some(org) = q.organization {
-        (
-            ConnectionFilter {
-                organization_id: Some(org.to_string()),
-                ..ConnectionFilter::default()
-            },
-            format!("organization '{org}'"),
-        )
-    } else if let Some(provider) = q.provider {
-        (
-            ConnectionFilter {
-                connection_type: Some(provider.to_string()),
-                ..ConnectionFilter::default()
-            },
-            format!("provider '{provider}'"),
-        )
-    } else if let Some(domain) = q.domain {
-        (
-            ConnectionFilter {
-                domain: Some(domain.to_string()),
-                ..ConnectionFilter::default()
-            },
-            format!("domain '{domain}'"),
-        )
-    } else {
-        return fail(
-            "invalid_request",
-            "One of connection, organization or provider is required.".into(),
-        );
-    };
-    let filter = ConnectionFilter {
-        state: Some("active".into()),
-        ..filter
-    };
-    let mut found = connections::list(&mut conn, env, &filter, &params).await?;
-    // An environment-wide provider connection wins over an organization's.
-    found.sort_by_key(|c| c.connection.organization_id.is_some());
-    match found.into_iter().next() {
-        Some(c) => Ok(Ok(c)),
-        None => fail(
-            "connection_invalid",
-            format!("No active connection for {what}."),
-        ),
-    }
 }
 
 /// `GET /sso/authorize` → 302 to the IdP (or to `redirect_uri` with `error`).

@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Browser, FLOW_TTL, PageError, flow_cookie};
-use crate::api::sso::{Selector, select_connection};
+use crate::auth::sso::{Selector, select_connection};
 use crate::error::ApiError;
 use crate::http::QueryMap;
 use crate::protocols::login::{self, StartParams};

@@ -1,7 +1,7 @@
 //! The shared application state: [`App`] and its cheaply clonable handle [`AppState`].
 //!
 //! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
-//! limiter ([`rate_limit`], with its Redis backend [`redis_gcra`]), the environment-key
+//! limiter ([`rate_limit`], with its Redis backend `redis_gcra`), the environment-key
 //! cache ([`environment_keys`]), the SSO engines and a cache of each environment's signing keys. What `App`
 //! owns lives here, below `http/`, whose middleware and extractors use it.
 
@@ -45,6 +45,8 @@ pub struct App {
     pub environment_keys: EnvironmentKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
     pub sso: crate::protocols::SsoRuntime,
+    /// Sign-in hooks and access-token claims contributors ([`crate::auth::Extensions`]).
+    pub auth: crate::auth::Extensions,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
 }
 
@@ -83,6 +85,7 @@ impl AppState {
             limiter,
             environment_keys: EnvironmentKeyCache::default(),
             sso,
+            auth: crate::auth::Extensions::default(),
             keys: RwLock::new(HashMap::new()),
         })))
     }

@@ -1,7 +1,7 @@
 //! The rate limiter engine: GCRA limits per route class ([`Class`], from the settings), keyed by
 //! whatever the caller counts (API key, client IP, email or connection), modelled on WorkOS's
 //! published limits. In-process with `governor` by default; shared across replicas through
-//! Redis ([`super::redis_gcra`]) when `KEYSTEAD_REDIS_URL` is set. A Redis failure fails open
+//! Redis (`state::redis_gcra`) when `KEYSTEAD_REDIS_URL` is set. A Redis failure fails open
 //! with a warning and a metric.
 //!
 //! A [`Decision`] carries what the response reports: `X-RateLimit-Limit`,

@@ -111,7 +111,7 @@ async fn send_email_change(
     {
         return Err(not_available());
     }
-    super::sign_in::limit_sends(&state, env, &new_email).await?;
+    crate::auth::sign_in::limit_sends(&state, env, &new_email).await?;
     let change = email_changes::insert(&mut tx, env, &user.id, &new_email).await?;
     tx.commit().await?;
     Ok(Json(EmailChange {

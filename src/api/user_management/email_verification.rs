@@ -9,17 +9,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::sign_in::{attempt, limit_sends};
-use crate::db::Tx;
+use crate::auth::codes::redeem_email_verification;
+use crate::auth::sign_in::{attempt, limit_sends};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
-use crate::ids::EnvironmentId;
 use crate::ids::{EmailVerificationId, UserId};
 use crate::state::AppState;
 use crate::store::email_verifications::{self, EmailVerification};
 use crate::store::events::{self, names};
 use crate::store::one_time_codes::CodeError;
-use crate::store::users::{self, User, UserChanges};
+use crate::store::users::{self, User};
 
 /// Routes of this area (API-key authenticated).
 pub fn router() -> Router<AppState> {
@@ -98,14 +97,22 @@ async fn confirm_verification(
             "The user's email is already verified.",
         ));
     }
-    let user =
-        match redeem_code(&mut tx, env, &user, &body.code, (None, None), confirm_code).await? {
-            Ok(user) => user,
-            Err(e) => {
-                tx.commit().await?;
-                return Err(ApiError::bad_request(confirm_code(e), e.message()));
-            }
-        };
+    let user = match redeem_email_verification(
+        &mut tx,
+        env,
+        &user,
+        &body.code,
+        (None, None),
+        confirm_code,
+    )
+    .await?
+    {
+        Ok(user) => user,
+        Err(e) => {
+            tx.commit().await?;
+            return Err(ApiError::bad_request(confirm_code(e), e.message()));
+        }
+    };
     let data = attempt(
         "email_verification",
         Some(&user.id),
@@ -133,41 +140,6 @@ fn confirm_code(e: CodeError) -> &'static str {
         CodeError::PreviouslyUsed => "email_verification_code_previously_used",
         CodeError::Incorrect | CodeError::TooManyAttempts => "email_verification_code_incorrect",
     }
-}
-
-/// Checks an email verification `code` of `user` in `tx` (single use, expiry, attempts), shared
-/// by the confirm endpoint, the email verification grant and the hosted verification page. On
-/// success marks the email verified (`user.updated`) and returns the updated user; the caller
-/// records `authentication.email_verification_succeeded`. A failure records
-/// `authentication.email_verification_failed` with `error.code` = `error_code(e)` (with the
-/// end user's `(ip_address, user_agent)`), which the caller commits.
-pub async fn redeem_code(
-    tx: &mut Tx,
-    env: &EnvironmentId,
-    user: &User,
-    code: &str,
-    (ip, ua): (Option<&str>, Option<&str>),
-    error_code: fn(CodeError) -> &'static str,
-) -> ApiResult<Result<User, CodeError>> {
-    if let Err(e) = email_verifications::redeem(tx, env, &user.id, &user.email, code).await? {
-        let error = Some((error_code(e), e.message()));
-        let data = attempt(
-            "email_verification",
-            Some(&user.id),
-            Some(&user.email),
-            ip,
-            ua,
-            error,
-        );
-        let name = names::AUTHENTICATION_EMAIL_VERIFICATION_FAILED;
-        events::record(tx, env, name, &data, None).await?;
-        return Ok(Err(e));
-    }
-    let changes = UserChanges {
-        email_verified: Some(true),
-        ..Default::default()
-    };
-    Ok(Ok(users::update(tx, env, &user.id, changes).await?))
 }
 
 /// `GET /user_management/email_verification/{id}` (with `code`). Errors: 404.

@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::users::normalize_email;
+use crate::auth;
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
@@ -24,7 +25,7 @@ use crate::state::AppState;
 use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
 use crate::store::roles::{self, DEFAULT_ROLE};
-use crate::store::users::{self, NewUser, User};
+use crate::store::users::{self, NewUser};
 use crate::store::{organization_memberships, organizations};
 
 /// Default invitation lifetime in days.
@@ -59,10 +60,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn links(state: &AppState) -> Links<'_> {
-    Links {
-        vault: &state.vault,
-        public_url: &state.settings.public_url,
-    }
+    auth::invitations::links(state)
 }
 
 /// Body of `POST /user_management/invitations` (spec: `CreateUserlandUserInviteOptionsDto`).
@@ -261,51 +259,6 @@ async fn get_invitation_by_token(
         .ok_or_else(|| ApiError::not_found("Invitation", "token"))
 }
 
-/// Activates (or creates) the invitee's membership and marks the invitation accepted.
-async fn accept_locked(
-    state: &AppState,
-    tx: &mut Tx,
-    env: &EnvironmentId,
-    invitation: &Invitation,
-    user: &User,
-) -> ApiResult<Invitation> {
-    if let Some(org) = &invitation.organization_id {
-        match organization_memberships::find_for(tx, env, &user.id, org).await? {
-            Some(m) if m.status == "pending" => {
-                organization_memberships::transition(
-                    tx,
-                    env,
-                    &m.id,
-                    "pending",
-                    "active",
-                    "invite_not_pending",
-                )
-                .await?;
-            }
-            Some(m) if m.status == "inactive" => {
-                organization_memberships::transition(
-                    tx,
-                    env,
-                    &m.id,
-                    "inactive",
-                    "active",
-                    "invite_not_pending",
-                )
-                .await?;
-            }
-            Some(_) => {}
-            None => {
-                let role = invitation
-                    .role_slug
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_ROLE.to_string());
-                organization_memberships::insert(tx, env, &user.id, org, &[role], "active").await?;
-            }
-        }
-    }
-    invitations::accept(tx, links(state), env, &invitation.id, &user.id).await
-}
-
 /// `POST /user_management/invitations/{id}/accept` → the accepted invitation; creates the user
 /// when none has the email (`user.created`), activates or creates the membership, records
 /// `invitation.accepted`. Errors: 404; 400 `invite_not_pending`.
@@ -333,7 +286,8 @@ async fn accept_invitation(
             users::insert(&mut tx, env, new).await?
         }
     };
-    let accepted = accept_locked(&state, &mut tx, env, &invitation, &user).await?;
+    let accepted =
+        auth::invitations::accept_locked(&state, &mut tx, env, &invitation, &user).await?;
     tx.commit().await?;
     Ok(Json(accepted))
 }
@@ -387,62 +341,4 @@ async fn revoke_invitation(
     let revoked = invitations::revoke(&mut tx, links(&state), env, &id).await?;
     tx.commit().await?;
     Ok(Json(revoked))
-}
-
-fn invitation_invalid() -> ApiError {
-    ApiError::oauth(
-        "invitation_invalid",
-        "The invitation is invalid, expired or already used.",
-    )
-}
-
-async fn accept_checked(
-    state: &AppState,
-    tx: &mut Tx,
-    env: &EnvironmentId,
-    invitation: Option<Invitation>,
-    user: &User,
-) -> ApiResult<Option<String>> {
-    let invitation = invitation.ok_or_else(invitation_invalid)?;
-    let invitation = invitations::lock(tx, links(state), env, &invitation.id).await?;
-    if invitation.state != "pending" {
-        return Err(invitation_invalid());
-    }
-    if invitation.email != user.email {
-        return Err(ApiError::oauth(
-            "invitation_cannot_be_used_for_email",
-            "The invitation was sent to another email address.",
-        ));
-    }
-    let accepted = accept_locked(state, tx, env, &invitation, user).await?;
-    Ok(accepted.organization_id.map(String::from))
-}
-
-/// Accepts the invitation with `token` for `user` while they sign in; returns the organization
-/// the session is bound to. Errors (OAuth dialect): 400 `invitation_invalid`,
-/// `invitation_cannot_be_used_for_email`.
-pub async fn accept_for_sign_in(
-    state: &AppState,
-    tx: &mut Tx,
-    env: &EnvironmentId,
-    token: &str,
-    user: &User,
-) -> ApiResult<Option<String>> {
-    let invitation = invitations::find_by_token(tx, links(state), env, token).await?;
-    accept_checked(state, tx, env, invitation, user).await
-}
-
-/// Like [`accept_for_sign_in`], for the invitation a Magic Auth code was sent with.
-pub async fn accept_by_id_for_sign_in(
-    state: &AppState,
-    tx: &mut Tx,
-    env: &EnvironmentId,
-    id: &str,
-    user: &User,
-) -> ApiResult<Option<String>> {
-    let invitation = match id.parse::<InvitationId>() {
-        Ok(id) => invitations::find(tx, links(state), env, &id).await?,
-        Err(_) => None,
-    };
-    accept_checked(state, tx, env, invitation, user).await
 }

@@ -14,18 +14,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::sign_in::limit_sends;
 use super::users::normalize_email;
-use crate::db::Tx;
+use crate::auth::codes::send_magic_auth;
+use crate::auth::sign_in::limit_sends;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
-use crate::ids::EnvironmentId;
 use crate::ids::MagicAuthId;
-use crate::ids::UserId;
 use crate::state::AppState;
 use crate::store::invitations::{self, Links};
 use crate::store::magic_auths::{self, MagicAuth};
-use crate::store::users;
 
 /// Routes of this area (API-key authenticated).
 pub fn router() -> Router<AppState> {
@@ -77,28 +74,9 @@ async fn create_magic_auth(
         }
         None => None,
     };
-    let magic = send(&state, &mut tx, env, &email, invitation_id.as_deref()).await?;
+    let magic = send_magic_auth(&state, &mut tx, env, &email, invitation_id.as_deref()).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(magic)))
-}
-
-/// Creates a code for the normalised `email` in `tx`, naming its user (or the id a new user
-/// will get), records `magic_auth.created` and queues the email. Shared with the hosted
-/// magic-code page; the caller limits sends and commits.
-pub async fn send(
-    state: &AppState,
-    tx: &mut Tx,
-    env: &EnvironmentId,
-    email: &str,
-    invitation_id: Option<&str>,
-) -> ApiResult<MagicAuth> {
-    let user_id = match users::find_by_email(tx, env, email).await? {
-        Some(user) => user.id,
-        None => magic_auths::reserved_user_id(tx, env, email)
-            .await?
-            .unwrap_or_else(UserId::new),
-    };
-    magic_auths::insert(tx, &state.vault, env, email, &user_id, invitation_id).await
 }
 
 /// `GET /user_management/magic_auth/{id}`. Errors: 404.

@@ -2,7 +2,6 @@
 
 pub mod auth_factors;
 pub mod authenticate;
-pub mod authorization_code;
 pub mod cors_origins;
 pub mod device;
 pub mod email_change;
@@ -17,7 +16,6 @@ pub mod organization_memberships;
 pub mod password_reset;
 pub mod redirect_uris;
 pub mod sessions;
-pub mod sign_in;
 pub mod users;
 
 use axum::Router;

@@ -14,19 +14,17 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::email_verification::UserResponse;
-use super::sign_in::limit_sends;
 use super::users::normalize_email;
-use crate::db::Tx;
+use crate::auth::password::redeem_reset_token;
+use crate::auth::sign_in::limit_sends;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
-use crate::ids::EnvironmentId;
 use crate::ids::PasswordResetId;
 use crate::password;
 use crate::state::AppState;
 use crate::store::one_time_codes::CodeError;
 use crate::store::password_resets::{self, PasswordReset};
-use crate::store::sessions;
-use crate::store::users::{self, User, UserChanges};
+use crate::store::users;
 
 /// Routes of this area (API-key authenticated).
 pub fn router() -> Router<AppState> {
@@ -107,7 +105,7 @@ async fn confirm_reset(
         .map_err(|m| reset_error("password_too_weak", &m))?;
     let hash = state.passwords.hash(body.new_password).await?;
     let mut tx = state.db.begin().await?;
-    let user = match redeem_token(&state, &mut tx, env, &body.token, hash).await? {
+    let user = match redeem_reset_token(&state, &mut tx, env, &body.token, hash).await? {
         Ok(user) => user,
         Err(e) => {
             let code = match e {
@@ -120,32 +118,6 @@ async fn confirm_reset(
     };
     tx.commit().await?;
     Ok(Json(UserResponse { user }))
-}
-
-/// Spends a reset `token` in `tx` and sets the password to `password_hash` (argon2id), shared
-/// with the hosted reset page: records `password_reset.succeeded`, marks the email verified
-/// (`user.updated`) and revokes every session of the user (`session.revoked` each). On `Err`
-/// nothing was written.
-pub async fn redeem_token(
-    state: &AppState,
-    tx: &mut Tx,
-    env: &EnvironmentId,
-    token: &str,
-    password_hash: String,
-) -> ApiResult<Result<User, CodeError>> {
-    let public_url = &state.settings.public_url;
-    let reset = match password_resets::redeem(tx, &state.vault, public_url, env, token).await? {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(e)),
-    };
-    let changes = UserChanges {
-        password_hash: Some(password_hash),
-        email_verified: Some(true),
-        ..Default::default()
-    };
-    let user = users::update(tx, env, &reset.user_id, changes).await?;
-    sessions::revoke_all_for_user(tx, env, &user.id).await?;
-    Ok(Ok(user))
 }
 
 /// `GET /user_management/password_reset/{id}`. Errors: 404.

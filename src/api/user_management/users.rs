@@ -102,30 +102,7 @@ pub struct UpdateUser {
     pub locale: Patch<String>,
 }
 
-/// Validates an email address (one `@`, a dotted domain, no spaces) and lowercases it.
-/// Errors: 400 `invalid_email`.
-pub fn normalize_email(email: &str) -> ApiResult<String> {
-    let e = email.trim().to_lowercase();
-    let valid = match e.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && !e.chars().any(char::is_whitespace)
-        }
-        None => false,
-    };
-    if valid && e.len() <= 254 {
-        Ok(e)
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_email",
-            format!("'{email}' is not a valid email address."),
-        ))
-    }
-}
+pub use crate::auth::normalize_email;
 
 /// Turns `password` / `password_hash` + `password_hash_type` into the hash to store.
 ///

@@ -13,9 +13,10 @@ use std::str::FromStr;
 use axum::http::StatusCode;
 
 use super::{Browser, PageError};
-use crate::api::user_management::authenticate::{PasswordChecked, check_password};
-use crate::api::user_management::sign_in::attempt;
-use crate::api::user_management::{email_verification, grants, magic_auth};
+use crate::auth::codes::{self, redeem_magic_code};
+use crate::auth::hooks::{self, Attempt};
+use crate::auth::password::{PasswordChecked, check_password};
+use crate::auth::sign_in::attempt;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::ids::EnvironmentId;
@@ -84,7 +85,7 @@ fn form<T>(status: StatusCode, message: &str) -> Step<T> {
 
 /// The normalised address, if it is one emails can be sent to.
 fn deliverable_email(email: &str) -> Option<String> {
-    crate::api::user_management::users::normalize_email(email)
+    crate::auth::normalize_email(email)
         .ok()
         .filter(|e| lettre::Address::from_str(e).is_ok())
 }
@@ -121,6 +122,28 @@ async fn succeeded(
     let (ip, ua) = client(browser);
     let data = attempt(kind, Some(&user.id), Some(&user.email), ip, ua, None);
     events::record(tx, env, name, &data, None).await?;
+    Ok(())
+}
+
+/// Runs the pre-attempt hooks ([`hooks::before_attempt`]) for a step checking a credential of
+/// `user`; a block ends with an error page.
+async fn screen(
+    state: &AppState,
+    env: &crate::ids::EnvironmentId,
+    kind: &str,
+    browser: &Browser,
+    user: &User,
+) -> Step<()> {
+    let (ip, ua) = client(browser);
+    let attempt = Attempt {
+        environment_id: env,
+        kind,
+        email: Some(&user.email),
+        user_id: Some(&user.id),
+        ip_address: ip,
+        user_agent: ua,
+    };
+    hooks::before_attempt(state, &attempt).await?;
     Ok(())
 }
 
@@ -234,7 +257,7 @@ pub async fn sign_up(state: &AppState, flow: &Flow, browser: &Browser, form_: Si
 }
 
 /// Sends a Magic Auth code to `email` (whether or not an account exists: the page never
-/// tells) through [`magic_auth::send`], the API's own path: a `magic_auth_…` object,
+/// tells) through [`codes::send_magic_auth`], the API's own path: a `magic_auth_…` object,
 /// `magic_auth.created` and the queued email, in one transaction with the flow's pending email.
 pub async fn send_magic_code(state: &AppState, flow: &Flow, email: &str) -> Step<()> {
     let env = &flow.environment_id;
@@ -243,13 +266,13 @@ pub async fn send_magic_code(state: &AppState, flow: &Flow, email: &str) -> Step
     };
     limit(state, Class::Sends, &format!("{env}:{email}")).await?;
     let mut tx = state.db.begin().await?;
-    magic_auth::send(state, &mut tx, env, &email, None).await?;
+    codes::send_magic_auth(state, &mut tx, env, &email, None).await?;
     authkit_flows::set_pending_email(&mut tx, env, &flow.id, &email).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Checks a Magic Auth code with the grant's own check ([`grants::redeem_magic_code`]: single
+/// Checks a Magic Auth code with the grant's own check ([`redeem_magic_code`]: single
 /// use, expiry, attempts; the user is created or its email verified). Records
 /// `authentication.magic_auth_succeeded` / `_failed`.
 pub async fn verify_magic_code(
@@ -266,7 +289,7 @@ pub async fn verify_magic_code(
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
     let mut tx = state.db.begin().await?;
     let checked =
-        grants::redeem_magic_code(state, &mut tx, env, &email, code, None, client(browser)).await?;
+        redeem_magic_code(state, &mut tx, env, &email, code, None, client(browser)).await?;
     let user = match checked {
         Ok(signed) => signed.user,
         Err(e) => {
@@ -307,7 +330,7 @@ pub async fn send_verification_code(
 }
 
 /// Checks an email verification code with the API's check
-/// ([`email_verification::redeem_code`]); success marks the email verified (`user.updated`).
+/// ([`codes::redeem_email_verification`]); success marks the email verified (`user.updated`).
 /// Records `authentication.email_verification_succeeded` / `_failed`.
 pub async fn verify_email_code(
     state: &AppState,
@@ -318,8 +341,9 @@ pub async fn verify_email_code(
 ) -> Step<()> {
     let env = &flow.environment_id;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
+    screen(state, env, "email_verification", browser, user).await?;
     let mut tx = state.db.begin().await?;
-    let checked = email_verification::redeem_code(
+    let checked = codes::redeem_email_verification(
         &mut tx,
         env,
         user,
@@ -362,6 +386,7 @@ pub async fn verify_totp(
 ) -> Step<()> {
     let env = &flow.environment_id;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
+    screen(state, env, "mfa", browser, user).await?;
     let mut tx = state.db.begin().await?;
     let accepted =
         auth_factors::verify_for_user(&mut tx, &state.vault, env, &user.id, code.trim()).await?;

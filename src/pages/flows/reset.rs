@@ -1,12 +1,11 @@
 //! Password reset on the hosted pages (see the parent module), on the API's password resets:
 //! `/authkit/forgot-password` creates a `password_reset_…` (`password_reset.created`) whose
 //! email links to `/authkit/reset-password`, and the new password is set with the confirm
-//! endpoint's own redemption ([`password_reset::redeem_token`]).
+//! endpoint's own redemption ([`crate::auth::password::redeem_reset_token`]).
 
 use axum::http::StatusCode;
 
 use super::{Failure, Step, form, limit};
-use crate::api::user_management::password_reset;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::ids::EnvironmentId;
@@ -76,7 +75,7 @@ pub async fn reset_password(
     }
     let hash = state.passwords.hash(password).await?;
     let mut tx = state.db.begin().await?;
-    if password_reset::redeem_token(state, &mut tx, env, token, hash)
+    if crate::auth::password::redeem_reset_token(state, &mut tx, env, token, hash)
         .await?
         .is_err()
     {

@@ -10,10 +10,12 @@
 //!    organization and none was chosen (`…:organization-selection` continues); with exactly one
 //!    the session is scoped to it.
 //!
-//! Then the session is created. The hosted login pages use the same steps.
+//! Then the session is created and the [`super::hooks`] run (`after_success`). The hosted
+//! login pages walk the same steps as pages of their own flow.
 
 use serde_json::{Map, Value, json};
 
+use super::hooks::{self, Outcome};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
@@ -199,6 +201,12 @@ pub async fn complete(
         },
     )
     .await?;
+    let outcome = Outcome {
+        environment_id: env,
+        user: &user,
+        session: &session,
+    };
+    hooks::after_success(state, tx, &outcome).await?;
     Ok(Step::SignedIn {
         user: Box::new(user),
         session: Box::new(session),

@@ -1,5 +1,8 @@
-//! `grant_type=authorization_code` of `POST /user_management/authenticate`: exchanges the code
-//! the hosted login pages sent to `redirect_uri` for a session and its tokens.
+//! Starting the session of a sign-in finished elsewhere: the `authorization_code` grant of
+//! `POST /user_management/authenticate` exchanges the code the hosted login pages (or a User
+//! Management SSO login) sent to `redirect_uri` ([`redeem_authorization_code`]), and the device
+//! code grant (RFC 8628 §3.4–3.5) exchanges an approved device code ([`redeem_device_code`]);
+//! both start the session the same way ([`start_session`]), running the post-success hooks.
 //!
 //! A code is spent by its first presentation, expires 10 minutes after it was issued, and
 //! creates the session then. A replayed code is refused and revokes the session its first
@@ -9,30 +12,23 @@
 //!
 //! Errors: 400 `{error: invalid_grant}` for an unknown, expired, spent or PKCE-mismatched code;
 //! 400 `{code: code_challenge_not_found}` for a `code_verifier` sent with a code issued without
-//! a challenge.
+//! a challenge; for device codes 400 `{error}` `authorization_pending`, `slow_down`,
+//! `expired_token`, `access_denied`, `invalid_grant`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::authenticate::{AuthenticateResponse, respond};
+use super::hooks::{self, Outcome};
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{EnvironmentId, InvalidId, UserId};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
+use crate::store::device_authorizations::{self, Poll};
 use crate::store::sessions::{self, NewSession, Session};
 use crate::store::users;
-
-/// `grant_type=authorization_code`.
-#[derive(Debug, Deserialize)]
-pub(super) struct AuthorizationCodeGrant {
-    code: String,
-    #[serde(default)]
-    code_verifier: Option<String>,
-}
 
 /// Whether `verifier` is a well-formed RFC 7636 verifier whose S256 digest is `challenge`.
 pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
@@ -48,15 +44,16 @@ fn invalid_grant(description: &str) -> ApiError {
     ApiError::oauth("invalid_grant", description)
 }
 
-/// Redeems the code and creates the session.
-pub(super) async fn authorization_code_grant(
+/// Redeems an authorization `code` (with the PKCE `code_verifier` when the flow sent a
+/// challenge) and starts its session, committed.
+pub async fn redeem_authorization_code(
     state: &AppState,
     env: &EnvironmentId,
-    issuer: String,
-    grant: AuthorizationCodeGrant,
-) -> ApiResult<AuthenticateResponse> {
+    code: &str,
+    code_verifier: Option<&str>,
+) -> ApiResult<Started> {
     let mut tx = state.db.begin().await?;
-    let code = match authorization_codes::redeem(&mut tx, env, &grant.code).await? {
+    let code = match authorization_codes::redeem(&mut tx, env, code).await? {
         Redemption::Valid(code) => code,
         Redemption::Invalid => {
             tx.commit().await?;
@@ -72,10 +69,7 @@ pub(super) async fn authorization_code_grant(
             ));
         }
     };
-    let refused = match (
-        code.code_challenge.as_deref(),
-        grant.code_verifier.as_deref(),
-    ) {
+    let refused = match (code.code_challenge.as_deref(), code_verifier) {
         (Some(challenge), Some(verifier)) if pkce_matches(challenge, verifier) => None,
         (Some(_), Some(_)) => Some(invalid_grant(
             "The code_verifier does not match the code_challenge.",
@@ -109,18 +103,71 @@ pub(super) async fn authorization_code_grant(
     .await?;
     authorization_codes::attach_session(&mut tx, env, &code.id, &started.session.id).await?;
     tx.commit().await?;
-    let Started {
-        user,
-        session,
-        refresh_token,
-    } = started;
-    respond(state, env, issuer, user, &session, refresh_token).await
+    Ok(started)
+}
+
+/// Polls a device code (RFC 8628 §3.4, no client secret) and, once approved, starts its
+/// session, committed. While nobody decided: 400 `authorization_pending`, or `slow_down` when
+/// polled faster than the interval; then `access_denied`, `expired_token`, or the session once
+/// (a second exchange is `invalid_grant`). The person's `authentication.*` events were recorded
+/// when they signed in on the hosted pages, and the spec names no event for approving or
+/// denying a device.
+pub async fn redeem_device_code(
+    state: &AppState,
+    env: &EnvironmentId,
+    device_code: &str,
+    (ip_address, user_agent): (Option<&str>, Option<&str>),
+) -> ApiResult<Started> {
+    let mut tx = state.db.begin().await?;
+    let poll = device_authorizations::poll(&mut tx, env, device_code).await?;
+    let (user_id, organization_id, auth_method) = match poll {
+        Poll::Approved {
+            user_id,
+            organization_id,
+            auth_method,
+        } => (user_id, organization_id, auth_method),
+        other => {
+            tx.commit().await?;
+            let (error, description) = match other {
+                Poll::Pending => (
+                    "authorization_pending",
+                    "The user has not yet approved the device.",
+                ),
+                Poll::SlowDown => (
+                    "slow_down",
+                    "Polling too fast; wait the interval, now 5 seconds longer.",
+                ),
+                Poll::Expired => ("expired_token", "The device code has expired."),
+                Poll::Denied => ("access_denied", "The user denied the device."),
+                _ => (
+                    "invalid_grant",
+                    "The device code is invalid or was already used.",
+                ),
+            };
+            return Err(ApiError::oauth(error, description));
+        }
+    };
+    let started = start_session(
+        state,
+        &mut tx,
+        env,
+        Redeemed {
+            user_id: &user_id,
+            organization_id: organization_id.as_deref(),
+            auth_method: &auth_method,
+            ip_address,
+            user_agent,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(started)
 }
 
 /// A sign-in finished elsewhere (on the hosted pages) that a grant redeems: an authorization
 /// code, or an approved device authorization.
 #[derive(Debug)]
-pub(super) struct Redeemed<'a> {
+pub struct Redeemed<'a> {
     /// The user who signed in.
     pub user_id: &'a str,
     /// The organization the pages settled on.
@@ -135,7 +182,7 @@ pub(super) struct Redeemed<'a> {
 
 /// What [`start_session`] made.
 #[derive(Debug)]
-pub(super) struct Started {
+pub struct Started {
     /// The user, with `last_sign_in_at` updated.
     pub user: users::User,
     /// The new session.
@@ -145,9 +192,10 @@ pub(super) struct Started {
 }
 
 /// Starts the session of a redeemed sign-in, the same way for the `authorization_code` and
-/// device code grants: `session.created` and the user's `last_sign_in_at`, in `tx`. The
-/// `authentication.*` events were recorded by the pages when the person signed in there.
-pub(super) async fn start_session(
+/// device code grants: `session.created` and the user's `last_sign_in_at`, then the
+/// post-success hooks, in `tx`. The `authentication.*` events were recorded by the pages (or the
+/// SSO callback) when the person signed in there.
+pub async fn start_session(
     state: &AppState,
     tx: &mut Tx,
     env: &EnvironmentId,
@@ -171,6 +219,12 @@ pub(super) async fn start_session(
         .parse()
         .map_err(|e: InvalidId| ApiError::not_found("User", e.id))?;
     let user = users::touch_sign_in(tx, env, &user_id).await?;
+    let outcome = Outcome {
+        environment_id: env,
+        user: &user,
+        session: &session,
+    };
+    hooks::after_success(state, tx, &outcome).await?;
     Ok(Started {
         user,
         session,
