@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection};
 
+use super::allowed_urls::{self, AllowedUrl};
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
@@ -32,9 +33,15 @@ pub struct CorsOrigin {
 
 const COLUMNS: &str = "id, origin, created_at, updated_at";
 
-fn tag(mut c: CorsOrigin) -> CorsOrigin {
-    c.object = "cors_origin";
-    c
+impl AllowedUrl for CorsOrigin {
+    const TABLE: &'static str = "cors_origins";
+    const COLUMNS: &'static str = COLUMNS;
+    const URL_COLUMN: &'static str = "origin";
+    const ENTITY: &'static str = "CORS origin";
+    fn tagged(mut self) -> Self {
+        self.object = "cors_origin";
+        self
+    }
 }
 
 /// Adds an origin (already normalised). Errors: 409 `duplicate_cors_origin`.
@@ -51,7 +58,7 @@ pub async fn insert(tx: &mut Tx, env: &EnvironmentId, origin: &str) -> ApiResult
         code: Some("duplicate_cors_origin"),
         message: format!("CORS origin '{origin}' already exists."),
     })?;
-    Ok(tag(row))
+    Ok(row.tagged())
 }
 
 /// One page (`limit + 1` rows) of the environment's origins.
@@ -60,26 +67,12 @@ pub async fn list(
     env: &EnvironmentId,
     params: &ListParams,
 ) -> ApiResult<Vec<CorsOrigin>> {
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-        "select {COLUMNS} from cors_origins where environment_id = "
-    ));
-    qb.push_bind(env.to_string());
-    params.push_keyset(&mut qb, "id");
-    let rows: Vec<CorsOrigin> = qb.build_query_as().fetch_all(conn).await?;
-    Ok(rows.into_iter().map(tag).collect())
+    allowed_urls::list(conn, env, params).await
 }
 
 /// Removes an origin; 404 when absent.
 pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
-    let done = sqlx::query("delete from cors_origins where environment_id = $1 and id = $2")
-        .bind(env)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("CORS origin", id));
-    }
-    Ok(())
+    allowed_urls::delete::<CorsOrigin>(tx, env, id).await
 }
 
 /// Whether `origin` is registered for the environment.
@@ -88,13 +81,7 @@ pub async fn is_allowed(
     env: &EnvironmentId,
     origin: &str,
 ) -> ApiResult<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists(select 1 from cors_origins where environment_id = $1 and origin = $2)",
-    )
-    .bind(env)
-    .bind(origin)
-    .fetch_one(conn)
-    .await?)
+    allowed_urls::is_allowed::<CorsOrigin>(conn, env, origin).await
 }
 
 /// Whether any environment registered `origin`. Only for CORS preflights, which carry no

@@ -8,9 +8,12 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
 use super::email_outbox;
-use super::one_time_codes::{CodeError, MAX_ATTEMPTS, expires_in};
+use super::one_time_codes::{
+    self, Candidate, CodeError, CodeKind, CodeState, CodeTable, MAX_ATTEMPTS, event_without,
+    expires_in, open_sealed,
+};
 use crate::crypto::vault::Vault;
-use crate::crypto::{code_hash, ct_eq, random_digits};
+use crate::crypto::{code_hash, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
@@ -55,10 +58,22 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
+/// The `email_verifications` table, scoped by user.
+struct Kind;
+
+impl CodeTable for Kind {
+    const TABLE: &'static str = "email_verifications";
+    const COLUMNS: &'static str =
+        "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
+    type Row = Row;
+}
+
+impl CodeKind for Kind {
+    const SCOPE: &'static str = "user_id";
+}
 
 fn build(vault: &Vault, r: Row) -> ApiResult<EmailVerification> {
-    let code = String::from_utf8(vault.open(&r.code_sealed)?).map_err(anyhow::Error::from)?;
+    let code = open_sealed(vault, &r.code_sealed)?;
     Ok(EmailVerification {
         object: "email_verification",
         id: r.id,
@@ -84,7 +99,8 @@ pub async fn insert(
     let code = random_digits(6);
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into email_verifications (id, environment_id, user_id, email, code_hash, code_sealed, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
+         values ($1, $2, $3, $4, $5, $6, $7) returning {}",
+        Kind::COLUMNS
     )))
     .bind(&id)
     .bind(env)
@@ -96,10 +112,7 @@ pub async fn insert(
     .fetch_one(&mut **tx)
     .await?;
     let verification = build(vault, row)?;
-    let mut event = serde_json::to_value(&verification).map_err(anyhow::Error::from)?;
-    if let Some(m) = event.as_object_mut() {
-        m.remove("code");
-    }
+    let event = event_without(&verification, "code")?;
     events::record(tx, env, names::EMAIL_VERIFICATION_CREATED, &event, None).await?;
     email_outbox::enqueue(tx, env, email, &Email::EmailVerification { code }).await?;
     Ok(verification)
@@ -112,13 +125,7 @@ pub async fn find(
     env: &EnvironmentId,
     id: &EmailVerificationId,
 ) -> ApiResult<Option<EmailVerification>> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from email_verifications where environment_id = $1 and id = $2"
-    )))
-    .bind(env)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = one_time_codes::find_row::<Kind>(conn, env, id).await?;
     row.map(|r| build(vault, r)).transpose()
 }
 
@@ -143,12 +150,15 @@ pub async fn live_exists(
 }
 
 #[derive(Debug, FromRow)]
-struct Candidate {
-    id: EmailVerificationId,
-    code_hash: String,
-    attempts: i32,
-    expired: bool,
-    consumed: bool,
+struct VerificationCandidate {
+    #[sqlx(flatten)]
+    state: CodeState,
+}
+
+impl Candidate for VerificationCandidate {
+    fn state(&self) -> &CodeState {
+        &self.state
+    }
 }
 
 /// Checks `code` against the user's recent codes for `email`. On success every live code of the
@@ -160,47 +170,17 @@ pub async fn redeem(
     email: &str,
     code: &str,
 ) -> ApiResult<Result<EmailVerificationId, CodeError>> {
-    let rows: Vec<Candidate> = sqlx::query_as(
-        "select id, code_hash, attempts, expires_at <= now() as expired, consumed_at is not null as consumed
-         from email_verifications where environment_id = $1 and user_id = $2 and email = $3
-         order by id desc limit 20 for update",
+    let outcome = one_time_codes::redeem::<Kind, VerificationCandidate>(
+        tx,
+        env,
+        user_id,
+        Some(email),
+        "",
+        code,
     )
-    .bind(env)
-    .bind(user_id)
-    .bind(email)
-    .fetch_all(&mut **tx)
     .await?;
-    let matched = rows.iter().find(|r| {
-        ct_eq(
-            r.code_hash.as_bytes(),
-            code_hash(&r.id, code.trim()).as_bytes(),
-        )
-    });
-    Ok(match matched {
-        Some(r) if r.consumed => Err(CodeError::PreviouslyUsed),
-        Some(r) if r.attempts >= MAX_ATTEMPTS => Err(CodeError::TooManyAttempts),
-        Some(r) if r.expired => Err(CodeError::Expired),
-        Some(r) => {
-            sqlx::query(
-                "update email_verifications set consumed_at = now() where environment_id = $1 and user_id = $2
-                   and consumed_at is null",
-            )
-            .bind(env)
-            .bind(user_id)
-            .execute(&mut **tx)
-            .await?;
-            Ok(r.id.clone())
-        }
-        None => {
-            sqlx::query(
-                "update email_verifications set attempts = attempts + 1 where environment_id = $1 and user_id = $2
-                   and consumed_at is null and expires_at > now()",
-            )
-            .bind(env)
-            .bind(user_id)
-            .execute(&mut **tx)
-            .await?;
-            Err(CodeError::Incorrect)
-        }
+    Ok(match outcome {
+        Ok(c) => Ok(EmailVerificationId::try_from(c.state.id).map_err(anyhow::Error::from)?),
+        Err(e) => Err(e),
     })
 }

@@ -8,9 +8,12 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
 use super::email_outbox;
-use super::one_time_codes::{CodeError, MAX_ATTEMPTS, expires_in};
+use super::one_time_codes::{
+    self, Candidate, CodeError, CodeKind, CodeState, CodeTable, event_without, expires_in,
+    open_sealed,
+};
 use crate::crypto::vault::Vault;
-use crate::crypto::{code_hash, ct_eq, random_digits};
+use crate::crypto::{code_hash, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
@@ -55,10 +58,22 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
+/// The `magic_auths` table, scoped by email.
+struct Kind;
+
+impl CodeTable for Kind {
+    const TABLE: &'static str = "magic_auths";
+    const COLUMNS: &'static str =
+        "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
+    type Row = Row;
+}
+
+impl CodeKind for Kind {
+    const SCOPE: &'static str = "email";
+}
 
 fn build(vault: &Vault, r: Row) -> ApiResult<MagicAuth> {
-    let code = String::from_utf8(vault.open(&r.code_sealed)?).map_err(anyhow::Error::from)?;
+    let code = open_sealed(vault, &r.code_sealed)?;
     Ok(MagicAuth {
         object: "magic_auth",
         id: r.id,
@@ -85,7 +100,8 @@ pub async fn insert(
     let code = random_digits(6);
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into magic_auths (id, environment_id, user_id, email, code_hash, code_sealed, invitation_id, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {}",
+        Kind::COLUMNS
     )))
     .bind(&id)
     .bind(env)
@@ -98,10 +114,7 @@ pub async fn insert(
     .fetch_one(&mut **tx)
     .await?;
     let magic = build(vault, row)?;
-    let mut event = serde_json::to_value(&magic).map_err(anyhow::Error::from)?;
-    if let Some(m) = event.as_object_mut() {
-        m.remove("code");
-    }
+    let event = event_without(&magic, "code")?;
     events::record(tx, env, names::MAGIC_AUTH_CREATED, &event, None).await?;
     email_outbox::enqueue(tx, env, email, &Email::MagicAuth { code }).await?;
     Ok(magic)
@@ -114,13 +127,7 @@ pub async fn find(
     env: &EnvironmentId,
     id: &MagicAuthId,
 ) -> ApiResult<Option<MagicAuth>> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from magic_auths where environment_id = $1 and id = $2"
-    )))
-    .bind(env)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = one_time_codes::find_row::<Kind>(conn, env, id).await?;
     row.map(|r| build(vault, r)).transpose()
 }
 
@@ -153,14 +160,17 @@ pub struct Redeemed {
 }
 
 #[derive(Debug, FromRow)]
-struct Candidate {
-    id: MagicAuthId,
+struct MagicCandidate {
+    #[sqlx(flatten)]
+    state: CodeState,
     user_id: UserId,
-    code_hash: String,
-    attempts: i32,
-    expired: bool,
-    consumed: bool,
     invitation_id: Option<InvitationId>,
+}
+
+impl Candidate for MagicCandidate {
+    fn state(&self) -> &CodeState {
+        &self.state
+    }
 }
 
 /// Checks `code` against the recent codes of `email`. On success every live code of the email is
@@ -171,51 +181,21 @@ pub async fn redeem(
     email: &str,
     code: &str,
 ) -> ApiResult<Result<Redeemed, CodeError>> {
-    let rows: Vec<Candidate> = sqlx::query_as(
-        "select id, user_id, code_hash, attempts, expires_at <= now() as expired,
-           consumed_at is not null as consumed, invitation_id
-         from magic_auths where environment_id = $1 and email = $2 order by id desc limit 20 for update",
+    let outcome = one_time_codes::redeem::<Kind, MagicCandidate>(
+        tx,
+        env,
+        email,
+        None,
+        ", user_id, invitation_id",
+        code,
     )
-    .bind(env)
-    .bind(email)
-    .fetch_all(&mut **tx)
     .await?;
-    let matched = rows.iter().find(|r| {
-        ct_eq(
-            r.code_hash.as_bytes(),
-            code_hash(&r.id, code.trim()).as_bytes(),
-        )
-    });
-    let outcome = match matched {
-        Some(r) if r.consumed => Err(CodeError::PreviouslyUsed),
-        Some(r) if r.attempts >= MAX_ATTEMPTS => Err(CodeError::TooManyAttempts),
-        Some(r) if r.expired => Err(CodeError::Expired),
-        Some(r) => {
-            sqlx::query(
-                "update magic_auths set consumed_at = now() where environment_id = $1 and email = $2
-                   and consumed_at is null",
-            )
-            .bind(env)
-            .bind(email)
-            .execute(&mut **tx)
-            .await?;
-            Ok(Redeemed {
-                id: r.id.clone(),
-                user_id: r.user_id.clone(),
-                invitation_id: r.invitation_id.clone(),
-            })
-        }
-        None => {
-            sqlx::query(
-                "update magic_auths set attempts = attempts + 1 where environment_id = $1 and email = $2
-                   and consumed_at is null and expires_at > now()",
-            )
-            .bind(env)
-            .bind(email)
-            .execute(&mut **tx)
-            .await?;
-            Err(CodeError::Incorrect)
-        }
-    };
-    Ok(outcome)
+    Ok(match outcome {
+        Ok(c) => Ok(Redeemed {
+            id: MagicAuthId::try_from(c.state.id).map_err(anyhow::Error::from)?,
+            user_id: c.user_id,
+            invitation_id: c.invitation_id,
+        }),
+        Err(e) => Err(e),
+    })
 }

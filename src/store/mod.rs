@@ -2,6 +2,7 @@
 //! filters on it; mutating functions take `&mut Tx` and record their event in the same
 //! transaction ([`events::record`]).
 
+pub mod allowed_urls;
 pub mod auth_factors;
 pub mod authkit_flows;
 pub mod authorization_codes;

@@ -1,5 +1,18 @@
 //! What checking a one-time code or token can end in, shared by Magic Auth codes, email
-//! verification codes, password reset tokens, email change codes and MFA challenges.
+//! verification codes, password reset tokens, email change codes and MFA challenges; and the
+//! SQL the code tables share ([`CodeTable`], [`CodeKind`]: find by id, redeem with attempts, expiry and single
+//! use), so each kind's file keeps only its payload, event and email.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection};
+
+use crate::crypto::vault::Vault;
+use crate::crypto::{code_hash, ct_eq};
+use crate::db::Tx;
+use crate::error::ApiResult;
+use crate::ids::EnvironmentId;
 
 /// Wrong attempts a code survives; the next check answers [`CodeError::TooManyAttempts`].
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -42,4 +55,146 @@ impl CodeError {
 /// Adds `minutes` to now.
 pub fn expires_in(minutes: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now() + chrono::Duration::minutes(minutes)
+}
+
+/// A table of one-time secrets (codes or tokens) sealed with the vault: `id`,
+/// `environment_id`, `user_id`, `email`, `expires_at`, `consumed_at`, plus the kind's own
+/// columns. Each kind's file names its table and row here and keeps only its specifics
+/// (payload, event, email).
+pub trait CodeTable {
+    /// The table.
+    const TABLE: &'static str;
+    /// The columns [`find_row`] reads into [`CodeTable::Row`].
+    const COLUMNS: &'static str;
+    /// A row as [`find_row`] reads it.
+    type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin;
+}
+
+/// A [`CodeTable`] of six-digit codes stored as salted digests ([`code_hash`]) with wrong
+/// attempts counted (`code_hash`, `attempts`), redeemed by [`redeem`].
+pub trait CodeKind: CodeTable {
+    /// The column whose live codes are spent together on success and share wrong attempts
+    /// (`user_id` or `email`).
+    const SCOPE: &'static str;
+}
+
+/// One row of the table by id.
+pub async fn find_row<K: CodeTable>(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &str,
+) -> ApiResult<Option<K::Row>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {} from {} where environment_id = $1 and id = $2",
+        K::COLUMNS,
+        K::TABLE
+    )))
+    .bind(env)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The plaintext of a sealed code or token.
+pub fn open_sealed(vault: &Vault, sealed: &[u8]) -> ApiResult<String> {
+    Ok(String::from_utf8(vault.open(sealed)?).map_err(anyhow::Error::from)?)
+}
+
+/// `value` as a JSON event payload without its `secret` field (`*.created` events never carry
+/// the code).
+pub fn event_without<T: Serialize>(value: &T, secret: &str) -> ApiResult<Value> {
+    let mut event = serde_json::to_value(value).map_err(anyhow::Error::from)?;
+    if let Some(m) = event.as_object_mut() {
+        m.remove(secret);
+    }
+    Ok(event)
+}
+
+/// What a redemption needs to know of a code row; candidates flatten it in
+/// (`#[sqlx(flatten)]`) beside their kind's own columns.
+#[derive(Debug, Clone, FromRow)]
+pub struct CodeState {
+    /// The code's id.
+    pub id: String,
+    /// Its salted digest.
+    pub code_hash: String,
+    /// Wrong attempts so far.
+    pub attempts: i32,
+    /// Whether its lifetime is over.
+    pub expired: bool,
+    /// Whether it was spent.
+    pub consumed: bool,
+}
+
+/// A candidate row of a redemption.
+pub trait Candidate: for<'r> FromRow<'r, PgRow> + Send + Unpin {
+    /// Its [`CodeState`].
+    fn state(&self) -> &CodeState;
+}
+
+/// Checks `code` against the 20 newest codes of `scope` (the kind's [`CodeKind::SCOPE`] column)
+/// and, when given, `email`, locking them. On success every live code of `scope` is spent (codes
+/// work once) and the matching candidate returned; a wrong code counts an attempt against the
+/// live ones. `extra` lists the candidate's own columns (`", user_id, invitation_id"`).
+pub async fn redeem<K: CodeKind, C: Candidate>(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    scope: &str,
+    email: Option<&str>,
+    extra: &str,
+    code: &str,
+) -> ApiResult<Result<C, CodeError>> {
+    let (table, column) = (K::TABLE, K::SCOPE);
+    let email_filter = if email.is_some() {
+        " and email = $3"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "select id, code_hash, attempts, expires_at <= now() as expired,
+           consumed_at is not null as consumed{extra}
+         from {table} where environment_id = $1 and {column} = $2{email_filter}
+         order by id desc limit 20 for update"
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(env)
+        .bind(scope);
+    if let Some(email) = email {
+        query = query.bind(email);
+    }
+    let rows: Vec<C> = query.fetch_all(&mut **tx).await?;
+    let matched = rows.into_iter().find(|r| {
+        let s = r.state();
+        ct_eq(
+            s.code_hash.as_bytes(),
+            code_hash(&s.id, code.trim()).as_bytes(),
+        )
+    });
+    Ok(match matched {
+        Some(r) if r.state().consumed => Err(CodeError::PreviouslyUsed),
+        Some(r) if r.state().attempts >= MAX_ATTEMPTS => Err(CodeError::TooManyAttempts),
+        Some(r) if r.state().expired => Err(CodeError::Expired),
+        Some(r) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "update {table} set consumed_at = now() where environment_id = $1 and {column} = $2
+                   and consumed_at is null"
+            )))
+            .bind(env)
+            .bind(scope)
+            .execute(&mut **tx)
+            .await?;
+            Ok(r)
+        }
+        None => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "update {table} set attempts = attempts + 1 where environment_id = $1 and {column} = $2
+                   and consumed_at is null and expires_at > now()"
+            )))
+            .bind(env)
+            .bind(scope)
+            .execute(&mut **tx)
+            .await?;
+            Err(CodeError::Incorrect)
+        }
+    })
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
 use super::email_outbox;
-use super::one_time_codes::{CodeError, expires_in};
+use super::one_time_codes::{self, CodeError, CodeTable, expires_in, open_sealed};
 use crate::crypto::vault::Vault;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
@@ -68,8 +68,17 @@ struct Row {
 
 const COLUMNS: &str = "id, user_id, email, token_sealed, expires_at, created_at";
 
+/// The `password_resets` table (tokens found by digest, no attempts).
+struct Kind;
+
+impl CodeTable for Kind {
+    const TABLE: &'static str = "password_resets";
+    const COLUMNS: &'static str = COLUMNS;
+    type Row = Row;
+}
+
 fn build(vault: &Vault, public_url: &str, r: Row) -> ApiResult<PasswordReset> {
-    let token = String::from_utf8(vault.open(&r.token_sealed)?).map_err(anyhow::Error::from)?;
+    let token = open_sealed(vault, &r.token_sealed)?;
     Ok(PasswordReset {
         object: "password_reset",
         password_reset_url: format!("{public_url}/user_management/password_reset?token={token}"),
@@ -167,13 +176,7 @@ pub async fn find(
     env: &EnvironmentId,
     id: &PasswordResetId,
 ) -> ApiResult<Option<PasswordReset>> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from password_resets where environment_id = $1 and id = $2"
-    )))
-    .bind(env)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = one_time_codes::find_row::<Kind>(conn, env, id).await?;
     row.map(|r| build(vault, public_url, r)).transpose()
 }
 

@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection};
 
+use super::allowed_urls::{self, AllowedUrl};
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
@@ -35,9 +36,15 @@ pub struct RedirectUri {
 
 const COLUMNS: &str = "id, uri, is_default, created_at, updated_at";
 
-fn tag(mut r: RedirectUri) -> RedirectUri {
-    r.object = "redirect_uri";
-    r
+impl AllowedUrl for RedirectUri {
+    const TABLE: &'static str = "redirect_uris";
+    const COLUMNS: &'static str = COLUMNS;
+    const URL_COLUMN: &'static str = "uri";
+    const ENTITY: &'static str = "Redirect URI";
+    fn tagged(mut self) -> Self {
+        self.object = "redirect_uri";
+        self
+    }
 }
 
 /// Adds a URI (already validated). It becomes the default when asked to or when it is the
@@ -78,7 +85,7 @@ pub async fn insert(
         message: format!("Redirect URI '{uri}' already exists."),
         errors: Vec::new(),
     })?;
-    Ok(tag(row))
+    Ok(row.tagged())
 }
 
 /// One page (`limit + 1` rows) of the environment's redirect URIs.
@@ -87,26 +94,12 @@ pub async fn list(
     env: &EnvironmentId,
     params: &ListParams,
 ) -> ApiResult<Vec<RedirectUri>> {
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-        "select {COLUMNS} from redirect_uris where environment_id = "
-    ));
-    qb.push_bind(env.to_string());
-    params.push_keyset(&mut qb, "id");
-    let rows: Vec<RedirectUri> = qb.build_query_as().fetch_all(conn).await?;
-    Ok(rows.into_iter().map(tag).collect())
+    allowed_urls::list(conn, env, params).await
 }
 
 /// Removes a URI; 404 when absent.
 pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
-    let done = sqlx::query("delete from redirect_uris where environment_id = $1 and id = $2")
-        .bind(env)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("Redirect URI", id));
-    }
-    Ok(())
+    allowed_urls::delete::<RedirectUri>(tx, env, id).await
 }
 
 /// Whether `uri` is registered (exactly) for the environment.
@@ -115,13 +108,7 @@ pub async fn is_allowed(
     env: &EnvironmentId,
     uri: &str,
 ) -> ApiResult<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists(select 1 from redirect_uris where environment_id = $1 and uri = $2)",
-    )
-    .bind(env)
-    .bind(uri)
-    .fetch_one(conn)
-    .await?)
+    allowed_urls::is_allowed::<RedirectUri>(conn, env, uri).await
 }
 
 /// The environment's default redirect URI, if any.
