@@ -481,7 +481,6 @@ async fn a_conflict_on_a_later_domain_rolls_back_the_organization_and_its_events
 /// the row locked in the update's transaction, not on a copy read before it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_metadata_updates_keep_every_key() {
-    use tower::ServiceExt;
     let app = TestApp::new().await;
     let org = app
         .post(
@@ -491,21 +490,7 @@ async fn concurrent_metadata_updates_keep_every_key() {
         .await;
     assert_eq!(org.status, StatusCode::CREATED, "{}", org.text);
     let path = format!("/organizations/{}", org.body["id"].as_str().unwrap());
-    let mut puts = tokio::task::JoinSet::new();
-    for i in 0..20 {
-        let req = axum::http::Request::put(path.as_str())
-            .header("authorization", format!("Bearer {}", app.tenant.api_key))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(
-                json!({"metadata": {format!("k{i}"): format!("v{i}")}}).to_string(),
-            ))
-            .unwrap();
-        puts.spawn(app.router.clone().oneshot(req));
-    }
-    while let Some(res) = puts.join_next().await {
-        assert_eq!(res.unwrap().unwrap().status(), StatusCode::OK);
-    }
-    let metadata = app.get(&path).await.body["metadata"].clone();
+    let metadata = app.put_metadata_keys_concurrently(&path, 20).await;
     let mut want = json!({"seed": "0"});
     for i in 0..20 {
         want[format!("k{i}")] = json!(format!("v{i}"));

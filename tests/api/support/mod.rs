@@ -5,6 +5,7 @@
 //! ([`skip`]).
 
 mod app;
+mod concurrency;
 mod database;
 mod jobs;
 mod skip;
