@@ -37,31 +37,3 @@ pub mod sso;
 pub mod tokens;
 
 pub use crate::state::extensions::Extensions;
-
-use crate::error::{ApiError, ApiResult};
-
-/// Validates an email address as sign-in and sign-up take it (one `@`, a dotted domain, no
-/// spaces) and lowercases it; shared by the User Management API and the hosted pages.
-/// Errors: 400 `invalid_email`.
-pub fn normalize_email(email: &str) -> ApiResult<String> {
-    let e = email.trim().to_lowercase();
-    let valid = match e.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && !e.chars().any(char::is_whitespace)
-        }
-        None => false,
-    };
-    if valid && e.len() <= 254 {
-        Ok(e)
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_email",
-            format!("'{email}' is not a valid email address."),
-        ))
-    }
-}

@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use super::saml;
 use crate::crypto::random_token;
 use crate::db::Tx;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit;
 use crate::ids::{EnvironmentId, OrganizationId, UserId};
@@ -480,7 +481,8 @@ async fn sign_in_user(
     if let Some(id) = user_identities::find_user(tx, env, issuer, &profile.idp_id).await? {
         return Ok(id);
     }
-    let user = match users::find_by_email(tx, env, &profile.email).await? {
+    let email = EmailAddress::new(&profile.email);
+    let user = match users::find_by_email(tx, env, &email).await? {
         Some(u) => u,
         None => {
             let unverified = profile
@@ -491,7 +493,7 @@ async fn sign_in_user(
                 tx,
                 env,
                 NewUser {
-                    email: profile.email.trim().to_lowercase(),
+                    email,
                     email_verified: !unverified,
                     first_name: profile.first_name.clone(),
                     last_name: profile.last_name.clone(),
