@@ -1,17 +1,11 @@
-//! SAML 2.0 Service Provider (SAML Core, Bindings, Profiles): the public routes identity
-//! providers and browsers call.
+//! SAML 2.0 Service Provider routes identity providers and browsers call (SAML Core, Bindings,
+//! Profiles), over the engine in [`crate::protocols::saml`]:
 //!
 //! - `GET /sso/saml/metadata/{connection_id}`: SP metadata (also the SP entity id).
 //! - `POST /sso/saml/acs/{connection_id}`: Assertion Consumer Service, HTTP-POST binding
 //!   (Bindings §3.5): verifies and decrypts the response ([`xmlsec`]), validates it
 //!   ([`response`]), enforces single use of the request and the assertion, maps the profile and
-//!   finishes the login ([`crate::protocols::login`]).
-
-pub mod metadata;
-pub mod request;
-pub mod response;
-pub mod xml;
-pub mod xmlsec;
+//!   finishes the login ([`crate::auth::sso`]).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -22,65 +16,19 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::login::{self, Client, Completion, Failure};
+use crate::auth::sso::{self as login, Completion};
 use crate::error::{ApiError, ApiResult};
-use crate::http::AppJson;
+use crate::http::{AppJson, Client};
 use crate::ids::EnvironmentId;
+use crate::protocols::profile;
+use crate::protocols::saml::{SamlError, metadata, response, xmlsec};
+use crate::protocols::{Failure, connection::SamlSettings};
 use crate::state::AppState;
-use crate::store::connections::{self, ConnectionConfig, SamlSettings, Settings};
+use crate::store::connections::{self, ConnectionConfig, Settings};
 use crate::store::sso;
 
-/// XML namespaces used by the SP.
-pub mod ns {
-    /// SAML 2.0 assertion.
-    pub const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-    /// SAML 2.0 protocol.
-    pub const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
-    /// SAML 2.0 metadata.
-    pub const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
-    /// XML-DSig.
-    pub const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
-    /// XML-Enc.
-    pub const XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
-}
-
-/// Why a SAML message was refused: a stable code (the `authentication.sso_failed` reason and
-/// the `error` of the redirect) and a message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct SamlError {
-    /// Machine-readable reason, e.g. `signature_invalid`, `audience_mismatch`.
-    pub code: &'static str,
-    /// Human-readable explanation.
-    pub message: String,
-}
-
-impl SamlError {
-    /// A new error.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-/// PEM armour for DER bytes.
-pub fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .filter_map(|c| std::str::from_utf8(c).ok())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
 /// Public SAML routes.
-pub fn public_router() -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sso/saml/metadata/{connection_id}", get(sp_metadata))
         .route("/sso/saml/acs/{connection_id}", post(acs))
@@ -279,7 +227,7 @@ async fn consume(
     };
     let until = response::validate(&envelope, &assertion, &expect).map_err(with_request)?;
     let profile =
-        super::profile::from_saml(&assertion.name_id, &assertion.attributes).ok_or_else(|| {
+        profile::from_saml(&assertion.name_id, &assertion.attributes).ok_or_else(|| {
             with_request(SamlError::new(
                 "missing_email",
                 "The assertion carries no email address.",

@@ -27,10 +27,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Browser, FLOW_TTL, PageError, flow_cookie};
-use crate::auth::sso::{Selector, select_connection};
+use crate::auth::sso::{self as login, Selector, StartParams, select_connection};
 use crate::error::ApiError;
 use crate::http::QueryMap;
-use crate::protocols::login::{self, StartParams};
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, NewFlow};
 use crate::store::{environments, organizations, redirect_uris};

@@ -49,13 +49,6 @@ const LAYERS: &[(&str, bool, &[&str])] = &[
 /// Edges still to be removed by branches in flight: `"<from file prefix> -> <to module or
 /// file prefix>"`. Whoever removes an edge deletes its line; at the end this list is empty.
 const ALLOWED: &[&str] = &[
-    // Still to do: the SSO login flow (protocols/login.rs) moves into auth/ and the IdP-facing
-    // handlers (ACS, OIDC callback, SP metadata) into idp/, so protocols/ keeps only the pure
-    // engines.
-    "src/protocols/login.rs -> src/",
-    "src/protocols/mod.rs -> state",
-    "src/protocols/oidc.rs -> src/",
-    "src/protocols/saml/mod.rs -> src/",
     // Still to do: hosted-page handlers stop reaching back into their folder's mod.rs (Browser,
     // PageError, flow cookies and form helpers move to sibling files; CONFIRM_PATH out of
     // device.rs).
