@@ -26,7 +26,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{Browser, FLOW_TTL, PageError, flow_cookie};
+use super::browser::Browser;
+use super::error::PageError;
+use super::flow_cookie::{FLOW_TTL, flow_cookie};
 use crate::auth::sso::{self as login, Selector, StartParams, select_connection};
 use crate::error::ApiError;
 use crate::http::QueryMap;

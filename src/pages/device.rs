@@ -28,12 +28,12 @@ use axum::routing::get;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
-use super::steps::{Next, go, next_step};
+use super::browser::Browser;
+use super::error::PageError;
+use super::flow_cookie::{FLOW_TTL, current_flow, expired_flow_cookie, flow_cookie, posted_flow};
+use super::form::{read_form, see_other};
+use super::steps::{CONFIRM_PATH, Next, go, next_step};
 use super::views::{self, Chrome, DeviceCode, DeviceConfirm, Message};
-use super::{
-    Browser, FLOW_TTL, PageError, current_flow, expired_flow_cookie, flow_cookie, posted_flow,
-    read_form, see_other,
-};
 use crate::crypto::{ct_eq, random_token, sha256_hex};
 use crate::http::QueryMap;
 use crate::http::rate_limit::Class;
@@ -41,8 +41,6 @@ use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow, NewFlow};
 use crate::store::device_authorizations::{self, normalize_user_code};
 
-/// The "Allow device?" page (the end of a device verification flow).
-pub(super) const CONFIRM_PATH: &str = "/device/confirm";
 /// The cookie whose value the code form's CSRF token is derived from.
 const DEVICE_COOKIE: &str = "keystead_device";
 /// Longest user code accepted from a query or form (a real one has 9 characters).
@@ -52,7 +50,7 @@ const MAX_CODE: usize = 32;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/device", get(code_page).post(enter_code))
-        .route("/device/confirm", get(confirm_page).post(decide))
+        .route(CONFIRM_PATH, get(confirm_page).post(decide))
 }
 
 /// The code form.

@@ -14,13 +14,15 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::flows::{self, Failure};
+use super::browser::Browser;
+use super::error::PageError;
+use super::flow_cookie::{current_flow, posted_flow};
+use super::flows::{self, step::Failure};
+use super::form::{form_again, read_form, see_other};
 use super::steps::{CodeForm, go};
 use super::views::{
     self, Chrome, Code, ForgotPassword, MagicCode, Message, ResetPassword, SignIn, SignUp,
-    form_again,
 };
-use super::{Browser, PageError, current_flow, posted_flow, read_form, see_other};
 use crate::http::QueryMap;
 use crate::password::MIN_PASSWORD_CHARS;
 use crate::state::AppState;

@@ -16,17 +16,21 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::flows::{self, Failure};
-use super::views::{self, Chrome, Code, Organization, OrganizationChoice, form_again};
-use super::{
-    Browser, PageError, current_flow, expired_flow_cookie, posted_flow, read_form, see_other,
-};
+use super::browser::Browser;
+use super::error::PageError;
+use super::flow_cookie::{current_flow, expired_flow_cookie, posted_flow};
+use super::flows::{self, step::Failure};
+use super::form::{form_again, read_form, see_other};
+use super::views::{self, Chrome, Code, Organization, OrganizationChoice};
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::authorization_codes::{self, NewCode};
 use crate::store::organization_memberships;
 use crate::store::users::{self, User};
 
+/// The "Allow device?" page (the end of a device verification flow, served by
+/// [`super::device`]).
+pub(super) const CONFIRM_PATH: &str = "/device/confirm";
 /// Lifetime of an authorization code.
 const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
@@ -139,9 +143,7 @@ pub(super) async fn go(
              with another account, or ask for an invitation."
                 .into(),
         )),
-        Next::Complete(..) if flow.device_user_code.is_some() => {
-            Ok(see_other(super::device::CONFIRM_PATH))
-        }
+        Next::Complete(..) if flow.device_user_code.is_some() => Ok(see_other(CONFIRM_PATH)),
         Next::Complete(user, organization_id) => {
             let mut tx = state.db.begin().await?;
             let code = authorization_codes::insert(

@@ -1,8 +1,8 @@
-//! The hosted pages' templates (`templates/pages/*.html`, askama, HTML-escaped) and the helper
-//! that renders one into a response.
+//! The hosted pages' templates (`templates/pages/*.html`, askama, HTML-escaped), the helper
+//! that renders one into a response, and the pages' stylesheet.
 
 use askama::Template;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 /// An organization the user can sign in to (one of their active memberships).
@@ -181,19 +181,12 @@ pub(super) fn render(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
-/// The answer to a form whose step failed: the form rendered again by `view` with the error
-/// under `heading` (and the error's status), or the error page.
-pub(super) fn form_again<V: Template>(
-    failure: super::flows::Failure,
-    product: &str,
-    heading: &str,
-    view: impl FnOnce(Chrome) -> V,
-) -> Result<Response, super::PageError> {
-    match failure {
-        super::flows::Failure::Form(e) => {
-            let page = Chrome::new(product, heading).error(e.message);
-            Ok(render(e.status, &view(page)))
-        }
-        super::flows::Failure::Page(p) => Err(p),
-    }
+/// `GET /authkit/static/style.css`: the pages' stylesheet.
+pub(super) async fn stylesheet() -> Response {
+    let mut res = include_str!("../../templates/pages/style.css").into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    res
 }

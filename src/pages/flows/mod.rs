@@ -8,11 +8,9 @@
 //! API does; what is page-specific here is the form errors, the per-browser rate limits and
 //! the flow's failure count.
 
-use std::str::FromStr;
-
 use axum::http::StatusCode;
 
-use super::{Browser, PageError};
+use super::browser::Browser;
 use crate::auth::codes::{self, redeem_magic_code};
 use crate::auth::hooks::{self, Attempt};
 use crate::auth::password::{PasswordChecked, check_password};
@@ -28,82 +26,13 @@ use crate::store::users::{self, NewUser, User};
 use crate::store::{auth_factors, email_verifications};
 
 mod reset;
+pub mod step;
 
 pub use reset::{request_password_reset, reset_password, reset_token_valid};
+use step::{Step, deliverable_email, form, limit};
 
 /// Failed code or TOTP attempts after which a flow is dropped.
 pub const MAX_FLOW_FAILURES: i32 = 10;
-
-/// A problem shown on the form that was sent.
-#[derive(Debug, Clone)]
-pub struct FormError {
-    /// HTTP status of the re-rendered form.
-    pub status: StatusCode,
-    /// The message.
-    pub message: String,
-}
-
-impl FormError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-/// Why a step did not complete: a form error, or an error page.
-#[derive(Debug)]
-pub enum Failure {
-    /// Show the form again with this message.
-    Form(FormError),
-    /// End with an error page.
-    Page(PageError),
-}
-
-impl<E: Into<PageError>> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Self::Page(e.into())
-    }
-}
-
-impl Failure {
-    /// As an error page (a form error becomes a 400 page with its message).
-    pub fn into_page(self) -> PageError {
-        match self {
-            Self::Page(p) => p,
-            Self::Form(e) => PageError::BadRequest(e.message),
-        }
-    }
-}
-
-type Step<T> = Result<T, Failure>;
-
-fn form<T>(status: StatusCode, message: &str) -> Step<T> {
-    Err(Failure::Form(FormError::new(status, message)))
-}
-
-/// The normalised address, if it is one emails can be sent to.
-fn deliverable_email(email: &str) -> Option<String> {
-    crate::auth::normalize_email(email)
-        .ok()
-        .filter(|e| lettre::Address::from_str(e).is_ok())
-}
-
-/// Counts one request against `class` for `key`; a rejection becomes a 429 form error.
-async fn limit(state: &AppState, class: Class, key: &str) -> Step<()> {
-    let d = state.limiter.check(class, key).await;
-    if d.allowed {
-        return Ok(());
-    }
-    form(
-        StatusCode::TOO_MANY_REQUESTS,
-        &format!(
-            "Too many attempts. Wait {} seconds and try again.",
-            d.retry_after_secs.max(1)
-        ),
-    )
-}
 
 /// The browser as the `authentication.*` events show it: `(ip_address, user_agent)`.
 fn client(browser: &Browser) -> (Option<&str>, Option<&str>) {

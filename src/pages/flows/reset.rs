@@ -5,11 +5,11 @@
 
 use axum::http::StatusCode;
 
-use super::{Failure, Step, form, limit};
+use super::step::{Failure, Step, deliverable_email, form, limit};
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::ids::EnvironmentId;
-use crate::pages::PageError;
+use crate::pages::error::PageError;
 use crate::password;
 use crate::state::AppState;
 use crate::store::authkit_flows::Flow;
@@ -20,7 +20,7 @@ use crate::store::{password_resets, users};
 /// page (`/authkit/reset-password?client_id=…&token=…`).
 pub async fn request_password_reset(state: &AppState, flow: &Flow, email: &str) -> Step<()> {
     let env = &flow.environment_id;
-    let Some(email) = super::deliverable_email(email) else {
+    let Some(email) = deliverable_email(email) else {
         return form(StatusCode::BAD_REQUEST, "Enter a valid email address.");
     };
     limit(state, Class::Sends, &format!("{env}:{email}")).await?;
