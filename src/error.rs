@@ -8,6 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::ids::TypedId;
+
 /// Result alias for handlers and store functions.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -116,6 +118,16 @@ impl ApiError {
             entity,
             id: id.into(),
             code: None,
+        }
+    }
+
+    /// The 404 of `T`'s entity for `id` (a typed id, or the raw text a client sent): its
+    /// [`TypedId::ENTITY`] and, when it has one, its [`TypedId::NOT_FOUND_CODE`].
+    pub fn not_found_id<T: TypedId>(id: impl Into<String>) -> Self {
+        Self::NotFound {
+            entity: T::ENTITY,
+            id: id.into(),
+            code: T::NOT_FOUND_CODE,
         }
     }
 

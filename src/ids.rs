@@ -157,15 +157,63 @@ pub struct InvalidId {
 }
 
 /// What every typed id has in common: its prefix and the entity name its 404 uses.
-pub trait TypedId: FromStr<Err = InvalidId> + AsRef<str> + Send + Sync + 'static {
+pub trait TypedId:
+    FromStr<Err = InvalidId>
+    + AsRef<str>
+    + Clone
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + Unpin
+    + 'static
+    + sqlx::Type<sqlx::Postgres>
+    + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+{
     /// The prefix, without the `_` separator (`org`).
     const PREFIX: &'static str;
     /// The entity name of the WorkOS 404 body, `<ENTITY> not found: '<id>'.`
     const ENTITY: &'static str;
+    /// The WorkOS `code` of that 404 where the spec gives one (webhook endpoints:
+    /// `entity_not_found`); `None` for the plain `{message}` body.
+    const NOT_FOUND_CODE: Option<&'static str> = None;
+
+    /// The one rule for ids a client sends in a body or query string: `Some` when `raw` is an id
+    /// of this kind, `None` when it is not. A malformed id names no row, so callers answer it
+    /// exactly as an unknown id (the same 404, an empty list, …).
+    fn parse_lenient(raw: &str) -> Option<Self> {
+        raw.parse().ok()
+    }
+}
+
+/// An id a list is filtered by (`?organization_id=…`, `?directory=…`): a malformed one names no
+/// row, so the filtered list is empty, exactly as for an unknown id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdFilter<T> {
+    /// An id of the expected kind.
+    Id(T),
+    /// Not an id of the expected kind: matches nothing.
+    Malformed,
+}
+
+impl<T: TypedId> IdFilter<T> {
+    /// Parses a filter value with [`TypedId::parse_lenient`].
+    pub fn parse(raw: &str) -> Self {
+        T::parse_lenient(raw).map_or(Self::Malformed, Self::Id)
+    }
+
+    /// The id, `None` when malformed.
+    pub fn id(&self) -> Option<&T> {
+        match self {
+            Self::Id(id) => Some(id),
+            Self::Malformed => None,
+        }
+    }
 }
 
 /// Defines a prefixed-ULID id newtype: `id_type!(OrganizationId, prefix::ORGANIZATION,
-/// "Organization")`.
+/// "Organization")`, optionally followed by `not_found_code = Some("entity_not_found")` when the
+/// entity's 404 carries a WorkOS `code` ([`TypedId::NOT_FOUND_CODE`]).
 ///
 /// The type is a `String` inside. It offers `new()` (a fresh monotonic id), `as_str`,
 /// `Display`, `AsRef<str>`, `Deref<Target = str>` (so `&id` still goes where a `&str` does),
@@ -175,6 +223,9 @@ pub trait TypedId: FromStr<Err = InvalidId> + AsRef<str> + Send + Sync + 'static
 #[macro_export]
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $prefix:expr, $entity:literal) => {
+        $crate::id_type!($(#[$meta])* $name, $prefix, $entity, not_found_code = None);
+    };
+    ($(#[$meta:meta])* $name:ident, $prefix:expr, $entity:literal, not_found_code = $code:expr) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
         #[serde(transparent)]
@@ -201,11 +252,18 @@ macro_rules! id_type {
             pub fn into_string(self) -> String {
                 self.0
             }
+
+            /// `Some` when `raw` (from a body or query string) is an id of this kind, `None`
+            /// otherwise: [`TypedId::parse_lenient`], callable without importing the trait.
+            pub fn parse_lenient(raw: &str) -> Option<Self> {
+                <Self as $crate::ids::TypedId>::parse_lenient(raw)
+            }
         }
 
         impl $crate::ids::TypedId for $name {
             const PREFIX: &'static str = $prefix;
             const ENTITY: &'static str = $entity;
+            const NOT_FOUND_CODE: Option<&'static str> = $code;
         }
 
         impl std::str::FromStr for $name {
@@ -408,8 +466,9 @@ id_type!(
     EventId, prefix::EVENT, "Event"
 );
 id_type!(
-    /// A webhook endpoint, `we_…`.
-    WebhookEndpointId, prefix::WEBHOOK_ENDPOINT, "Webhook Endpoint"
+    /// A webhook endpoint, `we_…`; its 404 carries `code: entity_not_found`.
+    WebhookEndpointId, prefix::WEBHOOK_ENDPOINT, "Webhook Endpoint",
+    not_found_code = Some("entity_not_found")
 );
 id_type!(
     /// An invitation, `invitation_…`.

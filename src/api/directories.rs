@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
-use crate::ids::DirectoryId;
+use crate::ids::{DirectoryId, IdFilter, OrganizationId};
 use crate::state::AppState;
 use crate::store::directories::{self, Directory, DirectoryFilter, NewDirectory, SCIM_TYPES};
 use crate::store::organizations;
@@ -94,11 +94,13 @@ async fn create_directory(
     let env = &ctx.environment_id;
     let token = new_token();
     let mut tx = state.db.begin().await?;
-    organizations::find_by_raw_id(&mut tx, env, &body.organization_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
+    let organization = match OrganizationId::parse_lenient(&body.organization_id) {
+        Some(id) => organizations::find(&mut tx, env, &id).await?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
     let new = NewDirectory {
-        organization_id: body.organization_id,
+        organization_id: organization.id,
         name: body.name.trim().to_string(),
         kind,
         domain,
@@ -153,7 +155,7 @@ async fn list_directories(
 ) -> ApiResult<Json<List<Directory>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
     let filter = DirectoryFilter {
-        organization_id: q.get("organization_id").map(String::from),
+        organization_id: q.get("organization_id").map(IdFilter::parse),
         search: q.get("search").map(String::from),
         domain: q.get("domain").map(String::from),
     };

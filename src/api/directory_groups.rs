@@ -7,7 +7,7 @@ use axum::{Json, Router};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Env, IdPath, List, ListParams, Order, QueryMap};
-use crate::ids::DirectoryGroupId;
+use crate::ids::{DirectoryGroupId, IdFilter};
 use crate::state::AppState;
 use crate::store::directory_groups::{self as groups, DirectoryGroup, GroupFilter};
 
@@ -26,8 +26,8 @@ async fn list_directory_groups(
 ) -> ApiResult<Json<List<DirectoryGroup>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
     let filter = GroupFilter {
-        directory: q.get("directory").map(String::from),
-        user: q.get("user").map(String::from),
+        directory: q.get("directory").map(IdFilter::parse),
+        user: q.get("user").map(IdFilter::parse),
     };
     let mut conn = state.db.acquire().await?;
     let rows = groups::list(&mut conn, &ctx.environment_id, &filter, &params).await?;

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Env, IdPath, List, ListParams, Order, QueryMap};
-use crate::ids::DirectoryUserId;
+use crate::ids::{DirectoryUserId, IdFilter};
 use crate::state::AppState;
 use crate::store::directory_group_members::{DirectoryUserWithGroups, with_groups};
 use crate::store::directory_users::{self as users, UserFilter};
@@ -27,8 +27,8 @@ async fn list_directory_users(
 ) -> ApiResult<Json<List<DirectoryUserWithGroups>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
     let filter = UserFilter {
-        directory: q.get("directory").map(String::from),
-        group: q.get("group").map(String::from),
+        directory: q.get("directory").map(IdFilter::parse),
+        group: q.get("group").map(IdFilter::parse),
     };
     let env = &ctx.environment_id;
     let mut conn = state.db.acquire().await?;

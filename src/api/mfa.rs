@@ -167,9 +167,11 @@ async fn enroll_factor(
     let mut tx = state.db.begin().await?;
     let user = match &body.user_id {
         Some(id) => Some(
-            users::find_by_raw_id(&mut tx, env, id)
-                .await?
-                .ok_or_else(|| unprocessable("user_id", "user_id does not name a user."))?,
+            match UserId::parse_lenient(id) {
+                Some(id) => users::find(&mut tx, env, &id).await?,
+                None => None,
+            }
+            .ok_or_else(|| unprocessable("user_id", "user_id does not name a user."))?,
         ),
         None => None,
     };

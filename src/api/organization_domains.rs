@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
-use crate::ids::OrganizationDomainId;
+use crate::ids::{OrganizationDomainId, OrganizationId};
 use crate::state::AppState;
 use crate::store::organization_domains::{
     self as domains, FailureReason, InitialState, OrganizationDomain,
@@ -50,13 +50,15 @@ async fn create_organization_domain(
     let domain = domains::normalize(&body.domain)?;
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
-    organizations::find_by_raw_id(&mut tx, env, &body.organization_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
+    let organization = match OrganizationId::parse_lenient(&body.organization_id) {
+        Some(id) => organizations::find(&mut tx, env, &id).await?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
     let row = domains::insert(
         &mut tx,
         env,
-        &body.organization_id,
+        &organization.id,
         &domain,
         InitialState::Pending,
     )

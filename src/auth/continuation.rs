@@ -63,7 +63,7 @@ pub async fn open(
     let p = pending::find(tx, env, token, stage)
         .await?
         .ok_or_else(invalid_pending)?;
-    let user = users::find_by_raw_id(tx, env, &p.user_id)
+    let user = users::find(tx, env, &p.user_id)
         .await?
         .ok_or_else(invalid_pending)?;
     let opened = Opened {

@@ -171,7 +171,7 @@ pub async fn refresh(
         }
         session = sessions::set_organization(&mut tx, env, &session.id, org).await?;
     }
-    let user = users::find_by_raw_id(&mut tx, env, &session.user_id)
+    let user = users::find(&mut tx, env, &session.user_id)
         .await?
         .ok_or_else(|| ApiError::oauth("invalid_grant", "The session's user no longer exists."))?;
     tx.commit().await?;

@@ -136,8 +136,8 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 /// `IdPath<OrganizationId>`).
 ///
 /// An id with the wrong prefix cannot name a row, so it answers exactly what an unknown id
-/// answers: 404 `{"message": "<T::ENTITY> not found: '<id>'."}`, never a 400 that reveals the
-/// parsing.
+/// answers: 404 `{"message": "<T::ENTITY> not found: '<id>'."}` (with `code` when
+/// [`TypedId::NOT_FOUND_CODE`] has one), never a 400 that reveals the parsing.
 #[derive(Debug)]
 pub struct IdPath<T>(pub T);
 
@@ -147,10 +147,10 @@ impl<S: Send + Sync, T: TypedId> FromRequestParts<S> for IdPath<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::not_found(T::ENTITY, ""))?;
+            .map_err(|_| ApiError::not_found_id::<T>(""))?;
         raw.parse::<T>()
             .map(IdPath)
-            .map_err(|e| ApiError::not_found(T::ENTITY, e.id))
+            .map_err(|e| ApiError::not_found_id::<T>(e.id))
     }
 }
 

@@ -148,9 +148,11 @@ async fn authorize(
     }
     let organization_id = q.get("organization_id");
     if let Some(org) = organization_id
-        && organizations::find_by_raw_id(&mut conn, &env.id, org)
-            .await?
-            .is_none()
+        && match crate::ids::OrganizationId::parse_lenient(org) {
+            Some(id) => organizations::find(&mut conn, &env.id, &id).await?,
+            None => None,
+        }
+        .is_none()
     {
         return back(
             "invalid_request",

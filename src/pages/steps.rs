@@ -74,7 +74,11 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
         return Ok(Next::SignIn);
     };
     let mut conn = state.db.acquire().await?;
-    let Some(user) = users::find_by_raw_id(&mut conn, env, user_id).await? else {
+    let found = match crate::ids::UserId::parse_lenient(user_id) {
+        Some(id) => users::find(&mut conn, env, &id).await?,
+        None => None,
+    };
+    let Some(user) = found else {
         return Ok(Next::SignIn);
     };
     if !user.email_verified && state.settings.email.enabled() {

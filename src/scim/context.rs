@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::resource;
 use crate::crypto::sha256_hex;
+use crate::ids::DirectoryId;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::{CONTENT_TYPE, endpoint};
 use crate::state::AppState;
@@ -51,14 +52,17 @@ pub async fn require_directory_token(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ScimError> {
+    // A malformed directory id names no directory: the same 401 as an unknown one.
     let directory_id = req
         .uri()
         .path()
         .strip_prefix("/scim/v2/")
         .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-        .to_string();
+        .and_then(DirectoryId::parse_lenient);
     let token = crate::http::auth::bearer(req.headers()).ok_or_else(ScimError::unauthorized)?;
+    let Some(directory_id) = directory_id else {
+        return Err(ScimError::unauthorized());
+    };
     let mut conn = state.db.acquire().await?;
     let dir = directories::authenticate_scim(&mut conn, &directory_id, &sha256_hex(token))
         .await?

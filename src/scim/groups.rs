@@ -20,6 +20,7 @@ use super::resource::{self, Projection};
 use super::resources::{self, ScimResource, render_one};
 use crate::db::Tx;
 use crate::http::QueryMap;
+use crate::ids::DirectoryGroupId;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::patch;
 use crate::state::AppState;
@@ -27,7 +28,7 @@ use crate::store::directory_group_members::{self as members, Member};
 use crate::store::directory_groups::{self as groups, GroupRecord};
 
 /// The members of each group.
-type MembersOf = HashMap<String, Vec<Member>>;
+type MembersOf = HashMap<DirectoryGroupId, Vec<Member>>;
 
 impl ScimResource for GroupRecord {
     const KIND: &'static str = "Group";
@@ -41,7 +42,7 @@ impl ScimResource for GroupRecord {
         ctx: &ScimContext,
         rows: &[Self],
     ) -> Result<MembersOf, ScimError> {
-        let ids: Vec<String> = rows.iter().map(|g| g.id.clone()).collect();
+        let ids: Vec<DirectoryGroupId> = rows.iter().map(|g| g.id.clone()).collect();
         let mut out: MembersOf = HashMap::new();
         for m in members::members(conn, &ctx.dir.environment_id, &ids).await? {
             out.entry(m.group_id.clone()).or_default().push(m);
@@ -97,7 +98,7 @@ async fn write(
     )
     .await?
     .into_iter()
-    .map(|m| m.user_id)
+    .map(|m| m.user_id.into_string())
     .collect();
     let mut doc = old.resource.as_object().cloned().unwrap_or_default();
     doc.insert(

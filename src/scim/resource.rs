@@ -134,7 +134,7 @@ fn meta(kind: &str, location: String, created: &str, modified: &str, version: i3
 /// A user as SCIM returns it: the stored resource plus `id`, `groups` and `meta`.
 pub fn render_user(u: &UserRecord, groups: &[(String, String)], base: &str) -> Map<String, Value> {
     let mut m = u.resource.as_object().cloned().unwrap_or_default();
-    m.insert("id".into(), u.id.clone().into());
+    m.insert("id".into(), u.id.as_str().into());
     if !groups.is_empty() {
         let list: Vec<Value> = groups
             .iter()
@@ -165,7 +165,7 @@ pub fn render_group(
     base: &str,
 ) -> Map<String, Value> {
     let mut m = g.resource.as_object().cloned().unwrap_or_default();
-    m.insert("id".into(), g.id.clone().into());
+    m.insert("id".into(), g.id.as_str().into());
     if let Some(members) = members {
         let list: Vec<Value> = members
             .iter()

@@ -19,6 +19,7 @@ use super::context::{ScimContext, ScimJson, check_if_match, list_response, respo
 use super::query::ListQuery;
 use super::resource::Projection;
 use crate::http::QueryMap;
+use crate::ids::TypedId;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::filter;
 use crate::state::AppState;
@@ -154,9 +155,11 @@ pub async fn get_one<R: ScimResource>(
     q: QueryMap,
 ) -> Result<Response, ScimError> {
     let mut conn = state.db.acquire().await?;
-    let row: R = rows::find_in(&mut conn, &ctx.dir, &id, false)
-        .await?
-        .ok_or_else(|| ScimError::not_found(R::KIND, &id))?;
+    let found = match R::Id::parse_lenient(&id) {
+        Some(typed) => rows::find_in(&mut conn, &ctx.dir, &typed, false).await?,
+        None => None,
+    };
+    let row: R = found.ok_or_else(|| ScimError::not_found(R::KIND, &id))?;
     let projection = Projection::new(q.get("attributes"), q.get("excludedAttributes"));
     Ok(respond(
         StatusCode::OK,
@@ -178,16 +181,18 @@ pub async fn written<R: ScimResource>(
 }
 
 /// Locks a resource for a write in `conn` (a transaction) and checks `If-Match` against it:
-/// 404 when absent, 412 when the version differs.
+/// 404 when absent or `id` (the path segment) is malformed, 412 when the version differs.
 pub async fn lock<R: ScimResource>(
     conn: &mut PgConnection,
     ctx: &ScimContext,
     id: &str,
     headers: &HeaderMap,
 ) -> Result<R, ScimError> {
-    let row: R = rows::find_in(conn, &ctx.dir, id, true)
-        .await?
-        .ok_or_else(|| ScimError::not_found(R::KIND, id))?;
+    let found = match R::Id::parse_lenient(id) {
+        Some(typed) => rows::find_in(conn, &ctx.dir, &typed, true).await?,
+        None => None,
+    };
+    let row: R = found.ok_or_else(|| ScimError::not_found(R::KIND, id))?;
     check_if_match(headers, row.version())?;
     Ok(row)
 }

@@ -17,6 +17,7 @@ use super::context::{ScimContext, ScimJson, respond};
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource};
 use crate::http::QueryMap;
+use crate::ids::DirectoryUserId;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::patch;
 use crate::state::AppState;
@@ -24,7 +25,7 @@ use crate::store::directory_groups;
 use crate::store::directory_users::{self as users, UserRecord};
 
 /// (group id, group name) pairs of each user.
-type GroupsOf = HashMap<String, Vec<(String, String)>>;
+type GroupsOf = HashMap<DirectoryUserId, Vec<(String, String)>>;
 
 impl ScimResource for UserRecord {
     const KIND: &'static str = "User";
@@ -38,11 +39,14 @@ impl ScimResource for UserRecord {
         ctx: &ScimContext,
         rows: &[Self],
     ) -> Result<GroupsOf, ScimError> {
-        let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
+        let ids: Vec<DirectoryUserId> = rows.iter().map(|u| u.id.clone()).collect();
         let map = directory_groups::groups_of_users(conn, &ctx.dir.environment_id, &ids).await?;
         Ok(map
             .into_iter()
-            .map(|(u, gs)| (u, gs.into_iter().map(|g| (g.id, g.name)).collect()))
+            .map(|(u, gs)| {
+                let groups = gs.into_iter().map(|g| (g.id.into_string(), g.name));
+                (u, groups.collect())
+            })
             .collect())
     }
 

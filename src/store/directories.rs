@@ -10,11 +10,10 @@ use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::organization_domains;
-use super::page::ListParams;
+use super::page::{ListParams, push_id_filter};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{EnvironmentId, OrganizationId};
-use crate::ids::{new_id, prefix};
+use crate::ids::{DirectoryId, EnvironmentId, IdFilter, OrganizationId};
 use crate::store::events::{self, EventName, names};
 
 /// The directory `type` values Keystead can provision (the SCIM ones of the spec's enum).
@@ -54,9 +53,9 @@ pub struct Directory {
     /// Always `"directory"`.
     pub object: &'static str,
     /// `directory_…`
-    pub id: String,
+    pub id: DirectoryId,
     /// The owning organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// An opaque key identifying the directory to the provider.
     pub external_key: String,
     /// Provider type, e.g. `okta scim v2.0`.
@@ -81,8 +80,8 @@ pub struct Directory {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
-    organization_id: String,
+    id: DirectoryId,
+    organization_id: OrganizationId,
     external_key: String,
     #[sqlx(rename = "type")]
     kind: String,
@@ -149,8 +148,7 @@ async fn record(tx: &mut Tx, env: &EnvironmentId, name: EventName, d: &Directory
         "updated_at": crate::timestamp::format(&d.updated_at),
     });
     if name == names::DSYNC_ACTIVATED {
-        let organization: Vec<OrganizationId> =
-            d.organization_id.parse().ok().into_iter().collect();
+        let organization = [d.organization_id.clone()];
         let domains: Vec<_> = organization_domains::list_for(&mut *tx, env, &organization)
         .await?
         .into_iter()
@@ -166,7 +164,7 @@ async fn record(tx: &mut Tx, env: &EnvironmentId, name: EventName, d: &Directory
 #[derive(Debug)]
 pub struct NewDirectory {
     /// The owning organization (must exist).
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// Display name.
     pub name: String,
     /// One of [`SCIM_TYPES`].
@@ -183,7 +181,7 @@ pub async fn insert(
     new: &NewDirectory,
     token_hash: &str,
 ) -> ApiResult<Directory> {
-    let id = new_id(prefix::DIRECTORY);
+    let id = DirectoryId::new();
     let row: Row = sqlx::query_as(AssertSqlSafe(format!(
         "with d as (
            insert into directories (id, environment_id, organization_id, name, type, external_key, domain, scim_token_hash)
@@ -209,7 +207,7 @@ pub async fn insert(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &DirectoryId,
 ) -> ApiResult<Option<Directory>> {
     let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from directories d where d.environment_id = $1 and d.id = $2"
@@ -225,7 +223,7 @@ pub async fn find(
 #[derive(Debug, Default)]
 pub struct DirectoryFilter {
     /// Only this organization's directories.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<IdFilter<OrganizationId>>,
     /// Case-insensitive substring of the name.
     pub search: Option<String>,
     /// Exact domain (deprecated in the spec, still honoured).
@@ -243,9 +241,11 @@ pub async fn list(
         "select {COLUMNS} from directories d where d.environment_id = "
     ));
     qb.push_bind(env.to_string());
-    if let Some(org) = &filter.organization_id {
-        qb.push(" and d.organization_id = ").push_bind(org.clone());
-    }
+    push_id_filter(
+        &mut qb,
+        "d.organization_id",
+        filter.organization_id.as_ref(),
+    );
     if let Some(search) = &filter.search {
         let pattern = format!(
             "%{}%",
@@ -267,10 +267,10 @@ pub async fn list(
 }
 
 /// Deletes a directory with its users and groups; records `dsync.deleted`. 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Directory> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &DirectoryId) -> ApiResult<Directory> {
     let mut d = find(&mut *tx, env, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Directory", id))?;
+        .ok_or_else(|| ApiError::not_found("Directory", id.as_str()))?;
     sqlx::query("delete from directories where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)
@@ -285,7 +285,7 @@ pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<Dir
 pub async fn rotate_token(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &DirectoryId,
     token_hash: &str,
 ) -> ApiResult<()> {
     let done = sqlx::query(
@@ -297,7 +297,7 @@ pub async fn rotate_token(
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("Directory", id));
+        return Err(ApiError::not_found("Directory", id.as_str()));
     }
     Ok(())
 }
@@ -308,15 +308,15 @@ pub struct ScimDirectory {
     /// The environment the directory belongs to.
     pub environment_id: EnvironmentId,
     /// `directory_…`
-    pub id: String,
+    pub id: DirectoryId,
     /// The owning organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
 }
 
 /// The directory `id` when `token_hash` is its current SCIM token digest.
 pub async fn authenticate_scim(
     conn: &mut PgConnection,
-    id: &str,
+    id: &DirectoryId,
     token_hash: &str,
 ) -> ApiResult<Option<ScimDirectory>> {
     Ok(sqlx::query_as(

@@ -15,7 +15,7 @@ use super::directory_groups::{self as groups, DirectoryGroup, GroupRecord};
 use super::directory_users::{self as users, DirectoryUser, UserRecord};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{DirectoryGroupId, DirectoryUserId, EnvironmentId};
 use crate::store::events::{self, EventName, names};
 
 /// `GET /directory_users/{id}` and list items: the user with its groups.
@@ -32,9 +32,9 @@ pub struct DirectoryUserWithGroups {
 #[derive(Debug, Clone, FromRow)]
 pub struct Member {
     /// The group.
-    pub group_id: String,
+    pub group_id: DirectoryGroupId,
     /// The member user (`directory_user_…`).
-    pub user_id: String,
+    pub user_id: DirectoryUserId,
     /// The user's `displayName`, else `userName`.
     pub display: String,
 }
@@ -43,7 +43,7 @@ pub struct Member {
 pub async fn members(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    group_ids: &[String],
+    group_ids: &[DirectoryGroupId],
 ) -> ApiResult<Vec<Member>> {
     Ok(sqlx::query_as(
         "select m.group_id, m.user_id, coalesce(u.resource->>'displayName', u.user_name) as display
@@ -57,8 +57,9 @@ pub async fn members(
 }
 
 /// Adds and removes members of a group, recording `dsync.group.user_added` /
-/// `dsync.group.user_removed` per change. Users must belong to the group's directory
-/// (400 otherwise); adding a member twice or removing a non-member is a no-op.
+/// `dsync.group.user_removed` per change. `add` and `remove` are the member values the IdP sent:
+/// users must belong to the group's directory (400 otherwise, a malformed id included); adding a
+/// member twice or removing a non-member (or a malformed id) is a no-op.
 pub async fn change_members(
     tx: &mut Tx,
     dir: &ScimDirectory,
@@ -67,12 +68,18 @@ pub async fn change_members(
     remove: &[String],
 ) -> ApiResult<()> {
     let env = &dir.environment_id;
-    let wanted: Vec<String> = add.iter().chain(remove).cloned().collect();
-    if wanted.is_empty() {
+    if add.is_empty() && remove.is_empty() {
         return Ok(());
     }
+    let parse = |raw: &[String]| -> Vec<DirectoryUserId> {
+        raw.iter()
+            .filter_map(|id| DirectoryUserId::parse_lenient(id))
+            .collect()
+    };
+    let (add_ids, remove_ids) = (parse(add), parse(remove));
+    let wanted: Vec<DirectoryUserId> = add_ids.iter().chain(&remove_ids).cloned().collect();
     let found = users::by_id(users::find_many(&mut *tx, dir, &wanted).await?);
-    if let Some(missing) = add.iter().find(|id| !found.contains_key(*id)) {
+    if let Some(missing) = add.iter().find(|id| !found.contains_key(id.as_str())) {
         return Err(ApiError::invalid_field(
             "members",
             "invalid",
@@ -80,15 +87,15 @@ pub async fn change_members(
         ));
     }
     let wg = group.directory_group();
-    let steps: [(&[String], &'static str, EventName); 2] = [
+    let steps: [(&[DirectoryUserId], &'static str, EventName); 2] = [
         (
-            add,
+            &add_ids,
             "insert into directory_group_members (environment_id, group_id, user_id)
              values ($1, $2, $3) on conflict do nothing",
             names::DSYNC_GROUP_USER_ADDED,
         ),
         (
-            remove,
+            &remove_ids,
             "delete from directory_group_members
              where environment_id = $1 and group_id = $2 and user_id = $3",
             names::DSYNC_GROUP_USER_REMOVED,
@@ -118,7 +125,7 @@ pub async fn with_groups(
     env: &EnvironmentId,
     users: Vec<UserRecord>,
 ) -> ApiResult<Vec<DirectoryUserWithGroups>> {
-    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let ids: Vec<DirectoryUserId> = users.iter().map(|u| u.id.clone()).collect();
     let mut groups = groups::groups_of_users(conn, env, &ids).await?;
     Ok(users
         .into_iter()

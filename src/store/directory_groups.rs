@@ -14,13 +14,13 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::directories::ScimDirectory;
 use super::directory_users;
-use super::page::ListParams;
+use super::page::{ListParams, push_id_filter};
 use super::scim_filter::Column;
 use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::OrganizationId;
+use crate::ids::{DirectoryGroupId, DirectoryId, DirectoryUserId, EnvironmentId, IdFilter};
 use crate::protocols::scim::filter::AttrPath;
 use crate::store::events::{self, EventName, names};
 
@@ -30,13 +30,13 @@ pub struct DirectoryGroup {
     /// Always `"directory_group"`.
     pub object: &'static str,
     /// `directory_group_…`
-    pub id: String,
+    pub id: DirectoryGroupId,
     /// The IdP's id for the group (SCIM `externalId`, else the SCIM `id`).
     pub idp_id: String,
     /// The directory.
-    pub directory_id: String,
+    pub directory_id: DirectoryId,
     /// The directory's organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// SCIM `displayName`.
     pub name: String,
     /// The SCIM resource as the IdP wrote it (without `members`).
@@ -53,11 +53,11 @@ pub struct DirectoryGroup {
 #[derive(Debug, Clone, FromRow)]
 pub struct GroupRecord {
     /// `directory_group_…` (also the SCIM `id`).
-    pub id: String,
+    pub id: DirectoryGroupId,
     /// The directory.
-    pub directory_id: String,
+    pub directory_id: DirectoryId,
     /// The directory's organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// SCIM `displayName`.
     pub display_name: String,
     /// SCIM `externalId`.
@@ -79,6 +79,7 @@ impl ScimTable for GroupRecord {
     const ENTITY: &'static str = "Directory Group";
     const DELETED_EVENT: EventName = names::DSYNC_GROUP_DELETED;
     type Object = DirectoryGroup;
+    type Id = DirectoryGroupId;
 
     /// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
     fn column(p: &AttrPath) -> Option<Column> {
@@ -102,7 +103,7 @@ impl ScimTable for GroupRecord {
         self.directory_group()
     }
 
-    fn id(&self) -> &str {
+    fn id(&self) -> &DirectoryGroupId {
         &self.id
     }
 
@@ -120,7 +121,10 @@ impl GroupRecord {
         DirectoryGroup {
             object: "directory_group",
             id: self.id.clone(),
-            idp_id: self.external_id.clone().unwrap_or_else(|| self.id.clone()),
+            idp_id: self
+                .external_id
+                .clone()
+                .unwrap_or_else(|| self.id.to_string()),
             directory_id: self.directory_id.clone(),
             organization_id: self.organization_id.clone(),
             name: self.display_name.clone(),
@@ -150,7 +154,7 @@ pub async fn insert(tx: &mut Tx, dir: &ScimDirectory, resource: Value) -> ApiRes
            display_name, external_id, resource)
          values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::DIRECTORY_GROUP))
+    .bind(DirectoryGroupId::new())
     .bind(&dir.environment_id)
     .bind(&dir.id)
     .bind(&dir.organization_id)
@@ -207,9 +211,9 @@ pub async fn update(
 #[derive(Debug, Default)]
 pub struct GroupFilter {
     /// Only groups of this directory.
-    pub directory: Option<String>,
+    pub directory: Option<IdFilter<DirectoryId>>,
     /// Only groups this user is a member of.
-    pub user: Option<String>,
+    pub user: Option<IdFilter<DirectoryUserId>>,
 }
 
 /// One page of groups of the environment; `limit + 1` rows for the envelope.
@@ -223,15 +227,12 @@ pub async fn list(
         "select {COLUMNS} from directory_groups g where g.environment_id = "
     ));
     qb.push_bind(env.to_string());
-    if let Some(d) = &filter.directory {
-        qb.push(" and g.directory_id = ").push_bind(d.clone());
-    }
+    push_id_filter(&mut qb, "g.directory_id", filter.directory.as_ref());
     if let Some(u) = &filter.user {
         qb.push(" and g.id in (select m.group_id from directory_group_members m where m.environment_id = ")
-            .push_bind(env.to_string())
-            .push(" and m.user_id = ")
-            .push_bind(u.clone())
-            .push(")");
+            .push_bind(env.to_string());
+        push_id_filter(&mut qb, "m.user_id", Some(u));
+        qb.push(")");
     }
     params.push_keyset(&mut qb, "g.id");
     let rows: Vec<GroupRecord> = qb.build_query_as().fetch_all(conn).await?;
@@ -242,7 +243,7 @@ pub async fn list(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &DirectoryGroupId,
 ) -> ApiResult<Option<DirectoryGroup>> {
     let row: Option<GroupRecord> = scim_resources::find(conn, env, id).await?;
     Ok(row.as_ref().map(GroupRecord::directory_group))
@@ -252,11 +253,11 @@ pub async fn find(
 pub async fn groups_of_users(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    user_ids: &[String],
-) -> ApiResult<HashMap<String, Vec<DirectoryGroup>>> {
+    user_ids: &[DirectoryUserId],
+) -> ApiResult<HashMap<DirectoryUserId, Vec<DirectoryGroup>>> {
     #[derive(FromRow)]
     struct MemberOf {
-        user_id: String,
+        user_id: DirectoryUserId,
         #[sqlx(flatten)]
         group: GroupRecord,
     }
@@ -269,7 +270,7 @@ pub async fn groups_of_users(
     .bind(user_ids)
     .fetch_all(conn)
     .await?;
-    let mut out: HashMap<String, Vec<DirectoryGroup>> = HashMap::new();
+    let mut out: HashMap<DirectoryUserId, Vec<DirectoryGroup>> = HashMap::new();
     for r in rows {
         out.entry(r.user_id)
             .or_default()

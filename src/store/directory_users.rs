@@ -13,13 +13,13 @@ use serde_json::{Map, Value};
 use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::directories::ScimDirectory;
-use super::page::ListParams;
+use super::page::{ListParams, push_id_filter};
 use super::scim_filter::Column;
 use super::scim_resources::{self, ScimTable};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::OrganizationId;
+use crate::ids::{DirectoryGroupId, DirectoryId, DirectoryUserId, EnvironmentId, IdFilter};
 use crate::protocols::scim::filter::AttrPath;
 use crate::protocols::scim::schema::ENTERPRISE;
 use crate::store::events::{self, EventName, names};
@@ -42,11 +42,11 @@ pub struct DirectoryUser {
     /// Always `"directory_user"`.
     pub object: &'static str,
     /// `directory_user_…`
-    pub id: String,
+    pub id: DirectoryUserId,
     /// The directory.
-    pub directory_id: String,
+    pub directory_id: DirectoryId,
     /// The directory's organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// The IdP's id for the user (SCIM `externalId`, else the SCIM `id`).
     pub idp_id: String,
     /// The primary email, `null` when the IdP sent none.
@@ -82,11 +82,11 @@ pub struct DirectoryUser {
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRecord {
     /// `directory_user_…` (also the SCIM `id`).
-    pub id: String,
+    pub id: DirectoryUserId,
     /// The directory.
-    pub directory_id: String,
+    pub directory_id: DirectoryId,
     /// The directory's organization.
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// SCIM `userName`.
     pub user_name: String,
     /// SCIM `externalId`.
@@ -110,6 +110,7 @@ impl ScimTable for UserRecord {
     const ENTITY: &'static str = "Directory User";
     const DELETED_EVENT: EventName = names::DSYNC_USER_DELETED;
     type Object = DirectoryUser;
+    type Id = DirectoryUserId;
 
     /// The SCIM attributes with a column or an SQL expression (RFC 7644 §3.4.2.2 filters).
     fn column(p: &AttrPath) -> Option<Column> {
@@ -140,7 +141,7 @@ impl ScimTable for UserRecord {
         self.directory_user()
     }
 
-    fn id(&self) -> &str {
+    fn id(&self) -> &DirectoryUserId {
         &self.id
     }
 
@@ -225,7 +226,10 @@ impl UserRecord {
             id: self.id.clone(),
             directory_id: self.directory_id.clone(),
             organization_id: self.organization_id.clone(),
-            idp_id: self.external_id.clone().unwrap_or_else(|| self.id.clone()),
+            idp_id: self
+                .external_id
+                .clone()
+                .unwrap_or_else(|| self.id.to_string()),
             email,
             first_name,
             last_name,
@@ -310,7 +314,7 @@ pub async fn insert(tx: &mut Tx, dir: &ScimDirectory, resource: Value) -> ApiRes
            external_id, active, resource)
          values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::DIRECTORY_USER))
+    .bind(DirectoryUserId::new())
     .bind(&dir.environment_id)
     .bind(&dir.id)
     .bind(&dir.organization_id)
@@ -375,7 +379,7 @@ pub async fn update(
 pub async fn find_many(
     conn: &mut PgConnection,
     dir: &ScimDirectory,
-    ids: &[String],
+    ids: &[DirectoryUserId],
 ) -> ApiResult<Vec<UserRecord>> {
     Ok(sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from directory_users u
@@ -392,9 +396,9 @@ pub async fn find_many(
 #[derive(Debug, Default)]
 pub struct UserFilter {
     /// Only users of this directory.
-    pub directory: Option<String>,
+    pub directory: Option<IdFilter<DirectoryId>>,
     /// Only members of this group.
-    pub group: Option<String>,
+    pub group: Option<IdFilter<DirectoryGroupId>>,
 }
 
 /// One page of users of the environment; `limit + 1` rows for the envelope.
@@ -408,15 +412,12 @@ pub async fn list(
         "select {COLUMNS} from directory_users u where u.environment_id = "
     ));
     qb.push_bind(env.to_string());
-    if let Some(d) = &filter.directory {
-        qb.push(" and u.directory_id = ").push_bind(d.clone());
-    }
+    push_id_filter(&mut qb, "u.directory_id", filter.directory.as_ref());
     if let Some(g) = &filter.group {
         qb.push(" and u.id in (select m.user_id from directory_group_members m where m.environment_id = ")
-            .push_bind(env.to_string())
-            .push(" and m.group_id = ")
-            .push_bind(g.clone())
-            .push(")");
+            .push_bind(env.to_string());
+        push_id_filter(&mut qb, "m.group_id", Some(g));
+        qb.push(")");
     }
     params.push_keyset(&mut qb, "u.id");
     Ok(qb.build_query_as().fetch_all(conn).await?)
@@ -426,12 +427,12 @@ pub async fn list(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &DirectoryUserId,
 ) -> ApiResult<Option<UserRecord>> {
     scim_resources::find(conn, env, id).await
 }
 
 /// Groups users by id (helper for callers holding many records).
-pub fn by_id(users: Vec<UserRecord>) -> HashMap<String, UserRecord> {
+pub fn by_id(users: Vec<UserRecord>) -> HashMap<DirectoryUserId, UserRecord> {
     users.into_iter().map(|u| (u.id.clone(), u)).collect()
 }

@@ -189,19 +189,6 @@ pub async fn find(
     find_by(conn, env, "id", id).await
 }
 
-/// One organization by an id taken from a request body or query string: an id that is not an
-/// `org_…` id names no organization, so it finds nothing (the caller's 404 stays the same).
-pub async fn find_by_raw_id(
-    conn: &mut PgConnection,
-    env: &EnvironmentId,
-    raw: &str,
-) -> ApiResult<Option<Organization>> {
-    match raw.parse::<OrganizationId>() {
-        Ok(id) => find(conn, env, &id).await,
-        Err(_) => Ok(None),
-    }
-}
-
 /// One organization by its external id, with its domains.
 pub async fn find_by_external_id(
     conn: &mut PgConnection,

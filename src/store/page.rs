@@ -9,6 +9,8 @@
 use serde::Serialize;
 use sqlx::{Postgres, QueryBuilder};
 
+use crate::ids::{IdFilter, TypedId};
+
 /// Sort order of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -131,6 +133,26 @@ impl ListParams {
             object: "list",
             data: rows,
             list_metadata,
+        }
+    }
+}
+
+/// Appends ` and <column> = $id` for a list filter on an id, or ` and false` when the id sent
+/// was malformed (it names no row: the list is empty, as for an unknown id). `column` must be a
+/// trusted identifier.
+pub fn push_id_filter<T: TypedId>(
+    qb: &mut QueryBuilder<Postgres>,
+    column: &str,
+    filter: Option<&IdFilter<T>>,
+) {
+    match filter {
+        None => {}
+        Some(IdFilter::Id(id)) => {
+            qb.push(format_args!(" and {column} = "))
+                .push_bind(id.clone());
+        }
+        Some(IdFilter::Malformed) => {
+            qb.push(" and false");
         }
     }
 }

@@ -11,7 +11,7 @@ use super::directories::ScimDirectory;
 use super::scim_filter::{Column, Cond, sort_expr};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, TypedId};
 use crate::protocols::scim::filter::AttrPath;
 use crate::store::events::{self, EventName};
 
@@ -29,13 +29,15 @@ pub trait ScimTable: for<'r> FromRow<'r, PgRow> + Send + Unpin {
     const DELETED_EVENT: EventName;
     /// The WorkOS object events carry.
     type Object: Serialize;
+    /// The row id (`DirectoryUserId`, `DirectoryGroupId`).
+    type Id: TypedId;
 
     /// Where a SCIM attribute is stored, for filters and `sortBy`; `None`: not in SQL.
     fn column(path: &AttrPath) -> Option<Column>;
     /// The row's WorkOS object.
     fn object(&self) -> Self::Object;
     /// The resource id.
-    fn id(&self) -> &str;
+    fn id(&self) -> &Self::Id;
     /// The resource version (ETag).
     fn version(&self) -> i32;
 }
@@ -110,12 +112,12 @@ pub async fn count<T: ScimTable>(
 pub async fn find_in<T: ScimTable>(
     conn: &mut PgConnection,
     dir: &ScimDirectory,
-    id: &str,
+    id: &T::Id,
     lock: bool,
 ) -> ApiResult<Option<T>> {
     let mut qb = scoped::<T>(T::COLUMNS, dir);
     qb.push(format!(" and {}.id = ", T::ALIAS))
-        .push_bind(id.to_string());
+        .push_bind(id.clone());
     if lock {
         qb.push(" for update");
     }
@@ -126,7 +128,7 @@ pub async fn find_in<T: ScimTable>(
 pub async fn find<T: ScimTable>(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &T::Id,
 ) -> ApiResult<Option<T>> {
     let a = T::ALIAS;
     Ok(sqlx::query_as(AssertSqlSafe(format!(
@@ -142,7 +144,7 @@ pub async fn find<T: ScimTable>(
 
 /// Deletes a row (its memberships go with it); records [`ScimTable::DELETED_EVENT`] in the same
 /// transaction. 404 when absent.
-pub async fn delete<T: ScimTable>(tx: &mut Tx, dir: &ScimDirectory, id: &str) -> ApiResult<T> {
+pub async fn delete<T: ScimTable>(tx: &mut Tx, dir: &ScimDirectory, id: &T::Id) -> ApiResult<T> {
     let a = T::ALIAS;
     let row: T = sqlx::query_as(AssertSqlSafe(format!(
         "delete from {} as {a} where environment_id = $1 and directory_id = $2 and id = $3
@@ -155,7 +157,7 @@ pub async fn delete<T: ScimTable>(tx: &mut Tx, dir: &ScimDirectory, id: &str) ->
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::not_found(T::ENTITY, id))?;
+    .ok_or_else(|| ApiError::not_found(T::ENTITY, id.as_ref()))?;
     events::record(
         tx,
         &dir.environment_id,

@@ -148,19 +148,6 @@ pub async fn find(
     find_by(conn, env, "id", id).await
 }
 
-/// One user by an id taken from a request body: an id that is not a `user_…` id names no user,
-/// so it finds nothing (the caller's 404 stays the same).
-pub async fn find_by_raw_id(
-    conn: &mut PgConnection,
-    env: &EnvironmentId,
-    raw: &str,
-) -> ApiResult<Option<User>> {
-    match raw.parse::<UserId>() {
-        Ok(id) => find(conn, env, &id).await,
-        Err(_) => Ok(None),
-    }
-}
-
 /// One user by external id.
 pub async fn find_by_external_id(
     conn: &mut PgConnection,

@@ -20,7 +20,7 @@ use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
-use crate::ids::InvitationId;
+use crate::ids::{InvitationId, OrganizationId, UserId};
 use crate::state::AppState;
 use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
@@ -140,10 +140,12 @@ async fn send_invitation(
     let mut tx = state.db.begin().await?;
     let organization_id = match &body.organization_id {
         Some(org) => Some(
-            organizations::find_by_raw_id(&mut tx, env, org)
-                .await?
-                .ok_or_else(|| ApiError::not_found("Organization", org))?
-                .id,
+            match OrganizationId::parse_lenient(org) {
+                Some(id) => organizations::find(&mut tx, env, &id).await?,
+                None => None,
+            }
+            .ok_or_else(|| ApiError::not_found("Organization", org))?
+            .id,
         ),
         None => None,
     };
@@ -157,10 +159,12 @@ async fn send_invitation(
     }
     let inviter_user_id = match &body.inviter_user_id {
         Some(inviter) => Some(
-            users::find_by_raw_id(&mut tx, env, inviter)
-                .await?
-                .ok_or_else(|| ApiError::not_found("User", inviter))?
-                .id,
+            match UserId::parse_lenient(inviter) {
+                Some(id) => users::find(&mut tx, env, &id).await?,
+                None => None,
+            }
+            .ok_or_else(|| ApiError::not_found("User", inviter))?
+            .id,
         ),
         None => None,
     };

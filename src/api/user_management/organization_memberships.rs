@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
-use crate::ids::OrganizationMembershipId;
+use crate::ids::{OrganizationId, OrganizationMembershipId, UserId};
 use crate::state::AppState;
 use crate::store::organization_memberships::{self as memberships, Membership, MembershipFilter};
 use crate::store::roles::{self, DEFAULT_ROLE};
@@ -136,12 +136,16 @@ async fn create_membership(
         .await?
         .unwrap_or_else(|| vec![DEFAULT_ROLE.to_string()]);
     let mut tx = state.db.begin().await?;
-    let user = users::find_by_raw_id(&mut tx, env, &body.user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("User", &body.user_id))?;
-    let organization = organizations::find_by_raw_id(&mut tx, env, &body.organization_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
+    let user = match UserId::parse_lenient(&body.user_id) {
+        Some(id) => users::find(&mut tx, env, &id).await?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::not_found("User", &body.user_id))?;
+    let organization = match OrganizationId::parse_lenient(&body.organization_id) {
+        Some(id) => organizations::find(&mut tx, env, &id).await?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::not_found("Organization", &body.organization_id))?;
     let m = memberships::insert(&mut tx, env, &user.id, &organization.id, &roles, "active").await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(m)))

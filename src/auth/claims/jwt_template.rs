@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 
 use crate::auth::hooks::BoxFuture;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, OrganizationId};
 use crate::state::extensions::{ClaimsContext, ClaimsContributor};
 use crate::store::users::User;
 use crate::store::{jwt_templates, organizations};
@@ -84,17 +84,19 @@ pub async fn context(
     roles: Option<&[String]>,
 ) -> ApiResult<Value> {
     let organization = match organization_id {
-        Some(id) => organizations::find_by_raw_id(conn, env, id)
-            .await?
-            .map(|o| {
-                json!({
-                    "id": o.id,
-                    "name": o.name,
-                    "external_id": o.external_id,
-                    "metadata": o.metadata,
-                    "domains": o.domains.iter().map(|d| d.domain.clone()).collect::<Vec<_>>(),
-                })
-            }),
+        Some(id) => match OrganizationId::parse_lenient(id) {
+            Some(id) => organizations::find(conn, env, &id).await?,
+            None => None,
+        }
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "name": o.name,
+                "external_id": o.external_id,
+                "metadata": o.metadata,
+                "domains": o.domains.iter().map(|d| d.domain.clone()).collect::<Vec<_>>(),
+            })
+        }),
         None => None,
     };
     let membership = roles.map(|r| json!({ "role": r.first(), "roles": r }));
