@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
             auth::require_environment_key,
         ));
     let public = api::public_router()
+        .merge(crate::idp::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::http::cors::enforce,

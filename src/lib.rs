@@ -2,14 +2,14 @@
 //!
 //! Layout, top to bottom (the layers and who may import whom: `docs/architecture.md`, checked by
 //! `tests/api/layers.rs`): [`app`] composes the routers, serves and spawns the [`workers`]; the
-//! entry points are [`api`] (REST, API key), [`pages`] (hosted HTML, cookie) and [`scim`] (the
-//! SCIM 2.0 server, directory token); [`http`] holds the extractors and middleware (API-key auth,
+//! entry points are [`api`] (REST, API key), [`pages`] (hosted HTML, cookie), [`idp`] (the
+//! routes identity providers call: SAML ACS and SP metadata, OIDC callback) and [`scim`] (the
+//! SCIM 2.0 server, directory token); they call the sign-in domain [`auth`] (grants, sessions,
+//! tokens, the SSO login flow); [`http`] holds the extractors and middleware (API-key auth,
 //! rate limit, idempotency, CORS); [`state`] holds `AppState` and what it owns (rate limiter
 //! engine, environment-key cache); [`store`] holds all SQL; at the bottom are [`protocols`] (pure
 //! engines: SAML, OIDC, SCIM filter/PATCH grammar, profiles), [`settings`] (one file per area),
-//! [`email`], [`db`], [`crypto`], [`password`], [`ids`] and [`error`]. The table also places the
-//! sign-in domain (`auth/`) and the identity-provider endpoints (`idp/`) as they move out of
-//! `api/` and `protocols/`.
+//! [`email`], [`db`], [`crypto`], [`password`], [`ids`] and [`error`].
 
 pub mod api;
 pub mod app;
@@ -22,6 +22,7 @@ pub mod dns;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod idp;
 pub mod ids;
 pub mod pages;
 pub mod password;

@@ -18,11 +18,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::sso::{self as login, SpUrls};
 use crate::crypto::signing;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::ConnectionId;
-use crate::protocols::login::{self, SpUrls};
 use crate::protocols::saml::metadata;
 use crate::state::AppState;
 use crate::store::connections::{

@@ -43,7 +43,6 @@ pub fn public_router() -> Router<AppState> {
     Router::new()
         .merge(user_management::public_router())
         .merge(sso::public_router())
-        .merge(crate::protocols::public_router())
 }
 
 /// Operational routes (`/health`, `/ready`, `/metrics`), never rate limited.

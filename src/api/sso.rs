@@ -23,12 +23,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::auth::sso::{Selector, select_connection};
+use crate::auth::sso::{self as login, Selector, StartParams, select_connection};
 use crate::crypto::ct_eq;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
-use crate::http::{AppJson, Env, QueryMap};
-use crate::protocols::login::{self, Client, StartParams};
+use crate::http::{AppJson, Client, Env, QueryMap};
+use crate::protocols::with_query;
 use crate::state::AppState;
 use crate::store::connections::{self, Settings};
 use crate::store::sso::{self, TokenKind};
@@ -83,7 +83,7 @@ async fn authorize(
         ));
     }
     let back = |code: &str, message: &str| {
-        let to = login::with_query(
+        let to = with_query(
             redirect_uri,
             &[
                 ("error", Some(code)),
@@ -311,7 +311,7 @@ async fn logout_authorize(
     )
     .await?;
     tx.commit().await?;
-    let url = login::with_query(
+    let url = with_query(
         &format!("{}/sso/logout", state.settings.public_url),
         &[("token", Some(&token))],
     );
@@ -353,7 +353,7 @@ async fn logout(State(state): State<AppState>, q: QueryMap) -> ApiResult<Respons
                 Settings::Oidc(s) => Some(s.client_id.as_str()),
                 _ => None,
             };
-            let to = login::with_query(&url, &[("client_id", client_id)]);
+            let to = with_query(&url, &[("client_id", client_id)]);
             (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
         }
         None => (StatusCode::OK, "Signed out.").into_response(),

@@ -18,7 +18,8 @@
 //! - [`tokens`]: access-token issuance (RS256 JWT) and refresh-token rotation.
 //! - [`claims`]: the access-token claims builder, a list of contributors.
 //! - [`hooks`]: the pre-attempt and post-success hooks.
-//! - [`sso`]: the SSO login flow's connection selection.
+//! - [`sso`]: the SSO login flow (connection selection, start, finish with a profile and a
+//!   code, failure), run by `/sso/authorize`, `/user_management/authorize` and the IdP callbacks.
 //!
 //! A new area plugs in by adding a file: a [`hooks::SignInHook`] (Radar, IdP role mapping,
 //! consent) or a [`claims::ClaimsContributor`] (roles/permissions, feature flags, `auth_time`),

@@ -1,6 +1,8 @@
-//! HTTP plumbing shared by every area: extractors, API-key auth and pagination.
+//! HTTP plumbing shared by every area: extractors (the request's [`Client`] among them),
+//! API-key auth and pagination.
 
 pub mod auth;
+pub mod client;
 pub mod cors;
 pub mod extract;
 pub mod idempotency;
@@ -8,5 +10,6 @@ pub mod pagination;
 pub mod rate_limit;
 
 pub use auth::{AuthContext, Env};
+pub use client::Client;
 pub use extract::{AppJson, IdPath, Patch, QueryMap};
 pub use pagination::{List, ListParams, Order};

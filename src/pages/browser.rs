@@ -21,7 +21,7 @@ impl FromRef<AppState> for Key {
 /// The browser behind a page request: its address, user agent and (decrypted) cookies.
 pub struct Browser {
     /// Client IP (the peer, or `X-Forwarded-For` from a trusted proxy) and `User-Agent`.
-    pub client: crate::protocols::login::Client,
+    pub client: crate::http::Client,
     /// The private cookie jar.
     pub jar: PrivateCookieJar,
 }
@@ -33,7 +33,7 @@ impl FromRequestParts<AppState> for Browser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let client = crate::protocols::login::Client::of(parts, state);
+        let client = crate::http::Client::of(parts, state);
         let jar = PrivateCookieJar::from_headers(&parts.headers, Key::from_ref(state));
         Ok(Self { client, jar })
     }

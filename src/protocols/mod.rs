@@ -1,64 +1,56 @@
-//! Protocol engines for Enterprise SSO and the endpoints identity providers call:
-//! [`saml`] (SP: AuthnRequest, ACS, SP metadata), [`oidc`] (GenericOIDC and the OAuth
-//! providers), [`profile`] (attribute mapping to the WorkOS Profile), [`login`] (starting a
-//! login and finishing it with a one-time code) and [`outbound`] (SSRF-guarded HTTP).
+//! Protocol engines for Enterprise SSO and SCIM, free of HTTP handlers and storage:
+//! [`saml`] (SP: AuthnRequest, response verification and validation, SP metadata), [`oidc`]
+//! (GenericOIDC and the OAuth providers: authorization URL, code exchange, ID-token
+//! validation, user-info), [`connection`] (a connection's protocol settings), [`profile`]
+//! (attribute mapping to the WorkOS Profile), [`outbound`] (SSRF-guarded HTTP), [`runtime`]
+//! (the engines' shared state) and [`scim`] (filter/PATCH grammar, schema names).
+//!
+//! The endpoints identity providers call are `crate::idp`; the SSO login flow that runs these
+//! engines (pending requests, profiles, codes, events) is `crate::auth::sso`.
 
-pub mod login;
+pub mod connection;
 pub mod oidc;
 pub mod outbound;
 pub mod profile;
+pub mod runtime;
 pub mod saml;
 pub mod scim;
 
-use std::sync::Arc;
-
-use axum::Router;
-
-use crate::error::{ApiError, ApiResult};
-use crate::settings::sso::SsoSettings;
-use crate::state::AppState;
-
-/// Runtime state of the SSO engines: the outbound client, the XML security engine and the
-/// OIDC provider cache.
-pub struct SsoRuntime {
-    outbound: Result<outbound::Outbound, String>,
-    /// The XML-DSig/XML-Enc engine.
-    pub xmlsec: Arc<dyn saml::xmlsec::XmlSecurity>,
-    /// Discovery documents and JWKS per connection.
-    pub oidc_cache: oidc::ProviderCache,
+/// Why an SSO login was refused, in the words the `authentication.sso_failed` event and the
+/// error redirect (`error`, `error_description`) use.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Machine-readable reason, e.g. `signature_invalid`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
 }
 
-impl std::fmt::Debug for SsoRuntime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SsoRuntime").finish_non_exhaustive()
-    }
-}
-
-impl SsoRuntime {
-    /// Builds the runtime from the settings.
-    pub fn new(settings: &SsoSettings) -> Self {
-        let policy = outbound::Policy {
-            allow: settings.outbound_allow.clone(),
-        };
+impl Failure {
+    /// A new failure.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
-            outbound: outbound::Outbound::new(policy, settings.outbound_timeout)
-                .map_err(|e| e.to_string()),
-            xmlsec: Arc::new(saml::xmlsec::Bergshamra),
-            oidc_cache: oidc::ProviderCache::default(),
+            code,
+            message: message.into(),
         }
     }
-
-    /// The guarded HTTP client.
-    pub fn outbound(&self) -> ApiResult<&outbound::Outbound> {
-        self.outbound
-            .as_ref()
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("outbound HTTP client: {e}")))
-    }
 }
 
-/// Routes identity providers and browsers call during a login (no API key).
-pub fn public_router() -> Router<AppState> {
-    Router::new()
-        .merge(saml::public_router())
-        .merge(oidc::public_router())
+/// `uri` with `params` appended to its query (absent values skipped); `uri` unchanged when it
+/// does not parse.
+pub fn with_query(uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut u) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    if let Some(v) = v {
+                        q.append_pair(k, v);
+                    }
+                }
+            }
+            u.to_string()
+        }
+        Err(_) => uri.to_string(),
+    }
 }

@@ -4,19 +4,14 @@
 //! `GitHubOAuth`, `AppleOAuth`: RFC 6749 §4.1 + PKCE, then the provider's user-info endpoint),
 //! with every endpoint overridable per connection.
 //!
-//! Route: `GET /sso/oidc/callback/{connection_id}` (`code`, `state`, or `error`), the redirect
-//! URI registered at the provider. Discovery documents with their JWKS are cached per
-//! connection for ten minutes and refetched once when an ID token names an unknown key
-//! (rotation). All outbound HTTP goes through [`super::outbound`].
+//! [`authorization_url`] starts a login; [`exchange`] turns the code the provider sent to our
+//! callback (`crate::idp::oidc`) into the merged claims. Discovery documents with their JWKS
+//! are cached per connection for ten minutes ([`super::runtime::ProviderCache`]) and refetched
+//! once when an ID token names an unknown key (rotation). All outbound HTTP goes through
+//! [`super::outbound`].
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::response::Response;
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
@@ -26,26 +21,25 @@ use openidconnect::{
 };
 use serde_json::{Map, Value, json};
 
-use super::login::{self, Client, Completion, Failure};
+use super::connection::{OAuthSettings, Settings};
 use super::outbound::{Outbound, OutboundError};
+use super::runtime::SsoRuntime;
+use super::{Failure, with_query};
 use crate::error::{ApiError, ApiResult};
-use crate::http::QueryMap;
-use crate::ids::EnvironmentId;
-use crate::state::AppState;
-use crate::store::connections::{self, ConnectionConfig, OAuthSettings, Settings};
-use crate::store::sso::{self, NewProfile};
 
 const CACHE_TTL: Duration = Duration::from_secs(600);
 
-/// Discovery documents (with their JWKS) per connection id.
-#[derive(Default)]
-pub struct ProviderCache {
-    inner: RwLock<HashMap<String, (Instant, CoreProviderMetadata)>>,
-}
-
-/// Public OIDC/OAuth routes.
-pub fn public_router() -> Router<AppState> {
-    Router::new().route("/sso/oidc/callback/{connection_id}", get(callback))
+/// The connection a login goes through, as the engine sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Provider<'a> {
+    /// The connection id (the discovery cache key).
+    pub connection_id: &'a str,
+    /// `GenericOIDC`, `GoogleOAuth`, `GitHubOAuth`, … (the OAuth endpoint and scope defaults).
+    pub connection_type: &'a str,
+    /// The connection's protocol settings.
+    pub settings: &'a Settings,
+    /// Our callback URL, as registered at the provider.
+    pub redirect_uri: &'a str,
 }
 
 async fn send(
@@ -71,23 +65,13 @@ pub fn issuer_of(discovery: &str) -> String {
         .to_string()
 }
 
-async fn provider(
-    state: &AppState,
-    c: &ConnectionConfig,
+async fn discover(
+    rt: &SsoRuntime,
+    p: &Provider<'_>,
     s: &OAuthSettings,
     refresh: bool,
 ) -> ApiResult<CoreProviderMetadata> {
-    let key = c.connection.id.clone();
-    if !refresh
-        && let Some((at, m)) = state
-            .sso
-            .oidc_cache
-            .inner
-            .read()
-            .ok()
-            .and_then(|m| m.get(&key).cloned())
-        && at.elapsed() < CACHE_TTL
-    {
+    if !refresh && let Some(m) = rt.oidc_cache.get(p.connection_id, CACHE_TTL) {
         return Ok(m);
     }
     let discovery = s
@@ -95,22 +79,20 @@ async fn provider(
         .as_deref()
         .ok_or_else(|| config_error("no discovery_endpoint"))?;
     let issuer = IssuerUrl::new(issuer_of(discovery)).map_err(config_error)?;
-    let outbound = state.sso.outbound()?.clone();
+    let outbound = rt.outbound()?.clone();
     let http = move |req| send(outbound.clone(), req);
     let meta = CoreProviderMetadata::discover_async(issuer, &http)
         .await
         .map_err(|e| {
             ApiError::bad_request("invalid_connection", format!("OIDC discovery failed: {e}"))
         })?;
-    if let Ok(mut m) = state.sso.oidc_cache.inner.write() {
-        m.insert(key, (Instant::now(), meta.clone()));
-    }
+    rt.oidc_cache.put(p.connection_id, meta.clone());
     Ok(meta)
 }
 
 /// Provider endpoints for the OAuth connection types, each overridable per connection.
-fn oauth_endpoints(c: &ConnectionConfig, s: &OAuthSettings) -> (String, String, String) {
-    let defaults = match c.connection.connection_type.as_str() {
+fn oauth_endpoints(p: &Provider<'_>, s: &OAuthSettings) -> (String, String, String) {
+    let defaults = match p.connection_type {
         "GoogleOAuth" => (
             "https://accounts.google.com/o/oauth2/v2/auth",
             "https://oauth2.googleapis.com/token",
@@ -145,8 +127,8 @@ fn oauth_endpoints(c: &ConnectionConfig, s: &OAuthSettings) -> (String, String, 
     )
 }
 
-fn default_scopes(c: &ConnectionConfig) -> Vec<String> {
-    let s: &[&str] = match c.connection.connection_type.as_str() {
+fn default_scopes(p: &Provider<'_>) -> Vec<String> {
+    let s: &[&str] = match p.connection_type {
         "GitHubOAuth" => &["read:user", "user:email"],
         "AppleOAuth" => &["name", "email"],
         _ => &["openid", "profile", "email"],
@@ -161,8 +143,6 @@ pub struct AuthorizeInput<'a> {
     pub state: &'a str,
     /// ID-token nonce.
     pub nonce: &'a str,
-    /// Our callback URL.
-    pub redirect_uri: &'a str,
     /// Forwarded as `login_hint`.
     pub login_hint: Option<&'a str>,
     /// Extra scopes from `provider_scopes`.
@@ -171,14 +151,13 @@ pub struct AuthorizeInput<'a> {
 
 /// The provider's authorization URL and the PKCE verifier to keep.
 pub async fn authorization_url(
-    state: &AppState,
-    _env: &EnvironmentId,
-    c: &ConnectionConfig,
+    rt: &SsoRuntime,
+    p: &Provider<'_>,
     input: &AuthorizeInput<'_>,
 ) -> ApiResult<(String, String)> {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut scopes = default_scopes(c);
-    let configured = match &c.settings {
+    let mut scopes = default_scopes(p);
+    let configured = match p.settings {
         Settings::Oidc(s) | Settings::Oauth(s) => s.scopes.clone(),
         Settings::Saml(_) => Vec::new(),
     };
@@ -190,13 +169,13 @@ pub async fn authorization_url(
             scopes.push(s);
         }
     }
-    let url = match &c.settings {
+    let url = match p.settings {
         Settings::Oidc(s) => {
-            let meta = provider(state, c, s, false).await?;
+            let meta = discover(rt, p, s, false).await?;
             let client =
                 CoreClient::from_provider_metadata(meta, ClientId::new(s.client_id.clone()), None)
                     .set_redirect_uri(
-                        RedirectUrl::new(input.redirect_uri.into()).map_err(config_error)?,
+                        RedirectUrl::new(p.redirect_uri.into()).map_err(config_error)?,
                     );
             let (st, n) = (input.state.to_string(), input.nonce.to_string());
             let mut req = client
@@ -215,13 +194,13 @@ pub async fn authorization_url(
             req.url().0.to_string()
         }
         Settings::Oauth(s) => {
-            let (auth, _, _) = oauth_endpoints(c, s);
-            login::with_query(
+            let (auth, _, _) = oauth_endpoints(p, s);
+            with_query(
                 &auth,
                 &[
                     ("response_type", Some("code")),
                     ("client_id", Some(&s.client_id)),
-                    ("redirect_uri", Some(input.redirect_uri)),
+                    ("redirect_uri", Some(p.redirect_uri)),
                     ("scope", Some(&scopes.join(" "))),
                     ("state", Some(input.state)),
                     ("code_challenge", Some(challenge.as_str())),
@@ -236,10 +215,7 @@ pub async fn authorization_url(
 }
 
 fn failure(code: &'static str, message: impl Into<String>) -> Failure {
-    Failure {
-        code,
-        message: message.into(),
-    }
+    Failure::new(code, message)
 }
 
 fn jwt_claims(jwt: &str) -> Map<String, Value> {
@@ -255,7 +231,7 @@ fn jwt_claims(jwt: &str) -> Map<String, Value> {
 }
 
 async fn userinfo(
-    state: &AppState,
+    rt: &SsoRuntime,
     url: &str,
     access_token: &str,
 ) -> Result<Map<String, Value>, Failure> {
@@ -264,8 +240,7 @@ async fn userinfo(
         .header("accept", "application/json")
         .body(Vec::new())
         .map_err(|e| failure("userinfo_failed", e.to_string()))?;
-    let outbound = state
-        .sso
+    let outbound = rt
         .outbound()
         .map_err(|e| failure("internal_error", e.to_string()))?;
     let resp = outbound
@@ -290,20 +265,16 @@ async fn userinfo(
 /// Code exchange + ID-token validation (issuer, audience, nonce, signature, expiry with skew),
 /// then user-info; returns the merged claims.
 async fn exchange_oidc(
-    state: &AppState,
-    c: &ConnectionConfig,
+    rt: &SsoRuntime,
+    p: &Provider<'_>,
     s: &OAuthSettings,
-    secret: Option<String>,
-    request: &sso::SsoRequest,
-    code: &str,
+    cb: &Callback<'_>,
 ) -> Result<Map<String, Value>, Failure> {
     let internal = |e: ApiError| failure("internal_error", e.to_string());
-    let redirect = login::sp_urls(&state.settings.public_url, c)
-        .redirect_uri
-        .unwrap_or_default();
-    let outbound = state.sso.outbound().map_err(internal)?.clone();
+    let secret = cb.client_secret.map(str::to_string);
+    let outbound = rt.outbound().map_err(internal)?.clone();
     let http = move |req| send(outbound.clone(), req);
-    let mut meta = provider(state, c, s, false).await.map_err(internal)?;
+    let mut meta = discover(rt, p, s, false).await.map_err(internal)?;
     let mut refreshed = false;
     let client = CoreClient::from_provider_metadata(
         meta.clone(),
@@ -311,13 +282,14 @@ async fn exchange_oidc(
         secret.clone().map(ClientSecret::new),
     )
     .set_redirect_uri(
-        RedirectUrl::new(redirect).map_err(|e| failure("invalid_connection", e.to_string()))?,
+        RedirectUrl::new(p.redirect_uri.to_string())
+            .map_err(|e| failure("invalid_connection", e.to_string()))?,
     );
     let response = client
-        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .exchange_code(AuthorizationCode::new(cb.code.to_string()))
         .map_err(|e| failure("invalid_connection", e.to_string()))?
         .set_pkce_verifier(PkceCodeVerifier::new(
-            request.pkce_verifier.clone().unwrap_or_default(),
+            cb.pkce_verifier.unwrap_or_default().to_string(),
         ))
         .request_async(&http)
         .await
@@ -332,9 +304,9 @@ async fn exchange_oidc(
         .id_token()
         .ok_or_else(|| failure("invalid_id_token", "The provider returned no ID token."))?
         .clone();
-    let nonce = Nonce::new(request.nonce.clone().unwrap_or_default());
-    let skew = chrono::Duration::from_std(state.settings.sso.clock_skew)
-        .unwrap_or_else(|_| chrono::Duration::zero());
+    let nonce = Nonce::new(cb.nonce.unwrap_or_default().to_string());
+    let skew =
+        chrono::Duration::from_std(cb.clock_skew).unwrap_or_else(|_| chrono::Duration::zero());
     loop {
         let client = CoreClient::from_provider_metadata(
             meta.clone(),
@@ -348,7 +320,7 @@ async fn exchange_oidc(
             Ok(_) => break,
             Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) if !refreshed => {
                 refreshed = true;
-                meta = provider(state, c, s, true).await.map_err(internal)?;
+                meta = discover(rt, p, s, true).await.map_err(internal)?;
             }
             Err(e) => {
                 return Err(failure(
@@ -360,7 +332,7 @@ async fn exchange_oidc(
     }
     let mut claims = jwt_claims(&id_token.to_string());
     if let Some(ep) = meta.userinfo_endpoint() {
-        let info = userinfo(state, ep.as_str(), response.access_token().secret()).await?;
+        let info = userinfo(rt, ep.as_str(), response.access_token().secret()).await?;
         if info.get("sub") != claims.get("sub") {
             return Err(failure(
                 "userinfo_failed",
@@ -376,35 +348,26 @@ async fn exchange_oidc(
 
 /// OAuth 2.0 code exchange (client_secret_post + PKCE) and user-info.
 async fn exchange_oauth(
-    state: &AppState,
-    c: &ConnectionConfig,
+    rt: &SsoRuntime,
+    p: &Provider<'_>,
     s: &OAuthSettings,
-    secret: Option<String>,
-    request: &sso::SsoRequest,
-    code: &str,
+    cb: &Callback<'_>,
 ) -> Result<(Map<String, Value>, Value), Failure> {
-    let (_, token_url, userinfo_url) = oauth_endpoints(c, s);
-    let redirect = login::sp_urls(&state.settings.public_url, c)
-        .redirect_uri
-        .unwrap_or_default();
+    let (_, token_url, userinfo_url) = oauth_endpoints(p, s);
     let body: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "authorization_code")
-        .append_pair("code", code)
-        .append_pair("redirect_uri", &redirect)
+        .append_pair("code", cb.code)
+        .append_pair("redirect_uri", p.redirect_uri)
         .append_pair("client_id", &s.client_id)
-        .append_pair("client_secret", secret.as_deref().unwrap_or_default())
-        .append_pair(
-            "code_verifier",
-            request.pkce_verifier.as_deref().unwrap_or_default(),
-        )
+        .append_pair("client_secret", cb.client_secret.unwrap_or_default())
+        .append_pair("code_verifier", cb.pkce_verifier.unwrap_or_default())
         .finish();
     let req = axum::http::Request::post(&token_url)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
         .body(body.into_bytes())
         .map_err(|e| failure("invalid_connection", e.to_string()))?;
-    let outbound = state
-        .sso
+    let outbound = rt
         .outbound()
         .map_err(|e| failure("internal_error", e.to_string()))?;
     let resp = outbound
@@ -425,14 +388,14 @@ async fn exchange_oauth(
             "The connection has no user-info endpoint.",
         ));
     }
-    let claims = userinfo(state, &userinfo_url, access).await?;
+    let claims = userinfo(rt, &userinfo_url, access).await?;
     let expires_at = chrono::Utc::now().timestamp()
         + tokens
             .get("expires_in")
             .and_then(Value::as_i64)
             .unwrap_or(3600);
     let oauth_tokens = json!({
-        "provider": c.connection.connection_type,
+        "provider": p.connection_type,
         "access_token": access,
         "refresh_token": tokens.get("refresh_token").and_then(Value::as_str).unwrap_or_default(),
         "expires_at": expires_at,
@@ -441,81 +404,37 @@ async fn exchange_oauth(
     Ok((claims, oauth_tokens))
 }
 
-/// `GET /sso/oidc/callback/{connection_id}`.
-async fn callback(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    client: Client,
-    q: QueryMap,
-) -> ApiResult<Response> {
-    let mut conn = state.db.acquire().await?;
-    let not_found = || ApiError::not_found("Connection", &id);
-    let env = connections::environment_of(&mut conn, &id)
-        .await?
-        .ok_or_else(not_found)?;
-    let c = connections::find(&mut conn, &env, &id)
-        .await?
-        .ok_or_else(not_found)?;
-    let request_id = q.get("state").unwrap_or_default().to_string();
-    let request = sso::find_request(&mut conn, &env, &id, &request_id).await?;
-    drop(conn);
-    let Some(request) = request else {
-        let f = failure(
-            "unsolicited_response",
-            "The callback answers a request that is unknown, expired or already used.",
-        );
-        return login::fail(&state, &env, Some(&c), None, &client, f).await;
-    };
-    let fail = |f: Failure| login::fail(&state, &env, Some(&c), Some(&request.id), &client, f);
-    if let Some(err) = q.get("error") {
-        let detail = q.get("error_description").unwrap_or(err).to_string();
-        return fail(failure(
-            "idp_error",
-            format!("The provider answered {err}: {detail}"),
-        ))
-        .await;
-    }
-    if c.connection.state != "active" {
-        return fail(failure(
-            "connection_inactive",
-            "The connection is not active.",
-        ))
-        .await;
-    }
-    let Some(code) = q.get("code") else {
-        return fail(failure("invalid_callback", "The callback carries no code.")).await;
-    };
-    let secret = {
-        let mut conn = state.db.acquire().await?;
-        connections::secrets(&mut conn, &state.vault, &env, &id)
-            .await?
-            .client_secret
-    };
-    let outcome = match &c.settings {
-        Settings::Oidc(s) => exchange_oidc(&state, &c, s, secret, &request, code)
+/// What the provider's redirect to our callback brought, with what the pending request kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Callback<'a> {
+    /// The authorization code.
+    pub code: &'a str,
+    /// The connection's client secret.
+    pub client_secret: Option<&'a str>,
+    /// The PKCE verifier kept with the pending request.
+    pub pkce_verifier: Option<&'a str>,
+    /// The ID-token nonce kept with the pending request (OIDC).
+    pub nonce: Option<&'a str>,
+    /// Clock skew tolerated on the ID token's times.
+    pub clock_skew: Duration,
+}
+
+/// Redeems the callback's code: OIDC code exchange with ID-token validation (issuer, audience,
+/// nonce, signature, expiry with skew) then user-info, or the OAuth code exchange then
+/// user-info. Returns the merged claims and, for OAuth, the provider tokens to hand back with
+/// the profile (`oauth_tokens`).
+pub async fn exchange(
+    rt: &SsoRuntime,
+    p: &Provider<'_>,
+    cb: &Callback<'_>,
+) -> Result<(Map<String, Value>, Option<Value>), Failure> {
+    match p.settings {
+        Settings::Oidc(s) => exchange_oidc(rt, p, s, cb)
             .await
             .map(|claims| (claims, None)),
-        Settings::Oauth(s) => exchange_oauth(&state, &c, s, secret, &request, code)
+        Settings::Oauth(s) => exchange_oauth(rt, p, s, cb)
             .await
             .map(|(claims, tokens)| (claims, Some(tokens))),
         Settings::Saml(_) => Err(failure("invalid_connection", "Not an OIDC connection.")),
-    };
-    let (claims, oauth_tokens) = match outcome {
-        Ok(v) => v,
-        Err(f) => return fail(f).await,
-    };
-    let Some(profile): Option<NewProfile> = super::profile::from_claims(&claims) else {
-        return fail(failure(
-            "missing_email",
-            "The provider sent no subject or email.",
-        ))
-        .await;
-    };
-    let done = Completion {
-        request_id: Some(&request.id),
-        assertion: None,
-        oauth_tokens,
-        client: client.clone(),
-    };
-    login::finish(&state, &env, &c, done, profile).await
+    }
 }

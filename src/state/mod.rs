@@ -45,7 +45,7 @@ pub struct App {
     /// Resolved environment keys (the server's own `sk_…` API keys).
     pub environment_keys: EnvironmentKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
-    pub sso: crate::protocols::SsoRuntime,
+    pub sso: crate::protocols::runtime::SsoRuntime,
     /// Sign-in hooks and access-token claims contributors ([`extensions::Extensions`]).
     pub auth: extensions::Extensions,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
@@ -76,7 +76,7 @@ impl AppState {
             settings.rate_limits.clone(),
             settings.redis_url.as_deref(),
         )?);
-        let sso = crate::protocols::SsoRuntime::new(&settings.sso);
+        let sso = crate::protocols::runtime::SsoRuntime::new(&settings.sso);
         Ok(Self(Arc::new(App {
             db,
             vault,

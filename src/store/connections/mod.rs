@@ -20,8 +20,7 @@ use crate::store::page::ListParams;
 
 pub use crate::crypto::pem_certificate;
 
-mod settings;
-pub use settings::{OAuthSettings, Protocol, SamlSettings, Settings};
+pub use crate::protocols::connection::{OAuthSettings, Protocol, SamlSettings, Settings};
 
 /// `connection_domain` items of a connection.
 #[derive(Debug, Clone, Serialize, FromRow)]

@@ -1,13 +1,12 @@
 //! The SSO login flow's connection selection, shared by `GET /sso/authorize` ([`crate::api`])
 //! and `GET /user_management/authorize` ([`crate::pages`]): which active connection a login
 //! goes through, given a connection id, an organization, a provider type or (deprecated) a
-//! domain. The login flow itself (`start`, `finish`, `fail`) and SSO user resolution join this
-//! module in the next step.
+//! domain.
 
 use crate::error::ApiResult;
 use crate::http::{ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
-use crate::protocols::login::Failure;
+use crate::protocols::Failure;
 use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, ConnectionFilter};
 

@@ -1,5 +1,6 @@
-//! Protocol settings of a connection, stored as `jsonb` (`connections.settings`): the SAML IdP
-//! side and policy flags, or the OIDC/OAuth client and endpoints. No secrets here.
+//! Protocol settings of an SSO connection: the SAML IdP side and policy flags, or the
+//! OIDC/OAuth client and endpoints, with their JSON form (`store::connections` keeps them as
+//! `jsonb` in `connections.settings`). No secrets here.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,7 +20,8 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    pub(super) fn as_str(self) -> &'static str {
+    /// The stored name: `saml`, `oidc` or `oauth`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Saml => "saml",
             Self::Oidc => "oidc",
@@ -98,7 +100,8 @@ impl Settings {
         }
     }
 
-    pub(super) fn to_json(&self) -> ApiResult<Value> {
+    /// The JSON form of the settings (without the protocol).
+    pub fn to_json(&self) -> ApiResult<Value> {
         let v = match self {
             Self::Saml(s) => serde_json::to_value(s),
             Self::Oidc(s) | Self::Oauth(s) => serde_json::to_value(s),
@@ -106,7 +109,8 @@ impl Settings {
         Ok(v.map_err(anyhow::Error::from)?)
     }
 
-    pub(super) fn from_json(protocol: &str, v: Value) -> ApiResult<Self> {
+    /// Reads settings of `protocol` (`saml`, `oidc`, else OAuth) from their JSON form.
+    pub fn from_json(protocol: &str, v: Value) -> ApiResult<Self> {
         let parsed = match protocol {
             "saml" => serde_json::from_value(v).map(Self::Saml),
             "oidc" => serde_json::from_value(v).map(Self::Oidc),

@@ -10,6 +10,9 @@
 //! `authentication.sso_failed`, each with the browser's `ip_address` and `user_agent`
 //! ([`Client`]).
 //!
+//! The IdP-facing routes that call [`finish`] and [`fail`] are [`crate::idp`]; the protocol
+//! engines behind [`start`] are [`crate::protocols`].
+//!
 //! A connection of an organization admits only profiles whose email domain is one of the
 //! organization's verified domains, unless the organization sets
 //! `allow_profiles_outside_organization` (error `profile_not_allowed_outside_organization`).
@@ -19,21 +22,19 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::saml;
 use crate::crypto::random_token;
 use crate::db::Tx;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
-use crate::http::rate_limit;
+use crate::http::Client;
 use crate::ids::{EnvironmentId, OrganizationId, UserId};
 use crate::ids::{new_id, prefix};
+use crate::protocols::{Failure, oidc, saml, with_query};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, NewCode};
 use crate::store::connections::{ConnectionConfig, Settings};
@@ -44,54 +45,6 @@ use crate::store::{connections, organization_memberships, organizations, redirec
 
 /// Lifetime of an authorization code (single use).
 pub const CODE_TTL: Duration = Duration::from_secs(600);
-
-/// The browser behind a login request: its IP address (the peer, or `X-Forwarded-For` from a
-/// proxy in `KEYSTEAD_TRUSTED_PROXIES`) and user agent, for the `authentication.sso_*` events,
-/// the authorization code and the session.
-#[derive(Debug, Clone, Default)]
-pub struct Client {
-    /// Client IP address.
-    pub ip_address: Option<String>,
-    /// `User-Agent` (at most 512 characters).
-    pub user_agent: Option<String>,
-}
-
-impl Client {
-    /// Reads the client of a request (shared with the hosted pages' `Browser`).
-    pub fn of(parts: &Parts, state: &AppState) -> Self {
-        let ip_address = rate_limit::client_ip_of(
-            &parts.extensions,
-            &parts.headers,
-            &state.settings.trusted_proxies,
-        )
-        .map(|ip| ip.to_string());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(512).collect());
-        Self {
-            ip_address,
-            user_agent,
-        }
-    }
-
-    /// `(ip_address, user_agent)`, as the grants' shared checks take them.
-    pub fn pair(&self) -> (Option<&str>, Option<&str>) {
-        (self.ip_address.as_deref(), self.user_agent.as_deref())
-    }
-}
-
-impl FromRequestParts<AppState> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(parts, state))
-    }
-}
 
 /// The SP-side URLs of a connection.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -192,19 +145,19 @@ pub async fn start(
         }
         Settings::Oidc(_) | Settings::Oauth(_) => {
             let n = random_token(24);
-            let (url, v) = super::oidc::authorization_url(
-                state,
-                env,
-                c,
-                &super::oidc::AuthorizeInput {
-                    state: &id,
-                    nonce: &n,
-                    redirect_uri: urls.redirect_uri.as_deref().unwrap_or_default(),
-                    login_hint: p.login_hint,
-                    extra_scopes: &p.provider_scopes,
-                },
-            )
-            .await?;
+            let provider = oidc::Provider {
+                connection_id: &c.connection.id,
+                connection_type: &c.connection.connection_type,
+                settings: &c.settings,
+                redirect_uri: urls.redirect_uri.as_deref().unwrap_or_default(),
+            };
+            let input = oidc::AuthorizeInput {
+                state: &id,
+                nonce: &n,
+                login_hint: p.login_hint,
+                extra_scopes: &p.provider_scopes,
+            };
+            let (url, v) = oidc::authorization_url(&state.sso, &provider, &input).await?;
             nonce = Some(n);
             verifier = Some(v);
             url
@@ -240,48 +193,12 @@ pub async fn start(
     Ok(url)
 }
 
-/// `uri` with `params` appended to its query.
-pub fn with_query(uri: &str, params: &[(&str, Option<&str>)]) -> String {
-    match url::Url::parse(uri) {
-        Ok(mut u) => {
-            {
-                let mut q = u.query_pairs_mut();
-                for (k, v) in params {
-                    if let Some(v) = v {
-                        q.append_pair(k, v);
-                    }
-                }
-            }
-            u.to_string()
-        }
-        Err(_) => uri.to_string(),
-    }
-}
-
 fn redirect(to: &str) -> Response {
     (
         StatusCode::FOUND,
         [(header::LOCATION, to), (header::CACHE_CONTROL, "no-store")],
     )
         .into_response()
-}
-
-/// A failed login: why, in the words the event and the redirect use.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// Machine-readable reason, e.g. `signature_invalid`.
-    pub code: &'static str,
-    /// Human-readable explanation.
-    pub message: String,
-}
-
-impl From<saml::SamlError> for Failure {
-    fn from(e: saml::SamlError) -> Self {
-        Self {
-            code: e.code,
-            message: e.message,
-        }
-    }
 }
 
 /// Where a finished login is bound: the pending request it answers (`None`: IdP-initiated),
