@@ -13,15 +13,15 @@
 //!   `target/pyyaml/` from the Python package registry on first use.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::LazyLock;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
+use crate::support::python::{ok_or_explain, pinned_venv, run, target_dir};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 const SPEC_URI: &str = "urn:keystead:openapi";
@@ -272,63 +272,9 @@ fn official_operations_are_in_the_vendored_workos_spec() {
 /// PyYAML version `scripts/gen-openapi.py` runs with in the regeneration check.
 const PYYAML: &str = "6.0.3";
 
-fn run(cmd: &mut Command) -> Output {
-    let shown = format!("{cmd:?}");
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {shown}: {e}"))
-}
-
-fn ok_or_explain(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}); the regeneration check needs python3 with venv and pip (Debian: \
-         python3-venv python3-pip) and the Python package registry once.\n--- stdout\n{}\n\
-         --- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The python of `target/pyyaml/venv`, with PyYAML [`PYYAML`] installed on first use.
-fn pyyaml_python() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("target dir")
-        .join("pyyaml");
-    std::fs::create_dir_all(&dir).expect("create target/pyyaml");
-    // Serialises installs between concurrent test runs sharing this target dir.
-    let lock = File::create(dir.join(".lock")).expect("lock file");
-    lock.lock().expect("lock target/pyyaml");
-    let venv = dir.join("venv");
-    let python = venv.join("bin").join("python");
-    let probe = format!("import sys, yaml; sys.exit(yaml.__version__ != '{PYYAML}')");
-    let installed = python.exists()
-        && run(Command::new(&python).args(["-c", &probe]))
-            .status
-            .success();
-    if !installed {
-        let _ = std::fs::remove_dir_all(&venv);
-        ok_or_explain(
-            &run(Command::new("python3").args(["-m", "venv"]).arg(&venv)),
-            "python3 -m venv",
-        );
-        ok_or_explain(
-            &run(Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                &format!("pyyaml=={PYYAML}"),
-            ])),
-            &format!("pip install pyyaml=={PYYAML}"),
-        );
-    }
-    drop(lock);
-    python
-}
+/// What the regeneration check needs when a step fails.
+const NEEDS: &str = "The regeneration check needs python3 with venv and pip (Debian: python3-venv \
+                     python3-pip) and the Python package registry once.";
 
 #[test]
 fn openapi_yaml_is_what_gen_openapi_writes() {
@@ -339,7 +285,11 @@ fn openapi_yaml_is_what_gen_openapi_writes() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = pyyaml_python();
+    let python = pinned_venv(
+        &target_dir("pyyaml"),
+        &format!("pyyaml=={PYYAML}"),
+        NEEDS,
+    );
     let out_dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gen-openapi-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).expect("create scratch dir");
@@ -351,6 +301,7 @@ fn openapi_yaml_is_what_gen_openapi_writes() {
             .arg("spec/workos/openapi.yaml")
             .arg(&generated)),
         "scripts/gen-openapi.py",
+        NEEDS,
     );
     let want = std::fs::read_to_string(&generated).expect("read the generated openapi.yaml");
     let _ = std::fs::remove_dir_all(&out_dir);

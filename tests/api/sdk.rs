@@ -13,11 +13,13 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
+
+use crate::support::python::{ok_or_explain, pinned_venv, run, target_dir};
 
 /// Exact versions of the official SDKs under test.
 const PYTHON_SDK: &str = "workos==10.7.0";
@@ -27,69 +29,18 @@ const NODE_SDK_VERSION: &str = "11.0.0";
 const API_KEY: &str = "sk_test_sdksmoke0123456789abcdefghij";
 const CLIENT_ID: &str = "client_01SDKSMOKE0000000000000000";
 
-/// `target/sdk`: the cache the SDKs are installed into.
-fn sdk_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("target dir")
-        .join("sdk")
-}
+/// What the SDK tests need when an install fails.
+const NEEDS: &str = "Are the package registries reachable? Set KEYSTEAD_SKIP_SDK_TESTS=1 to skip \
+                     the SDK smoke tests.";
 
-fn run(cmd: &mut Command) -> Output {
-    let shown = format!("{cmd:?}");
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {shown}: {e}"))
-}
-
-fn ok_or_explain(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}). Are the package registries reachable? Set \
-         KEYSTEAD_SKIP_SDK_TESTS=1 to skip the SDK smoke tests.\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Installs both SDKs unless the pinned versions are already there; returns
+/// Installs both SDKs into `target/sdk` unless the pinned versions are already there; returns
 /// (python interpreter of the venv, directory of the installed Node package).
 fn install_sdks() -> (PathBuf, PathBuf) {
-    let dir = sdk_dir();
-    std::fs::create_dir_all(&dir).expect("create target/sdk");
+    let dir = target_dir("sdk");
+    let python = pinned_venv(&dir, PYTHON_SDK, NEEDS);
     // Serialises installs between concurrent test runs sharing this target dir.
     let lock = File::create(dir.join(".lock")).expect("lock file");
     lock.lock().expect("lock target/sdk");
-
-    let venv = dir.join("venv");
-    let python = venv.join("bin").join("python");
-    let (name, version) = PYTHON_SDK.split_once("==").expect("pinned");
-    let probe = format!(
-        "import importlib.metadata as m, sys; sys.exit(m.version('{name}') != '{version}')"
-    );
-    let installed = python.exists()
-        && run(Command::new(&python).args(["-c", &probe]))
-            .status
-            .success();
-    if !installed {
-        let _ = std::fs::remove_dir_all(&venv);
-        ok_or_explain(
-            &run(Command::new("python3").args(["-m", "venv"]).arg(&venv)),
-            "python3 -m venv",
-        );
-        ok_or_explain(
-            &run(Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                PYTHON_SDK,
-            ])),
-            &format!("pip install {PYTHON_SDK}"),
-        );
-    }
 
     let prefix = dir.join("node");
     let package = prefix.join("node_modules/@workos-inc/node");
@@ -110,6 +61,7 @@ fn install_sdks() -> (PathBuf, PathBuf) {
                 .arg(&prefix)
                 .arg(NODE_SDK)),
             &format!("npm install {NODE_SDK}"),
+            NEEDS,
         );
     }
     drop(lock);

@@ -1,13 +1,14 @@
 //! Test support: one embedded PostgreSQL cluster per test binary (or the server at
 //! `DATABASE_URL`), a migrated template database, and a fresh database per test
 //! ([`database`]); the application over it ([`app`]); its background queues and the check that
-//! a test leaves none of their jobs behind ([`jobs`]); and the `KEYSTEAD_SKIP_*` switches
-//! ([`skip`]).
+//! a test leaves none of their jobs behind ([`jobs`]); pinned Python venvs ([`python`]); and the
+//! `KEYSTEAD_SKIP_*` switches ([`skip`]).
 
 mod app;
 mod concurrency;
 mod database;
 mod jobs;
+pub mod python;
 mod skip;
 
 pub use app::{TestApp, TestResponse};
