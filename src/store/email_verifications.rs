@@ -10,10 +10,9 @@ use sqlx::{FromRow, PgConnection};
 use super::email_outbox;
 use super::one_time_codes::{
     self, Candidate, CodeError, CodeKind, CodeState, CodeTable, MAX_ATTEMPTS, event_without,
-    expires_in, open_sealed,
+    open_sealed,
 };
 use crate::crypto::vault::Vault;
-use crate::crypto::{code_hash, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
@@ -63,6 +62,8 @@ struct Kind;
 
 impl CodeTable for Kind {
     const TABLE: &'static str = "email_verifications";
+    const SECRET: &'static str = "code";
+    const LIFETIME_MINUTES: i64 = LIFETIME_MINUTES;
     const COLUMNS: &'static str =
         "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
     type Row = Row;
@@ -96,21 +97,8 @@ pub async fn insert(
     email: &str,
 ) -> ApiResult<EmailVerification> {
     let id = EmailVerificationId::new();
-    let code = random_digits(6);
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into email_verifications (id, environment_id, user_id, email, code_hash, code_sealed, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {}",
-        Kind::COLUMNS
-    )))
-    .bind(&id)
-    .bind(env)
-    .bind(user_id)
-    .bind(email)
-    .bind(code_hash(&id, &code))
-    .bind(vault.seal(code.as_bytes())?)
-    .bind(expires_in(LIFETIME_MINUTES))
-    .fetch_one(&mut **tx)
-    .await?;
+    let (row, code) =
+        one_time_codes::insert_code::<Kind>(tx, vault, env, &id, user_id, email, None).await?;
     let verification = build(vault, row)?;
     let event = event_without(&verification, "code")?;
     events::record(tx, env, names::EMAIL_VERIFICATION_CREATED, &event, None).await?;

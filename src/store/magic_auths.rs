@@ -9,11 +9,9 @@ use sqlx::{FromRow, PgConnection};
 
 use super::email_outbox;
 use super::one_time_codes::{
-    self, Candidate, CodeError, CodeKind, CodeState, CodeTable, event_without, expires_in,
-    open_sealed,
+    self, Candidate, CodeError, CodeKind, CodeState, CodeTable, event_without, open_sealed,
 };
 use crate::crypto::vault::Vault;
-use crate::crypto::{code_hash, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
 use crate::error::ApiResult;
@@ -63,6 +61,8 @@ struct Kind;
 
 impl CodeTable for Kind {
     const TABLE: &'static str = "magic_auths";
+    const SECRET: &'static str = "code";
+    const LIFETIME_MINUTES: i64 = LIFETIME_MINUTES;
     const COLUMNS: &'static str =
         "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
     type Row = Row;
@@ -97,22 +97,9 @@ pub async fn insert(
     invitation_id: Option<&str>,
 ) -> ApiResult<MagicAuth> {
     let id = MagicAuthId::new();
-    let code = random_digits(6);
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into magic_auths (id, environment_id, user_id, email, code_hash, code_sealed, invitation_id, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {}",
-        Kind::COLUMNS
-    )))
-    .bind(&id)
-    .bind(env)
-    .bind(user_id)
-    .bind(email)
-    .bind(code_hash(&id, &code))
-    .bind(vault.seal(code.as_bytes())?)
-    .bind(invitation_id)
-    .bind(expires_in(LIFETIME_MINUTES))
-    .fetch_one(&mut **tx)
-    .await?;
+    let extra = Some(("invitation_id", invitation_id));
+    let (row, code) =
+        one_time_codes::insert_code::<Kind>(tx, vault, env, &id, user_id, email, extra).await?;
     let magic = build(vault, row)?;
     let event = event_without(&magic, "code")?;
     events::record(tx, env, names::MAGIC_AUTH_CREATED, &event, None).await?;

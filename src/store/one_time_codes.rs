@@ -1,7 +1,8 @@
 //! What checking a one-time code or token can end in, shared by Magic Auth codes, email
 //! verification codes, password reset tokens, email change codes and MFA challenges; and the
-//! SQL the code tables share ([`CodeTable`], [`CodeKind`]: find by id, redeem with attempts, expiry and single
-//! use), so each kind's file keeps only its payload, event and email.
+//! SQL the code tables share ([`CodeTable`], [`CodeKind`]: insert, find by id, redeem with
+//! attempts, expiry and single use), so each kind's file keeps only its payload, event and
+//! email.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -9,10 +10,10 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection};
 
 use crate::crypto::vault::Vault;
-use crate::crypto::{code_hash, ct_eq};
+use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, UserId};
 
 /// Wrong attempts a code survives; the next check answers [`CodeError::TooManyAttempts`].
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -58,12 +59,17 @@ pub fn expires_in(minutes: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// A table of one-time secrets (codes or tokens) sealed with the vault: `id`,
-/// `environment_id`, `user_id`, `email`, `expires_at`, `consumed_at`, plus the kind's own
-/// columns. Each kind's file names its table and row here and keeps only its specifics
-/// (payload, event, email).
+/// `environment_id`, `user_id`, `email`, `<secret>_hash`, `<secret>_sealed`, `expires_at`,
+/// `consumed_at`, plus the kind's own columns. Each kind's file names its table and row here
+/// and keeps only its specifics (payload, event, email).
 pub trait CodeTable {
     /// The table.
     const TABLE: &'static str;
+    /// What the secret is called in the column names: `code` (`code_hash`, `code_sealed`) or
+    /// `token`.
+    const SECRET: &'static str;
+    /// How long a new secret lives, in minutes.
+    const LIFETIME_MINUTES: i64;
     /// The columns [`find_row`] reads into [`CodeTable::Row`].
     const COLUMNS: &'static str;
     /// A row as [`find_row`] reads it.
@@ -76,6 +82,78 @@ pub trait CodeKind: CodeTable {
     /// The column whose live codes are spent together on success and share wrong attempts
     /// (`user_id` or `email`).
     const SCOPE: &'static str;
+}
+
+/// A new secret for [`insert`].
+#[derive(Debug)]
+pub struct NewSecret<'a> {
+    /// The row's id.
+    pub id: &'a str,
+    /// The user it is for (or the id a new user will get).
+    pub user_id: &'a UserId,
+    /// The address it is sent to.
+    pub email: &'a str,
+    /// The secret (sealed with the vault, so reads can return it).
+    pub secret: &'a str,
+    /// Its stored digest ([`code_hash`] for codes, SHA-256 for tokens found by digest).
+    pub digest: String,
+    /// One column of the kind's own and its value (`invitation_id`), if any.
+    pub extra: Option<(&'static str, Option<&'a str>)>,
+}
+
+/// Inserts a secret that expires after [`CodeTable::LIFETIME_MINUTES`]; returns its row.
+pub async fn insert<K: CodeTable>(
+    tx: &mut Tx,
+    vault: &Vault,
+    env: &EnvironmentId,
+    new: NewSecret<'_>,
+) -> ApiResult<K::Row> {
+    let (table, secret, columns) = (K::TABLE, K::SECRET, K::COLUMNS);
+    let (extra_column, extra_param) = match new.extra {
+        Some((column, _)) => (format!(", {column}"), ", $8"),
+        None => (String::new(), ""),
+    };
+    let sql = format!(
+        "insert into {table} (id, environment_id, user_id, email, {secret}_hash, {secret}_sealed,
+           expires_at{extra_column})
+         values ($1, $2, $3, $4, $5, $6, $7{extra_param}) returning {columns}"
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(new.id)
+        .bind(env)
+        .bind(new.user_id)
+        .bind(new.email)
+        .bind(new.digest)
+        .bind(vault.seal(new.secret.as_bytes())?)
+        .bind(expires_in(K::LIFETIME_MINUTES));
+    if let Some((_, value)) = new.extra {
+        query = query.bind(value);
+    }
+    Ok(query.fetch_one(&mut **tx).await?)
+}
+
+/// Inserts a new six-digit code of kind `K` ([`insert`], digest [`code_hash`]); returns its row
+/// and the code.
+pub async fn insert_code<K: CodeKind>(
+    tx: &mut Tx,
+    vault: &Vault,
+    env: &EnvironmentId,
+    id: &str,
+    user_id: &UserId,
+    email: &str,
+    extra: Option<(&'static str, Option<&str>)>,
+) -> ApiResult<(K::Row, String)> {
+    let code = random_digits(6);
+    let new = NewSecret {
+        id,
+        user_id,
+        email,
+        secret: &code,
+        digest: code_hash(id, &code),
+        extra,
+    };
+    let row = insert::<K>(tx, vault, env, new).await?;
+    Ok((row, code))
 }
 
 /// One row of the table by id.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
 use super::email_outbox;
-use super::one_time_codes::{self, CodeError, CodeTable, expires_in, open_sealed};
+use super::one_time_codes::{self, CodeError, CodeTable, NewSecret, open_sealed};
 use crate::crypto::vault::Vault;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
@@ -73,6 +73,8 @@ struct Kind;
 
 impl CodeTable for Kind {
     const TABLE: &'static str = "password_resets";
+    const SECRET: &'static str = "token";
+    const LIFETIME_MINUTES: i64 = LIFETIME_MINUTES;
     const COLUMNS: &'static str = COLUMNS;
     type Row = Row;
 }
@@ -136,19 +138,15 @@ pub async fn insert_with_link(
     link: impl FnOnce(&PasswordReset) -> String,
 ) -> ApiResult<PasswordReset> {
     let token = random_token(24);
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into password_resets (id, environment_id, user_id, email, token_hash, token_sealed, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
-    )))
-    .bind(PasswordResetId::new())
-    .bind(env)
-    .bind(user_id)
-    .bind(email)
-    .bind(sha256_hex(&token))
-    .bind(vault.seal(token.as_bytes())?)
-    .bind(expires_in(LIFETIME_MINUTES))
-    .fetch_one(&mut **tx)
-    .await?;
+    let new = NewSecret {
+        id: &PasswordResetId::new(),
+        user_id,
+        email,
+        secret: &token,
+        digest: sha256_hex(&token),
+        extra: None,
+    };
+    let row = one_time_codes::insert::<Kind>(tx, vault, env, new).await?;
     let reset = build(vault, public_url, row)?;
     record(tx, env, names::PASSWORD_RESET_CREATED, &reset).await?;
     let url = link(&reset);

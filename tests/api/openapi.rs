@@ -285,11 +285,7 @@ fn openapi_yaml_is_what_gen_openapi_writes() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = pinned_venv(
-        &target_dir("pyyaml"),
-        &format!("pyyaml=={PYYAML}"),
-        NEEDS,
-    );
+    let python = pinned_venv(&target_dir("pyyaml"), &format!("pyyaml=={PYYAML}"), NEEDS);
     let out_dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gen-openapi-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).expect("create scratch dir");
