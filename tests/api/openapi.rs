@@ -21,7 +21,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-use crate::support::python::{ok_or_explain, pinned_venv, run, target_dir};
+use crate::support::command::{ok_or_explain, run, target_dir};
+use crate::support::python::pinned_venv;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 const SPEC_URI: &str = "urn:keystead:openapi";

@@ -19,11 +19,13 @@ use std::time::{Duration, Instant};
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::support::python::{ok_or_explain, pinned_venv, run, target_dir};
+use crate::support::command::target_dir;
+use crate::support::node::pinned_npm_package;
+use crate::support::python::pinned_venv;
 
 /// Exact versions of the official SDKs under test.
 const PYTHON_SDK: &str = "workos==10.7.0";
-const NODE_SDK: &str = "@workos-inc/node@11.0.0";
+const NODE_SDK: &str = "@workos-inc/node";
 const NODE_SDK_VERSION: &str = "11.0.0";
 
 const API_KEY: &str = "sk_test_sdksmoke0123456789abcdefghij";
@@ -38,33 +40,7 @@ const NEEDS: &str = "Are the package registries reachable? Set KEYSTEAD_SKIP_SDK
 fn install_sdks() -> (PathBuf, PathBuf) {
     let dir = target_dir("sdk");
     let python = pinned_venv(&dir, PYTHON_SDK, NEEDS);
-    // Serialises installs between concurrent test runs sharing this target dir.
-    let lock = File::create(dir.join(".lock")).expect("lock file");
-    lock.lock().expect("lock target/sdk");
-
-    let prefix = dir.join("node");
-    let package = prefix.join("node_modules/@workos-inc/node");
-    let installed = std::fs::read_to_string(package.join("package.json"))
-        .ok()
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-        .is_some_and(|p| p["version"] == NODE_SDK_VERSION);
-    if !installed {
-        ok_or_explain(
-            &run(Command::new("npm")
-                .args([
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--loglevel=error",
-                    "--prefix",
-                ])
-                .arg(&prefix)
-                .arg(NODE_SDK)),
-            &format!("npm install {NODE_SDK}"),
-            NEEDS,
-        );
-    }
-    drop(lock);
+    let package = pinned_npm_package(&dir, NODE_SDK, NODE_SDK_VERSION, NEEDS);
     (python, package)
 }
 

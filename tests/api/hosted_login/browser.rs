@@ -14,7 +14,6 @@
 //! `KEYSTEAD_CHROMIUM` overrides the browser path.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -29,50 +28,21 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{PASSWORD, Site, totp_now};
+use crate::support::command::target_dir;
+use crate::support::node::pinned_npm_package;
 
 /// Exact Playwright version driving the browser.
-const PLAYWRIGHT: &str = "playwright-core@1.65.1";
 const PLAYWRIGHT_VERSION: &str = "1.65.1";
 
 /// `target/browser/node/node_modules/playwright-core`, installed once per target dir.
 fn install_playwright() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("target dir")
-        .join("browser");
-    std::fs::create_dir_all(&dir).expect("create target/browser");
-    let lock = File::create(dir.join(".lock")).expect("lock file");
-    lock.lock().expect("lock target/browser");
-    let prefix = dir.join("node");
-    let package = prefix.join("node_modules/playwright-core");
-    let installed = std::fs::read_to_string(package.join("package.json"))
-        .ok()
-        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        .is_some_and(|p| p["version"] == PLAYWRIGHT_VERSION);
-    if !installed {
-        let out = std::process::Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(&prefix)
-            .arg(PLAYWRIGHT)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run npm");
-        assert!(
-            out.status.success(),
-            "npm install {PLAYWRIGHT} failed. Is the npm registry reachable? Set \
-             KEYSTEAD_SKIP_BROWSER_TESTS=1 to skip the browser test.\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    drop(lock);
-    package
+    pinned_npm_package(
+        &target_dir("browser"),
+        "playwright-core",
+        PLAYWRIGHT_VERSION,
+        "Is the npm registry reachable? Set KEYSTEAD_SKIP_BROWSER_TESTS=1 to skip the browser \
+         test.",
+    )
 }
 
 /// What the callback saw: state, first exchange status and body, replay status.
