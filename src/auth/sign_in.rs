@@ -246,15 +246,7 @@ pub async fn limit_sends(
     env: &EnvironmentId,
     email: &EmailAddress,
 ) -> ApiResult<()> {
-    let decision = state
-        .limiter
-        .check(Class::Sends, &format!("{env}:{email}"))
-        .await;
-    if decision.allowed {
-        Ok(())
-    } else {
-        Err(decision.error())
-    }
+    limit_email(state, Class::Sends, env, email).await
 }
 
 /// The `authenticate_email` rate limit for one-time-code grants keyed by email.
@@ -263,10 +255,17 @@ pub async fn limit_attempts(
     env: &EnvironmentId,
     email: &EmailAddress,
 ) -> ApiResult<()> {
-    let decision = state
-        .limiter
-        .check(Class::AuthenticateEmail, &format!("{env}:{email}"))
-        .await;
+    limit_email(state, Class::AuthenticateEmail, env, email).await
+}
+
+/// Counts one request of `class` for `email` in `env`. Errors: 429 `rate_limit_exceeded`.
+async fn limit_email(
+    state: &AppState,
+    class: Class,
+    env: &EnvironmentId,
+    email: &EmailAddress,
+) -> ApiResult<()> {
+    let decision = state.limiter.check(class, &format!("{env}:{email}")).await;
     if decision.allowed {
         Ok(())
     } else {

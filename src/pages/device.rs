@@ -25,12 +25,14 @@ use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::Cookie;
 use serde::Deserialize;
 
 use super::browser::Browser;
 use super::error::PageError;
-use super::flow_cookie::{FLOW_TTL, current_flow, expired_flow_cookie, flow_cookie, posted_flow};
+use super::flow_cookie::{
+    FLOW_TTL, current_flow, expired_flow_cookie, flow_cookie, page_cookie, posted_flow,
+};
 use super::form::{read_form, see_other};
 use super::steps::{Next, go, next_step};
 use super::views::{self, Chrome, DeviceCode, DeviceConfirm, Message};
@@ -75,12 +77,7 @@ fn code_csrf(cookie_value: &str) -> String {
 }
 
 fn device_cookie(state: &AppState, value: String) -> Cookie<'static> {
-    Cookie::build((DEVICE_COOKIE, value))
-        .path("/device")
-        .http_only(true)
-        .secure(!state.settings.public_url.starts_with("http://"))
-        .same_site(SameSite::Lax)
-        .build()
+    page_cookie(state, DEVICE_COOKIE, value, "/device")
 }
 
 fn code_view(csrf: String, user_code: &str, error: Option<String>) -> DeviceCode {

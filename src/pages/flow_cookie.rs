@@ -17,15 +17,26 @@ const FLOW_COOKIE: &str = "keystead_authkit";
 /// How long a flow (and its cookie) lasts.
 pub(super) const FLOW_TTL: Duration = Duration::from_secs(3600);
 
-/// The flow cookie carrying `token`: a session cookie (the flow itself expires after
-/// [`FLOW_TTL`] in the database).
-pub(super) fn flow_cookie(state: &AppState, token: String) -> Cookie<'static> {
-    Cookie::build((FLOW_COOKIE, token))
-        .path("/")
+/// A session cookie of the hosted pages under `path`: `HttpOnly`, `SameSite=Lax`, and `Secure`
+/// unless the public URL is `http://`.
+pub(super) fn page_cookie(
+    state: &AppState,
+    name: &'static str,
+    value: String,
+    path: &'static str,
+) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path(path)
         .http_only(true)
         .secure(!state.settings.public_url.starts_with("http://"))
         .same_site(SameSite::Lax)
         .build()
+}
+
+/// The flow cookie carrying `token`: a session cookie (the flow itself expires after
+/// [`FLOW_TTL`] in the database).
+pub(super) fn flow_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    page_cookie(state, FLOW_COOKIE, token, "/")
 }
 
 /// The removal of the flow cookie.

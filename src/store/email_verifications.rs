@@ -3,14 +3,12 @@
 //! 24 hours and work once; stored as salted digests and sealed with the vault (`GET
 //! /user_management/email_verification/{id}` returns the code).
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
 use super::email_outbox;
 use super::one_time_codes::{
-    self, Candidate, CodeError, CodeKind, CodeState, CodeTable, MAX_ATTEMPTS, event_without,
-    open_sealed,
+    self, CODE_COLUMNS, Candidate, CodeError, CodeKind, CodeRow, CodeState, CodeTable,
+    MAX_ATTEMPTS, SentCode, event_without,
 };
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
@@ -22,40 +20,8 @@ use crate::store::events::{self, names};
 /// Lifetime of a code, in minutes (24 hours).
 pub const LIFETIME_MINUTES: i64 = 24 * 60;
 
-/// An email verification as the API returns it.
-#[derive(Debug, Clone, Serialize)]
-pub struct EmailVerification {
-    /// Always `"email_verification"`.
-    pub object: &'static str,
-    /// `email_verification_…`
-    pub id: EmailVerificationId,
-    /// The user.
-    pub user_id: UserId,
-    /// The address being verified.
-    pub email: String,
-    /// When the code stops working.
-    #[serde(with = "crate::timestamp")]
-    pub expires_at: DateTime<Utc>,
-    /// Creation time.
-    #[serde(with = "crate::timestamp")]
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    #[serde(with = "crate::timestamp")]
-    pub updated_at: DateTime<Utc>,
-    /// The six-digit code.
-    pub code: String,
-}
-
-#[derive(Debug, FromRow)]
-struct Row {
-    id: EmailVerificationId,
-    user_id: UserId,
-    email: String,
-    code_sealed: Vec<u8>,
-    expires_at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
+/// An email verification as the API returns it (`EmailVerification`).
+pub type EmailVerification = SentCode<EmailVerificationId>;
 
 /// The `email_verifications` table, scoped by user.
 struct Kind;
@@ -64,27 +30,12 @@ impl CodeTable for Kind {
     const TABLE: &'static str = "email_verifications";
     const SECRET: &'static str = "code";
     const LIFETIME_MINUTES: i64 = LIFETIME_MINUTES;
-    const COLUMNS: &'static str =
-        "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
-    type Row = Row;
+    const COLUMNS: &'static str = CODE_COLUMNS;
+    type Row = CodeRow<EmailVerificationId>;
 }
 
 impl CodeKind for Kind {
     const SCOPE: &'static str = "user_id";
-}
-
-fn build(vault: &Vault, r: Row) -> ApiResult<EmailVerification> {
-    let code = open_sealed(vault, &r.code_sealed)?;
-    Ok(EmailVerification {
-        object: "email_verification",
-        id: r.id,
-        user_id: r.user_id,
-        email: r.email,
-        expires_at: r.expires_at,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        code,
-    })
 }
 
 /// Creates a code for the user's `email`, records `email_verification.created` and queues the
@@ -99,7 +50,7 @@ pub async fn insert(
     let id = EmailVerificationId::new();
     let (row, code) =
         one_time_codes::insert_code::<Kind>(tx, vault, env, &id, user_id, email, None).await?;
-    let verification = build(vault, row)?;
+    let verification = row.open(vault, "email_verification")?;
     let event = event_without(&verification, "code")?;
     events::record(tx, env, names::EMAIL_VERIFICATION_CREATED, &event, None).await?;
     email_outbox::enqueue(tx, env, email, &Email::EmailVerification { code }).await?;
@@ -114,7 +65,7 @@ pub async fn find(
     id: &EmailVerificationId,
 ) -> ApiResult<Option<EmailVerification>> {
     let row = one_time_codes::find_row::<Kind>(conn, env, id).await?;
-    row.map(|r| build(vault, r)).transpose()
+    row.map(|r| r.open(vault, "email_verification")).transpose()
 }
 
 /// Whether the user has a live code for `email` (unspent, unexpired, attempts left), so a step

@@ -3,13 +3,12 @@
 //! work once; they are stored as salted digests and sealed with the vault (`GET
 //! /user_management/magic_auth/{id}` returns the code).
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
 use super::email_outbox;
 use super::one_time_codes::{
-    self, Candidate, CodeError, CodeKind, CodeState, CodeTable, event_without, open_sealed,
+    self, CODE_COLUMNS, Candidate, CodeError, CodeKind, CodeRow, CodeState, CodeTable, SentCode,
+    event_without,
 };
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
@@ -21,40 +20,8 @@ use crate::store::events::{self, names};
 /// Lifetime of a code, in minutes.
 pub const LIFETIME_MINUTES: i64 = 10;
 
-/// A Magic Auth code as the API returns it.
-#[derive(Debug, Clone, Serialize)]
-pub struct MagicAuth {
-    /// Always `"magic_auth"`.
-    pub object: &'static str,
-    /// `magic_auth_…`
-    pub id: MagicAuthId,
-    /// The user, or the id the user gets when this code signs them up.
-    pub user_id: UserId,
-    /// The email the code was sent to.
-    pub email: String,
-    /// When the code stops working.
-    #[serde(with = "crate::timestamp")]
-    pub expires_at: DateTime<Utc>,
-    /// Creation time.
-    #[serde(with = "crate::timestamp")]
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    #[serde(with = "crate::timestamp")]
-    pub updated_at: DateTime<Utc>,
-    /// The six-digit code.
-    pub code: String,
-}
-
-#[derive(Debug, FromRow)]
-struct Row {
-    id: MagicAuthId,
-    user_id: UserId,
-    email: String,
-    code_sealed: Vec<u8>,
-    expires_at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
+/// A Magic Auth code as the API returns it (`MagicAuth`).
+pub type MagicAuth = SentCode<MagicAuthId>;
 
 /// The `magic_auths` table, scoped by email.
 struct Kind;
@@ -63,27 +30,12 @@ impl CodeTable for Kind {
     const TABLE: &'static str = "magic_auths";
     const SECRET: &'static str = "code";
     const LIFETIME_MINUTES: i64 = LIFETIME_MINUTES;
-    const COLUMNS: &'static str =
-        "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
-    type Row = Row;
+    const COLUMNS: &'static str = CODE_COLUMNS;
+    type Row = CodeRow<MagicAuthId>;
 }
 
 impl CodeKind for Kind {
     const SCOPE: &'static str = "email";
-}
-
-fn build(vault: &Vault, r: Row) -> ApiResult<MagicAuth> {
-    let code = open_sealed(vault, &r.code_sealed)?;
-    Ok(MagicAuth {
-        object: "magic_auth",
-        id: r.id,
-        user_id: r.user_id,
-        email: r.email,
-        expires_at: r.expires_at,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        code,
-    })
 }
 
 /// Creates a code for `email` (lowercased) and `user_id`, records `magic_auth.created` and queues
@@ -100,7 +52,7 @@ pub async fn insert(
     let extra = Some(("invitation_id", invitation_id));
     let (row, code) =
         one_time_codes::insert_code::<Kind>(tx, vault, env, &id, user_id, email, extra).await?;
-    let magic = build(vault, row)?;
+    let magic = row.open(vault, "magic_auth")?;
     let event = event_without(&magic, "code")?;
     events::record(tx, env, names::MAGIC_AUTH_CREATED, &event, None).await?;
     email_outbox::enqueue(tx, env, email, &Email::MagicAuth { code }).await?;
@@ -115,7 +67,7 @@ pub async fn find(
     id: &MagicAuthId,
 ) -> ApiResult<Option<MagicAuth>> {
     let row = one_time_codes::find_row::<Kind>(conn, env, id).await?;
-    row.map(|r| build(vault, r)).transpose()
+    row.map(|r| r.open(vault, "magic_auth")).transpose()
 }
 
 /// The user id reserved by an earlier live code for an email that has no user yet, so repeated

@@ -4,6 +4,7 @@
 //! attempts, expiry and single use), so each kind's file keeps only its payload, event and
 //! email.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
@@ -82,6 +83,63 @@ pub trait CodeKind: CodeTable {
     /// The column whose live codes are spent together on success and share wrong attempts
     /// (`user_id` or `email`).
     const SCOPE: &'static str;
+}
+
+/// A six-digit code as the API returns it (`MagicAuth`, `EmailVerification`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SentCode<Id> {
+    /// `"magic_auth"` or `"email_verification"`.
+    pub object: &'static str,
+    /// The code's id.
+    pub id: Id,
+    /// The user (for a Magic Auth code, maybe the id the user gets when it signs them up).
+    pub user_id: UserId,
+    /// The address the code was sent to.
+    pub email: String,
+    /// When the code stops working.
+    #[serde(with = "crate::timestamp")]
+    pub expires_at: DateTime<Utc>,
+    /// Creation time.
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(with = "crate::timestamp")]
+    pub updated_at: DateTime<Utc>,
+    /// The six-digit code.
+    pub code: String,
+}
+
+/// A stored six-digit code as [`insert_code`] and [`find_row`] read it ([`CODE_COLUMNS`]).
+#[derive(Debug, FromRow)]
+pub struct CodeRow<Id> {
+    id: Id,
+    user_id: UserId,
+    email: String,
+    code_sealed: Vec<u8>,
+    expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The columns of [`CodeRow`].
+pub const CODE_COLUMNS: &str =
+    "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
+
+impl<Id> CodeRow<Id> {
+    /// The code as the API returns it (`object` names its kind), its code opened with `vault`.
+    pub fn open(self, vault: &Vault, object: &'static str) -> ApiResult<SentCode<Id>> {
+        let code = open_sealed(vault, &self.code_sealed)?;
+        Ok(SentCode {
+            object,
+            id: self.id,
+            user_id: self.user_id,
+            email: self.email,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            code,
+        })
+    }
 }
 
 /// A new secret for [`insert`].
