@@ -20,7 +20,7 @@ use crate::email::Email;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
-use crate::ids::{InvitationId, OrganizationId, UserId};
+use crate::ids::{IdFilter, InvitationId, OrganizationId, UserId};
 use crate::state::AppState;
 use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
@@ -222,7 +222,7 @@ async fn list_invitations(
 ) -> ApiResult<Json<List<Invitation>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
     let filter = InvitationFilter {
-        organization_id: q.get("organization_id").map(String::from),
+        organization_id: q.get("organization_id").map(IdFilter::parse),
         email: q.get("email").map(String::from),
     };
     let mut conn = state.db.acquire().await?;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::api::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
-use crate::ids::UserId;
+use crate::ids::{IdFilter, UserId};
 use crate::password::{self, HashType};
 use crate::state::AppState;
 use crate::store::metadata::MetadataChange;
@@ -154,7 +154,7 @@ async fn list_users(
         organization_id: q
             .get("organization_id")
             .or_else(|| q.get("organization"))
-            .map(String::from),
+            .map(IdFilter::parse),
     };
     let mut conn = state.db.acquire().await?;
     let rows = users::list(&mut conn, &ctx.environment_id, &filter, &params).await?;

@@ -310,7 +310,7 @@ pub async fn finish(
             env,
             NewCode {
                 user_id: &user_id,
-                organization_id: session_org.as_deref(),
+                organization_id: session_org.as_ref(),
                 auth_method: "sso",
                 redirect_uri: &r.redirect_uri,
                 code_challenge: r.code_challenge.as_deref(),
@@ -359,18 +359,18 @@ async fn join_organization(
     env: &EnvironmentId,
     user_id: &UserId,
     org: &str,
-) -> ApiResult<Option<String>> {
-    let Ok(organization_id) = org.parse::<OrganizationId>() else {
+) -> ApiResult<Option<OrganizationId>> {
+    let Some(organization_id) = OrganizationId::parse_lenient(org) else {
         return Ok(None);
     };
     match organization_memberships::find_for(tx, env, user_id, &organization_id).await? {
-        Some(m) if m.status == "active" => Ok(Some(org.to_string())),
+        Some(m) if m.status == "active" => Ok(Some(organization_id)),
         Some(_) => Ok(None),
         None => {
             let role = [roles::DEFAULT_ROLE.to_string()];
             organization_memberships::insert(tx, env, user_id, &organization_id, &role, "active")
                 .await?;
-            Ok(Some(org.to_string()))
+            Ok(Some(organization_id))
         }
     }
 }
