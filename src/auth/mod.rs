@@ -18,6 +18,7 @@
 //! - [`tokens`]: access-token issuance (RS256 JWT) and refresh-token rotation.
 //! - [`claims`]: the access-token claims builder, a list of contributors.
 //! - [`hooks`]: the pre-attempt and post-success hooks.
+//! - [`users`]: the user an email names, found or created (SSO, invitation acceptance).
 //! - [`sso`]: the SSO login flow (connection selection, start, finish with a profile and a
 //!   code, failure), run by `/sso/authorize`, `/user_management/authorize` and the IdP callbacks.
 //!
@@ -34,8 +35,8 @@ pub mod password;
 pub mod session;
 pub mod sign_in;
 pub mod sso;
-
 pub mod tokens;
+pub mod users;
 
 pub use crate::state::extensions::Extensions;
 
@@ -45,7 +46,7 @@ use crate::error::{ApiError, ApiResult};
 /// spaces) and lowercases it; shared by the User Management API and the hosted pages.
 /// Errors: 400 `invalid_email`.
 pub fn normalize_email(email: &str) -> ApiResult<String> {
-    let e = email.trim().to_lowercase();
+    let e = canonical_email(email);
     let valid = match e.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -65,4 +66,10 @@ pub fn normalize_email(email: &str) -> ApiResult<String> {
             format!("'{email}' is not a valid email address."),
         ))
     }
+}
+
+/// The form an email is stored and looked up in: trimmed and lowercased (no validation; see
+/// [`normalize_email`] for input from a person).
+pub fn canonical_email(email: &str) -> String {
+    email.trim().to_lowercase()
 }

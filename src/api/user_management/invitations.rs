@@ -280,16 +280,11 @@ async fn accept_invitation(
             Some("invite_not_pending"),
         ));
     }
-    let user = match users::find_by_email(&mut tx, env, &invitation.email).await? {
-        Some(u) => u,
-        None => {
-            let new = NewUser {
-                email: invitation.email.clone(),
-                ..Default::default()
-            };
-            users::insert(&mut tx, env, new).await?
-        }
+    let new = NewUser {
+        email: invitation.email.clone(),
+        ..Default::default()
     };
+    let user = auth::users::find_or_create(&mut tx, env, new).await?;
     let accepted =
         auth::invitations::accept_locked(&state, &mut tx, env, &invitation, &user).await?;
     tx.commit().await?;
