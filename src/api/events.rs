@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Env, ListParams, Order, QueryMap};
+use crate::ids::IdFilter;
 use crate::state::AppState;
 use crate::store::events::{self, Event, EventFilter};
 use crate::timestamp;
@@ -64,7 +65,7 @@ async fn list_events(
         events: q.list("events"),
         range_start: parse_time(&q, "range_start")?,
         range_end: parse_time(&q, "range_end")?,
-        organization_id: q.get("organization_id").map(String::from),
+        organization_id: q.get("organization_id").map(IdFilter::parse),
     };
     let mut conn = state.db.acquire().await?;
     let rows = events::list(&mut conn, &ctx.environment_id, &filter, &params).await?;

@@ -5,7 +5,7 @@
 //! Extension (`x-keystead-extension`): `GET /webhook_endpoints/{id}/deliveries` lists the
 //! endpoint's deliveries with every attempt (status code, error, duration), newest first.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::http::{AppJson, Env, List, ListParams, Order, QueryMap};
+use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
+use crate::ids::WebhookEndpointId;
 use crate::state::AppState;
 use crate::store::events::EventName;
 use crate::store::webhook_deliveries::{self as deliveries, Delivery};
@@ -36,9 +37,10 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// 404 `{"code": "entity_not_found", "message": …}`: the coded 404 the spec gives webhooks.
-fn endpoint_not_found(id: impl Into<String>) -> ApiError {
-    ApiError::not_found_with_code("entity_not_found", "Webhook Endpoint", id)
+/// 404 `{"code": "entity_not_found", "message": …}`: the coded 404 the spec gives webhooks
+/// ([`WebhookEndpointId`]'s `NOT_FOUND_CODE`, which [`IdPath`] answers for a malformed id).
+fn endpoint_not_found(id: &WebhookEndpointId) -> ApiError {
+    ApiError::not_found_id::<WebhookEndpointId>(id.as_str())
 }
 
 type Result<T> = crate::error::ApiResult<T>;
@@ -146,7 +148,7 @@ async fn create_webhook_endpoint(
 async fn update_webhook_endpoint(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookEndpointId>,
     AppJson(body): AppJson<UpdateWebhookEndpoint>,
 ) -> Result<Json<WebhookEndpoint>> {
     let up = EndpointUpdate {
@@ -171,7 +173,7 @@ async fn update_webhook_endpoint(
     let mut tx = state.db.begin().await?;
     let e = endpoints::update(&mut tx, &state.vault, &ctx.environment_id, &id, &up)
         .await?
-        .ok_or_else(|| endpoint_not_found(id.clone()))?;
+        .ok_or_else(|| endpoint_not_found(&id))?;
     tx.commit().await?;
     Ok(Json(e))
 }
@@ -180,11 +182,11 @@ async fn update_webhook_endpoint(
 async fn delete_webhook_endpoint(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookEndpointId>,
 ) -> Result<StatusCode> {
     let mut tx = state.db.begin().await?;
     if !endpoints::delete(&mut tx, &ctx.environment_id, &id).await? {
-        return Err(endpoint_not_found(id));
+        return Err(endpoint_not_found(&id));
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -195,7 +197,7 @@ async fn delete_webhook_endpoint(
 async fn list_webhook_deliveries(
     State(state): State<AppState>,
     Env(ctx): Env,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookEndpointId>,
     q: QueryMap,
 ) -> Result<Json<List<Delivery>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
@@ -203,7 +205,7 @@ async fn list_webhook_deliveries(
     let mut conn = state.db.acquire().await?;
     endpoints::find(&mut conn, &state.vault, env, &id)
         .await?
-        .ok_or_else(|| endpoint_not_found(id.clone()))?;
+        .ok_or_else(|| endpoint_not_found(&id))?;
     let rows = deliveries::list(&mut conn, env, &id, &params).await?;
     Ok(Json(params.page(rows, |d| &d.event_id)))
 }

@@ -10,11 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
-use super::page::ListParams;
+use super::page::{ListParams, push_id_filter};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, EventId, IdFilter, OrganizationId};
 
 pub mod registry;
 
@@ -27,7 +26,7 @@ pub struct Event {
     #[sqlx(skip)]
     pub object: &'static str,
     /// `event_…`
-    pub id: String,
+    pub id: EventId,
     /// The event name, e.g. `organization.created`.
     pub event: String,
     /// The payload, shaped per event.
@@ -52,7 +51,7 @@ pub async fn record(
     sqlx::query(
         "insert into events (id, environment_id, event, data, organization_id) values ($1, $2, $3, $4, $5)",
     )
-    .bind(new_id(prefix::EVENT))
+    .bind(EventId::new())
     .bind(env)
     .bind(event.as_str())
     .bind(data)
@@ -72,7 +71,7 @@ pub struct EventFilter {
     /// Only events created before this instant.
     pub range_end: Option<DateTime<Utc>>,
     /// Only events of this organization.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<IdFilter<OrganizationId>>,
 }
 
 /// One page of events, newest or oldest first per `params`; `limit + 1` rows for the envelope.
@@ -96,9 +95,7 @@ pub async fn list(
     if let Some(t) = filter.range_end {
         qb.push(" and created_at < ").push_bind(t);
     }
-    if let Some(org) = &filter.organization_id {
-        qb.push(" and organization_id = ").push_bind(org.clone());
-    }
+    push_id_filter(&mut qb, "organization_id", filter.organization_id.as_ref());
     params.push_keyset(&mut qb, "id");
     let mut rows: Vec<Event> = qb.build_query_as().fetch_all(&mut *conn).await?;
     for e in &mut rows {

@@ -9,8 +9,7 @@ use sqlx::{FromRow, PgConnection};
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, RoleId};
 use crate::store::events::{self, names};
 
 /// The role a membership gets when none is named.
@@ -23,7 +22,7 @@ pub struct Role {
     #[sqlx(skip)]
     pub object: &'static str,
     /// `role_…`
-    pub id: String,
+    pub id: RoleId,
     /// Unique (per environment) slug, e.g. `admin`.
     pub slug: String,
     /// Display name.
@@ -87,7 +86,7 @@ pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: NewRole) -> ApiResult
         "insert into roles (id, environment_id, slug, name, description, resource_type_slug)
          values ($1, $2, $3, $4, $5, $6) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::ROLE))
+    .bind(RoleId::new())
     .bind(env)
     .bind(&new.slug)
     .bind(&new.name)

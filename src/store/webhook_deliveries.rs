@@ -16,7 +16,7 @@ use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use super::page::ListParams;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, EventId, WebhookEndpointId};
 
 /// A claimed delivery with everything needed to send it.
 #[derive(Debug, Clone, FromRow)]
@@ -28,13 +28,13 @@ pub struct Claimed {
     /// The environment.
     pub environment_id: EnvironmentId,
     /// The endpoint.
-    pub endpoint_id: String,
+    pub endpoint_id: WebhookEndpointId,
     /// Where to POST.
     pub endpoint_url: String,
     /// The vault-sealed signing secret.
     pub secret_enc: Vec<u8>,
     /// The event id.
-    pub event_id: String,
+    pub event_id: EventId,
     /// The event name.
     pub event: String,
     /// The event payload.
@@ -155,7 +155,7 @@ pub struct Delivery {
     #[sqlx(skip)]
     pub object: &'static str,
     /// The event delivered (also the pagination cursor).
-    pub event_id: String,
+    pub event_id: EventId,
     /// The event name.
     pub event: String,
     /// `pending`, `succeeded`, `failed` (attempts exhausted) or `skipped` (endpoint disabled).
@@ -182,7 +182,7 @@ pub struct Delivery {
 pub async fn list(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     params: &ListParams,
 ) -> ApiResult<Vec<Delivery>> {
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
@@ -193,7 +193,7 @@ pub async fn list(
     );
     qb.push_bind(env.to_string())
         .push(" and d.endpoint_id = ")
-        .push_bind(endpoint_id.to_string());
+        .push_bind(endpoint_id.clone());
     params.push_keyset(&mut qb, "d.event_id");
     let mut rows: Vec<Delivery> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();

@@ -12,8 +12,7 @@ use super::page::ListParams;
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, WebhookEndpointId};
 
 /// A webhook endpoint as the API returns it.
 #[derive(Debug, Clone, Serialize)]
@@ -21,7 +20,7 @@ pub struct WebhookEndpoint {
     /// Always `"webhook_endpoint"`.
     pub object: &'static str,
     /// `we_…`
-    pub id: String,
+    pub id: WebhookEndpointId,
     /// Where events are POSTed.
     pub endpoint_url: String,
     /// The `whsec_…` signing secret.
@@ -40,7 +39,7 @@ pub struct WebhookEndpoint {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
+    id: WebhookEndpointId,
     endpoint_url: String,
     secret_enc: Vec<u8>,
     status: String,
@@ -89,7 +88,7 @@ pub async fn insert(
         "insert into webhook_endpoints (id, environment_id, endpoint_url, secret_enc, events)
          values ($1, $2, $3, $4, $5) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::WEBHOOK_ENDPOINT))
+    .bind(WebhookEndpointId::new())
     .bind(env)
     .bind(endpoint_url)
     .bind(vault.seal(secret.as_bytes())?)
@@ -121,7 +120,7 @@ pub async fn find(
     conn: &mut PgConnection,
     vault: &Vault,
     env: &EnvironmentId,
-    id: &str,
+    id: &WebhookEndpointId,
 ) -> ApiResult<Option<WebhookEndpoint>> {
     let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from webhook_endpoints where environment_id = $1 and id = $2"
@@ -150,7 +149,7 @@ pub async fn update(
     tx: &mut Tx,
     vault: &Vault,
     env: &EnvironmentId,
-    id: &str,
+    id: &WebhookEndpointId,
     up: &EndpointUpdate,
 ) -> ApiResult<Option<WebhookEndpoint>> {
     let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
@@ -180,7 +179,7 @@ pub async fn update(
 }
 
 /// Deletes an endpoint with its deliveries; false when absent.
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<bool> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &WebhookEndpointId) -> ApiResult<bool> {
     let done = sqlx::query("delete from webhook_endpoints where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)

@@ -123,6 +123,7 @@ async fn list_roles(State(state): State<AppState>, Env(ctx): Env) -> ApiResult<J
 async fn get_role(
     State(state): State<AppState>,
     Env(ctx): Env,
+    // Roles are addressed by slug (`admin`), a key of the environment, not by their `role_…` id.
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Role>> {
     let mut conn = state.db.acquire().await?;
