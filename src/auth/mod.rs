@@ -39,37 +39,3 @@ pub mod tokens;
 pub mod users;
 
 pub use crate::state::extensions::Extensions;
-
-use crate::error::{ApiError, ApiResult};
-
-/// Validates an email address as sign-in and sign-up take it (one `@`, a dotted domain, no
-/// spaces) and lowercases it; shared by the User Management API and the hosted pages.
-/// Errors: 400 `invalid_email`.
-pub fn normalize_email(email: &str) -> ApiResult<String> {
-    let e = canonical_email(email);
-    let valid = match e.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && !e.chars().any(char::is_whitespace)
-        }
-        None => false,
-    };
-    if valid && e.len() <= 254 {
-        Ok(e)
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_email",
-            format!("'{email}' is not a valid email address."),
-        ))
-    }
-}
-
-/// The form an email is stored and looked up in: trimmed and lowercased (no validation; see
-/// [`normalize_email`] for input from a person).
-pub fn canonical_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}

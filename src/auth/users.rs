@@ -2,18 +2,16 @@
 //! login flow ([`super::sso`]) and `POST /user_management/invitations/{id}/accept`
 //! ([`crate::api`]): the user with that email, else a new one (`user.created`).
 
-use super::canonical_email;
 use crate::db::Tx;
 use crate::error::ApiResult;
 use crate::ids::EnvironmentId;
 use crate::store::users::{self, NewUser, User};
 
-/// The user of `env` whose email is `new.email` (trimmed and lowercased), else a user created
-/// from `new` with that email (`user.created`), in `tx`.
+/// The user of `env` whose email is `new.email`, else a user created from `new`
+/// (`user.created`), in `tx`.
 pub async fn find_or_create(tx: &mut Tx, env: &EnvironmentId, new: NewUser) -> ApiResult<User> {
-    let email = canonical_email(&new.email);
-    if let Some(user) = users::find_by_email(tx, env, &email).await? {
+    if let Some(user) = users::find_by_email(tx, env, &new.email).await? {
         return Ok(user);
     }
-    users::insert(tx, env, NewUser { email, ..new }).await
+    users::insert(tx, env, new).await
 }

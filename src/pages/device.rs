@@ -251,7 +251,7 @@ async fn confirm_page(
         page: Chrome::new(&flow.environment_name, "Allow device?"),
         csrf,
         user_code,
-        email: user.email,
+        email: user.email.into_string(),
     };
     Ok(views::render(StatusCode::OK, &view))
 }

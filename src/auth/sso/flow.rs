@@ -31,6 +31,7 @@ use crate::auth::hooks::{self, Attempt as Screened, Verdict};
 use crate::auth::users;
 use crate::crypto::random_token;
 use crate::db::Tx;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::Client;
 use crate::ids::{EnvironmentId, OrganizationId, UserId};
@@ -418,7 +419,7 @@ async fn sign_in_user(
         .get("email_verified")
         .is_some_and(|v| v == &Value::Bool(false) || v == "false");
     let new = NewUser {
-        email: profile.email.clone(),
+        email: EmailAddress::new(&profile.email),
         email_verified: !unverified,
         first_name: profile.first_name.clone(),
         last_name: profile.last_name.clone(),
