@@ -10,6 +10,7 @@ use super::hooks::{self, Attempt};
 use super::invitations;
 use super::sign_in::{self, SignIn, Step, attempt};
 use crate::db::Tx;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{EnvironmentId, OrganizationId, UserId};
 use crate::state::AppState;
@@ -32,7 +33,7 @@ pub async fn send_magic_auth(
     state: &AppState,
     tx: &mut Tx,
     env: &EnvironmentId,
-    email: &str,
+    email: &EmailAddress,
     invitation_id: Option<&str>,
 ) -> ApiResult<MagicAuth> {
     let user_id = match users::find_by_email(tx, env, email).await? {
@@ -64,7 +65,7 @@ pub async fn redeem_magic_code(
     state: &AppState,
     tx: &mut Tx,
     env: &EnvironmentId,
-    email: &str,
+    email: &EmailAddress,
     code: &str,
     invitation_token: Option<&str>,
     (ip, ua): (Option<&str>, Option<&str>),
@@ -72,7 +73,7 @@ pub async fn redeem_magic_code(
     let screened = Attempt {
         environment_id: env,
         kind: "magic_auth",
-        email: Some(email),
+        email: Some(email.as_str()),
         user_id: None,
         ip_address: ip,
         user_agent: ua,
@@ -101,7 +102,7 @@ pub async fn redeem_magic_code(
         }
         None => {
             let new = NewUser {
-                email: email.to_string(),
+                email: email.clone(),
                 email_verified: true,
                 ..Default::default()
             };
@@ -125,7 +126,7 @@ pub async fn redeem_magic_code(
 #[derive(Debug, Clone, Default)]
 pub struct MagicAuthSignIn {
     /// The normalised email the code was sent to.
-    pub email: String,
+    pub email: EmailAddress,
     /// The code.
     pub code: String,
     /// An invitation to accept while signing in.

@@ -18,6 +18,7 @@
 //! - [`tokens`]: access-token issuance (RS256 JWT) and refresh-token rotation.
 //! - [`claims`]: the access-token claims builder, a list of contributors.
 //! - [`hooks`]: the pre-attempt and post-success hooks.
+//! - [`users`]: the user an email names, found or created (SSO, invitation acceptance).
 //! - [`sso`]: the SSO login flow (connection selection, start, finish with a profile and a
 //!   code, failure), run by `/sso/authorize`, `/user_management/authorize` and the IdP callbacks.
 //!
@@ -34,35 +35,7 @@ pub mod password;
 pub mod session;
 pub mod sign_in;
 pub mod sso;
-
 pub mod tokens;
+pub mod users;
 
 pub use crate::state::extensions::Extensions;
-
-use crate::error::{ApiError, ApiResult};
-
-/// Validates an email address as sign-in and sign-up take it (one `@`, a dotted domain, no
-/// spaces) and lowercases it; shared by the User Management API and the hosted pages.
-/// Errors: 400 `invalid_email`.
-pub fn normalize_email(email: &str) -> ApiResult<String> {
-    let e = email.trim().to_lowercase();
-    let valid = match e.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && !e.chars().any(char::is_whitespace)
-        }
-        None => false,
-    };
-    if valid && e.len() <= 254 {
-        Ok(e)
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_email",
-            format!("'{email}' is not a valid email address."),
-        ))
-    }
-}

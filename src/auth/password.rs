@@ -10,6 +10,7 @@ use super::hooks::{self, Attempt};
 use super::invitations;
 use super::sign_in::{self, SignIn, Step};
 use crate::db::Tx;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
 use crate::ids::{EnvironmentId, UserId};
@@ -39,14 +40,14 @@ pub struct PasswordChecked {
 pub async fn check_password(
     state: &AppState,
     env: &EnvironmentId,
-    email: &str,
+    email: &EmailAddress,
     password: String,
     (ip, ua): (Option<&str>, Option<&str>),
 ) -> ApiResult<Option<PasswordChecked>> {
     let attempt = Attempt {
         environment_id: env,
         kind: "password",
-        email: Some(email),
+        email: Some(email.as_str()),
         user_id: None,
         ip_address: ip,
         user_agent: ua,
@@ -82,8 +83,8 @@ pub async fn check_password(
 /// What the `password` grant sends.
 #[derive(Debug, Clone, Default)]
 pub struct PasswordSignIn {
-    /// Email as typed (normalised here).
-    pub email: String,
+    /// Email as typed, normalised.
+    pub email: EmailAddress,
     /// The password.
     pub password: String,
     /// End user's IP address.
@@ -104,7 +105,7 @@ fn invalid_credentials() -> ApiError {
 /// Errors: 400 `invalid_credentials` for a wrong email or password (same path and cost for
 /// both), 429, and the invitation's and [`sign_in::complete`]'s errors.
 pub async fn sign_in(state: &AppState, env: &EnvironmentId, p: PasswordSignIn) -> ApiResult<Step> {
-    let email = p.email.trim().to_lowercase();
+    let email = p.email;
     // Counted before the password is checked, so failures count too (throttles guessing).
     sign_in::limit_attempts(state, env, &email).await?;
     if let Some(ip) = p.ip_address.as_deref() {

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::hooks::{self, Outcome};
 use crate::db::Tx;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
 use crate::ids::{EnvironmentId, OrganizationId};
@@ -237,13 +238,14 @@ pub fn attempt(
 
 /// The `sends` rate limit (Magic Auth, verification, password reset and email change emails),
 /// per email address. Errors: 429 `rate_limit_exceeded`.
-pub async fn limit_sends(state: &AppState, env: &EnvironmentId, email: &str) -> ApiResult<()> {
+pub async fn limit_sends(
+    state: &AppState,
+    env: &EnvironmentId,
+    email: &EmailAddress,
+) -> ApiResult<()> {
     let decision = state
         .limiter
-        .check(
-            Class::Sends,
-            &format!("{env}:{}", email.trim().to_lowercase()),
-        )
+        .check(Class::Sends, &format!("{env}:{email}"))
         .await;
     if decision.allowed {
         Ok(())
@@ -253,7 +255,11 @@ pub async fn limit_sends(state: &AppState, env: &EnvironmentId, email: &str) -> 
 }
 
 /// The `authenticate_email` rate limit for one-time-code grants keyed by email.
-pub async fn limit_attempts(state: &AppState, env: &EnvironmentId, email: &str) -> ApiResult<()> {
+pub async fn limit_attempts(
+    state: &AppState,
+    env: &EnvironmentId,
+    email: &EmailAddress,
+) -> ApiResult<()> {
     let decision = state
         .limiter
         .check(Class::AuthenticateEmail, &format!("{env}:{email}"))

@@ -32,7 +32,7 @@ use super::browser::Browser;
 use super::error::PageError;
 use super::flow_cookie::{FLOW_TTL, current_flow, expired_flow_cookie, flow_cookie, posted_flow};
 use super::form::{read_form, see_other};
-use super::steps::{CONFIRM_PATH, Next, go, next_step};
+use super::steps::{Next, go, next_step};
 use super::views::{self, Chrome, DeviceCode, DeviceConfirm, Message};
 use crate::crypto::{ct_eq, random_token, sha256_hex};
 use crate::http::QueryMap;
@@ -50,7 +50,7 @@ const MAX_CODE: usize = 32;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/device", get(code_page).post(enter_code))
-        .route(CONFIRM_PATH, get(confirm_page).post(decide))
+        .route("/device/confirm", get(confirm_page).post(decide))
 }
 
 /// The code form.
@@ -251,7 +251,7 @@ async fn confirm_page(
         page: Chrome::new(&flow.environment_name, "Allow device?"),
         csrf,
         user_code,
-        email: user.email,
+        email: user.email.into_string(),
     };
     Ok(views::render(StatusCode::OK, &view))
 }

@@ -8,6 +8,7 @@ use sqlx::{FromRow, PgConnection};
 
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{AuthKitFlowId, EnvironmentId, OrganizationId, UserId};
 
@@ -38,7 +39,7 @@ pub struct Flow {
     /// Session vocabulary of that first factor (`password`, `magic_code`).
     pub auth_method: Option<String>,
     /// The address a magic code was sent to.
-    pub pending_email: Option<String>,
+    pub pending_email: Option<EmailAddress>,
     /// Whether the TOTP step was passed.
     pub mfa_passed: bool,
     /// The organization chosen on the selection page.
@@ -190,9 +191,9 @@ pub async fn set_pending_email(
     tx: &mut Tx,
     env: &EnvironmentId,
     id: &AuthKitFlowId,
-    email: &str,
+    email: &EmailAddress,
 ) -> ApiResult<()> {
-    update(tx, env, id, "pending_email = $3", Some(email)).await
+    update(tx, env, id, "pending_email = $3", Some(email.as_str())).await
 }
 
 /// Marks the TOTP step passed.

@@ -10,6 +10,7 @@ use super::one_time_codes::{CodeError, MAX_ATTEMPTS, expires_in};
 use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::email::Email;
+use crate::email::EmailAddress;
 use crate::error::ApiResult;
 use crate::ids::EnvironmentId;
 use crate::ids::{new_id, prefix};
@@ -75,7 +76,7 @@ pub async fn insert(
 #[derive(Debug)]
 pub enum Confirmation {
     /// The code is right: change the user's email to this address.
-    Confirmed(String),
+    Confirmed(EmailAddress),
     /// The user has no email change started.
     NothingPending,
     /// The code was not accepted.
@@ -85,7 +86,7 @@ pub enum Confirmation {
 #[derive(Debug, FromRow)]
 struct Candidate {
     id: String,
-    new_email: String,
+    new_email: EmailAddress,
     code_hash: String,
     attempts: i32,
     expired: bool,

@@ -14,6 +14,7 @@ use super::page::{ListParams, push_id_filter};
 use crate::crypto::vault::Vault;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::ids::{EnvironmentId, IdFilter, InvitationId, OrganizationId, UserId};
 use crate::store::events::{self, EventName, names};
@@ -26,7 +27,7 @@ pub struct Invitation {
     /// `invitation_…`
     pub id: InvitationId,
     /// The invitee's email, lowercased.
-    pub email: String,
+    pub email: EmailAddress,
     /// `pending`, `accepted`, `expired` or `revoked`.
     pub state: String,
     /// When it was accepted, or `null`.
@@ -108,7 +109,7 @@ async fn record(
 #[derive(Debug, FromRow)]
 struct Row {
     id: InvitationId,
-    email: String,
+    email: EmailAddress,
     state: String,
     accepted_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
@@ -168,7 +169,7 @@ impl Links<'_> {
 #[derive(Debug)]
 pub struct NewInvitation {
     /// Lowercased email.
-    pub email: String,
+    pub email: EmailAddress,
     /// Organization to join.
     pub organization_id: Option<OrganizationId>,
     /// Role for the membership.
@@ -279,7 +280,7 @@ pub struct InvitationFilter {
     /// Invitations to this organization.
     pub organization_id: Option<IdFilter<OrganizationId>>,
     /// Invitations of this email.
-    pub email: Option<String>,
+    pub email: Option<EmailAddress>,
 }
 
 /// One page (`limit + 1` rows) of invitations.
@@ -296,8 +297,7 @@ pub async fn list(
     qb.push_bind(env.to_string());
     push_id_filter(&mut qb, "organization_id", filter.organization_id.as_ref());
     if let Some(email) = &filter.email {
-        qb.push(" and email = ")
-            .push_bind(email.trim().to_lowercase());
+        qb.push(" and email = ").push_bind(email.clone());
     }
     params.push_keyset(&mut qb, "id");
     let rows: Vec<Row> = qb.build_query_as().fetch_all(conn).await?;

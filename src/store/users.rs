@@ -9,6 +9,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use super::metadata::MetadataChange;
 use super::page::{ListParams, push_id_filter};
 use crate::db::Tx;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::ids::{EnvironmentId, IdFilter, OrganizationId, UserId};
 use crate::store::events::{self, names};
@@ -28,7 +29,7 @@ pub struct User {
     /// Avatar URL or `null`.
     pub profile_picture_url: Option<String>,
     /// Email address, lowercased.
-    pub email: String,
+    pub email: EmailAddress,
     /// Whether the email is verified.
     pub email_verified: bool,
     /// The caller's id for the user, or `null`.
@@ -62,7 +63,7 @@ fn tag(mut u: User) -> User {
 #[derive(Debug, Default)]
 pub struct NewUser {
     /// Email, lowercased.
-    pub email: String,
+    pub email: EmailAddress,
     /// Whether the email is verified.
     pub email_verified: bool,
     /// First name.
@@ -161,9 +162,9 @@ pub async fn find_by_external_id(
 pub async fn find_by_email(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    email: &str,
+    email: &EmailAddress,
 ) -> ApiResult<Option<User>> {
-    find_by(conn, env, "email", &email.trim().to_lowercase()).await
+    find_by(conn, env, "email", email).await
 }
 
 async fn find_by(
@@ -202,13 +203,13 @@ pub async fn find_many(
 pub async fn credentials_by_email(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    email: &str,
+    email: &EmailAddress,
 ) -> ApiResult<Option<(UserId, Option<String>)>> {
     Ok(sqlx::query_as(
         "select id, password_hash from users where environment_id = $1 and email = $2",
     )
     .bind(env)
-    .bind(email.trim().to_lowercase())
+    .bind(email)
     .fetch_optional(conn)
     .await?)
 }
@@ -217,7 +218,7 @@ pub async fn credentials_by_email(
 #[derive(Debug, Default)]
 pub struct UserFilter {
     /// Exact email (case-insensitive).
-    pub email: Option<String>,
+    pub email: Option<EmailAddress>,
     /// Users with a membership in this organization.
     pub organization_id: Option<IdFilter<OrganizationId>>,
 }
@@ -234,8 +235,7 @@ pub async fn list(
     ));
     qb.push_bind(env.to_string());
     if let Some(email) = &filter.email {
-        qb.push(" and email = ")
-            .push_bind(email.trim().to_lowercase());
+        qb.push(" and email = ").push_bind(email.clone());
     }
     if let Some(org) = &filter.organization_id {
         qb.push(
@@ -254,7 +254,7 @@ pub async fn list(
 #[derive(Debug, Default)]
 pub struct UserChanges {
     /// New email (lowercased).
-    pub email: Option<String>,
+    pub email: Option<EmailAddress>,
     /// New verification flag.
     pub email_verified: Option<bool>,
     /// New first name.

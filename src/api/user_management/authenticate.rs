@@ -27,6 +27,7 @@ use super::grants;
 use crate::auth::password::{self, PasswordSignIn};
 use crate::auth::session::{self, Started};
 use crate::auth::tokens::{self, Refreshed};
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppJson;
 use crate::http::extract::from_value;
@@ -132,7 +133,7 @@ async fn password_grant(
     grant: PasswordGrant,
 ) -> ApiResult<AuthenticateResponse> {
     let sign_in = PasswordSignIn {
-        email: grant.email,
+        email: EmailAddress::new(&grant.email),
         password: grant.password,
         ip_address: grant.ip_address,
         user_agent: grant.user_agent,

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::users::normalize_email;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
 use crate::ids::UserId;
@@ -90,7 +90,7 @@ async fn send_email_change(
     AppJson(body): AppJson<SendEmailChange>,
 ) -> ApiResult<Json<EmailChange>> {
     let env = &ctx.environment_id;
-    let new_email = normalize_email(&body.new_email).map_err(|_| ApiError::Unprocessable {
+    let new_email = EmailAddress::parse(&body.new_email).map_err(|_| ApiError::Unprocessable {
         code: "invalid_email",
         message: format!("'{}' is not a valid email address.", body.new_email),
         errors: Vec::new(),

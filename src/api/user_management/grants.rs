@@ -16,12 +16,12 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::users::normalize_email;
 use crate::auth::codes::{self, MagicAuthSignIn, code_error};
 use crate::auth::continuation::{self, Continuation};
 use crate::auth::session::{self, Started};
 use crate::auth::tokens;
 use crate::auth::tokens::AuthenticateResponse;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
 use crate::ids::EnvironmentId;
@@ -103,7 +103,7 @@ async fn magic_auth(
     env: &EnvironmentId,
     grant: MagicAuthGrant,
 ) -> ApiResult<crate::auth::sign_in::Step> {
-    let email = normalize_email(&grant.email).map_err(|_| code_error(CodeError::Incorrect))?;
+    let email = EmailAddress::parse(&grant.email).map_err(|_| code_error(CodeError::Incorrect))?;
     let sign_in = MagicAuthSignIn {
         email,
         code: grant.code,

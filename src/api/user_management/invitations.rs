@@ -13,10 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::users::normalize_email;
 use crate::auth;
 use crate::db::Tx;
-use crate::email::Email;
+use crate::email::{Email, EmailAddress};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
@@ -99,7 +98,9 @@ async fn queue_email(tx: &mut Tx, env: &EnvironmentId, i: &Invitation) -> ApiRes
         None => None,
     };
     let inviter_email = match &i.inviter_user_id {
-        Some(id) => users::find(tx, env, id).await?.map(|u| u.email),
+        Some(id) => users::find(tx, env, id)
+            .await?
+            .map(|u| u.email.into_string()),
         None => None,
     };
     let mail = Email::Invitation {
@@ -123,7 +124,7 @@ async fn send_invitation(
     AppJson(body): AppJson<SendInvitation>,
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     let env = &ctx.environment_id;
-    let email = normalize_email(&body.email)?;
+    let email = EmailAddress::parse(&body.email)?;
     let days = body.expires_in_days.unwrap_or(DEFAULT_EXPIRES_IN_DAYS);
     if days < 1 {
         return Err(ApiError::bad_request(
@@ -223,7 +224,7 @@ async fn list_invitations(
     let params = ListParams::from_query(&q, Order::Desc)?;
     let filter = InvitationFilter {
         organization_id: q.get("organization_id").map(IdFilter::parse),
-        email: q.get("email").map(String::from),
+        email: q.get("email").map(EmailAddress::new),
     };
     let mut conn = state.db.acquire().await?;
     let rows = invitations::list(
@@ -280,16 +281,11 @@ async fn accept_invitation(
             Some("invite_not_pending"),
         ));
     }
-    let user = match users::find_by_email(&mut tx, env, &invitation.email).await? {
-        Some(u) => u,
-        None => {
-            let new = NewUser {
-                email: invitation.email.clone(),
-                ..Default::default()
-            };
-            users::insert(&mut tx, env, new).await?
-        }
+    let new = NewUser {
+        email: invitation.email.clone(),
+        ..Default::default()
     };
+    let user = auth::users::find_or_create(&mut tx, env, new).await?;
     let accepted =
         auth::invitations::accept_locked(&state, &mut tx, env, &invitation, &user).await?;
     tx.commit().await?;

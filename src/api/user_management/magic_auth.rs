@@ -14,9 +14,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::users::normalize_email;
 use crate::auth::codes::send_magic_auth;
 use crate::auth::sign_in::limit_sends;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
 use crate::ids::MagicAuthId;
@@ -52,7 +52,7 @@ async fn create_magic_auth(
     AppJson(body): AppJson<CreateMagicAuth>,
 ) -> ApiResult<(StatusCode, Json<MagicAuth>)> {
     let env = &ctx.environment_id;
-    let email = normalize_email(&body.email)?;
+    let email = EmailAddress::parse(&body.email)?;
     limit_sends(&state, env, &email).await?;
     let mut tx = state.db.begin().await?;
     let invitation_id = match &body.invitation_token {

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::email_verification::UserResponse;
-use super::users::normalize_email;
 use crate::auth::password::redeem_reset_token;
 use crate::auth::sign_in::limit_sends;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
 use crate::ids::PasswordResetId;
@@ -70,12 +70,12 @@ async fn create_reset(
     AppJson(body): AppJson<CreatePasswordReset>,
 ) -> ApiResult<(StatusCode, Json<PasswordReset>)> {
     let env = &ctx.environment_id;
-    let email = normalize_email(&body.email)?;
+    let email = EmailAddress::parse(&body.email)?;
     limit_sends(&state, env, &email).await?;
     let mut tx = state.db.begin().await?;
     let user = users::find_by_email(&mut tx, env, &email)
         .await?
-        .ok_or_else(|| ApiError::not_found("User", &email))?;
+        .ok_or_else(|| ApiError::not_found("User", email.as_str()))?;
     let reset = password_resets::insert(
         &mut tx,
         &state.vault,

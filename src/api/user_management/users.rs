@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::api::validate;
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
 use crate::ids::{IdFilter, UserId};
@@ -102,8 +103,6 @@ pub struct UpdateUser {
     pub locale: Patch<String>,
 }
 
-pub use crate::auth::normalize_email;
-
 /// Turns `password` / `password_hash` + `password_hash_type` into the hash to store.
 ///
 /// Errors: 400 `password_and_password_hash_provided`, `password_and_password_hash_type_provided`,
@@ -150,7 +149,7 @@ async fn list_users(
 ) -> ApiResult<Json<List<User>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
     let filter = UserFilter {
-        email: q.get("email").map(String::from),
+        email: q.get("email").map(EmailAddress::new),
         organization_id: q
             .get("organization_id")
             .or_else(|| q.get("organization"))
@@ -167,7 +166,7 @@ async fn create_user(
     Env(ctx): Env,
     AppJson(body): AppJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    let email = normalize_email(&body.email)?;
+    let email = EmailAddress::parse(&body.email)?;
     validate::external_id(body.external_id.as_deref())?;
     let metadata = validate::new_metadata(body.metadata)?;
     let password_hash = password_hash(
@@ -227,7 +226,7 @@ async fn update_user(
     IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<UpdateUser>,
 ) -> ApiResult<Json<User>> {
-    let email = body.email.as_deref().map(normalize_email).transpose()?;
+    let email = body.email.as_deref().map(EmailAddress::parse).transpose()?;
     validate::external_id(body.external_id.value().map(String::as_str))?;
     if let Patch::Value(m) = &body.metadata {
         validate::metadata(m)?;
@@ -278,29 +277,4 @@ async fn delete_user(
     organization_memberships::delete_user(&mut tx, &ctx.environment_id, &id).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_email;
-
-    #[test]
-    fn emails_are_validated_and_lowercased() {
-        assert_eq!(
-            normalize_email(" Ada@Example.COM ").unwrap(),
-            "ada@example.com"
-        );
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@example.com",
-            "ada@example",
-            "a b@example.com",
-            "ada@.com",
-            "a@b@c.com",
-        ] {
-            assert!(normalize_email(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -15,6 +15,7 @@ use crate::auth::codes::{self, redeem_magic_code};
 use crate::auth::hooks::{self, Attempt};
 use crate::auth::password::{PasswordChecked, check_password};
 use crate::auth::sign_in::attempt;
+use crate::email::EmailAddress;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::ids::{EnvironmentId, UserId};
@@ -108,7 +109,7 @@ pub async fn password_sign_in(
     password: String,
 ) -> Step<()> {
     let env = &flow.environment_id;
-    let email = email.trim().to_lowercase();
+    let email = EmailAddress::new(email);
     limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
     let checked = check_password(state, env, &email, password, client(browser)).await?;

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use axum::http::StatusCode;
 
+use crate::email::EmailAddress;
 use crate::http::rate_limit::Class;
 use crate::pages::error::PageError;
 use crate::state::AppState;
@@ -61,8 +62,8 @@ pub(super) fn form<T>(status: StatusCode, message: &str) -> Step<T> {
 }
 
 /// The normalised address, if it is one emails can be sent to.
-pub(super) fn deliverable_email(email: &str) -> Option<String> {
-    crate::auth::normalize_email(email)
+pub(super) fn deliverable_email(email: &str) -> Option<EmailAddress> {
+    EmailAddress::parse(email)
         .ok()
         .filter(|e| lettre::Address::from_str(e).is_ok())
 }
