@@ -215,7 +215,7 @@ pub async fn start_session(
         },
     )
     .await?;
-    let user = users::touch_sign_in(tx, env, &user_id).await?;
+    let user = users::touch_sign_in(tx, env, user_id).await?;
     let outcome = Outcome {
         environment_id: env,
         user: &user,
