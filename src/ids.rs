@@ -95,6 +95,11 @@ pub mod prefix {
     pub const DEVICE_AUTHORIZATION: &str = "device_auth";
     /// User identities at OAuth providers (never shown), `identity_…`.
     pub const IDENTITY: &str = "identity";
+    /// Authorization codes of the hosted pages and SSO (never shown; the code is),
+    /// `authorization_code_…`.
+    pub const AUTHORIZATION_CODE: &str = "authorization_code";
+    /// Hosted-login flows (never shown; their cookie is), `authkit_flow_…`.
+    pub const AUTHKIT_FLOW: &str = "authkit_flow";
 
     /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
     /// `org_domain`).
@@ -129,6 +134,8 @@ pub mod prefix {
         CORS_ORIGIN,
         DEVICE_AUTHORIZATION,
         IDENTITY,
+        AUTHORIZATION_CODE,
+        AUTHKIT_FLOW,
     ];
 }
 
@@ -529,6 +536,14 @@ id_type!(
 id_type!(
     /// A user identity at an OAuth provider (never shown), `identity_…`.
     IdentityId, prefix::IDENTITY, "Identity"
+);
+id_type!(
+    /// An authorization code's row (never shown; the code is), `authorization_code_…`.
+    AuthorizationCodeId, prefix::AUTHORIZATION_CODE, "Authorization code"
+);
+id_type!(
+    /// A hosted-login flow (never shown; its cookie is), `authkit_flow_…`.
+    AuthKitFlowId, prefix::AUTHKIT_FLOW, "Flow"
 );
 
 #[cfg(test)]

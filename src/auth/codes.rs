@@ -12,7 +12,7 @@ use super::sign_in::{self, SignIn, Step, attempt};
 use crate::db::Tx;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{EnvironmentId, UserId};
+use crate::ids::{EnvironmentId, OrganizationId, UserId};
 use crate::state::AppState;
 use crate::store::email_verifications;
 use crate::store::events::{self, names};
@@ -51,7 +51,7 @@ pub struct MagicAuthUser {
     /// The user: created on first use (with the id the code named), email verified.
     pub user: User,
     /// The organization an accepted invitation binds the sign-in to.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
 }
 
 /// The first factor of the Magic Auth grant, shared with the hosted magic-code page: runs the

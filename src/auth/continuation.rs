@@ -94,7 +94,7 @@ pub struct Passed {
     /// Whether an MFA challenge has now been passed.
     pub mfa_verified: bool,
     /// The organization the session must be scoped to.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// `(kind, event name)` of the `authentication.*_succeeded` event to record, if any.
     pub event: Option<(&'static str, EventName)>,
 }
@@ -254,22 +254,23 @@ pub async fn select_organization(
     let client = (c.ip_address, c.user_agent);
     let stage = Stage::OrganizationSelection;
     let opened = open(state, &mut tx, env, token, stage, client, None).await?;
-    let member = match organization_id.parse::<OrganizationId>() {
-        Ok(org) => organization_memberships::active_roles(&mut tx, env, &opened.user.id, &org)
+    let member = match OrganizationId::parse_lenient(&organization_id) {
+        Some(org) => organization_memberships::active_roles(&mut tx, env, &opened.user.id, &org)
             .await?
-            .is_some(),
-        Err(_) => false,
+            .is_some()
+            .then_some(org),
+        None => None,
     };
-    if !member {
+    let Some(org) = member else {
         return Err(ApiError::oauth(
             "organization_membership_not_found",
             format!("The user is not a member of organization '{organization_id}'."),
         ));
-    }
+    };
     let passed = Passed {
         user: opened.user.clone(),
         mfa_verified: true,
-        organization_id: Some(organization_id),
+        organization_id: Some(org),
         event: None,
     };
     finish(state, tx, env, opened, passed).await

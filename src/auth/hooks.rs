@@ -1,8 +1,9 @@
 //! The seams around every sign-in attempt, so a new area plugs in by adding a file:
 //!
 //! - [`SignInHook::before_attempt`] runs before a credential is checked (password, Magic Auth
-//!   code, email verification code, TOTP code, SSO callback) and may block the attempt
-//!   (Radar's block/challenge).
+//!   code, email verification code, TOTP code) and, for an SSO callback, once the IdP's answer
+//!   is verified but before a profile or code is issued (`kind: "sso"`,
+//!   [`super::sso::finish`]); it may block the attempt (Radar's block/challenge).
 //! - [`SignInHook::after_success`] runs inside the sign-in's transaction once the session is
 //!   created (the `password`, Magic Auth and continuation grants through
 //!   [`super::sign_in::complete`]; the `authorization_code` and device code grants, which

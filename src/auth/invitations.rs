@@ -6,7 +6,7 @@
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{EnvironmentId, InvitationId};
+use crate::ids::{EnvironmentId, InvitationId, OrganizationId};
 use crate::state::AppState;
 use crate::store::invitations::{self, Invitation, Links};
 use crate::store::organization_memberships;
@@ -79,7 +79,7 @@ async fn accept_checked(
     env: &EnvironmentId,
     invitation: Option<Invitation>,
     user: &User,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Option<OrganizationId>> {
     let invitation = invitation.ok_or_else(invitation_invalid)?;
     let invitation = invitations::lock(tx, links(state), env, &invitation.id).await?;
     if invitation.state != "pending" {
@@ -92,7 +92,7 @@ async fn accept_checked(
         ));
     }
     let accepted = accept_locked(state, tx, env, &invitation, user).await?;
-    Ok(accepted.organization_id.map(String::from))
+    Ok(accepted.organization_id)
 }
 
 /// Accepts the invitation with `token` for `user` while they sign in; returns the organization
@@ -104,7 +104,7 @@ pub async fn accept_for_sign_in(
     env: &EnvironmentId,
     token: &str,
     user: &User,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Option<OrganizationId>> {
     let invitation = invitations::find_by_token(tx, links(state), env, token).await?;
     accept_checked(state, tx, env, invitation, user).await
 }
@@ -116,7 +116,7 @@ pub async fn accept_by_id_for_sign_in(
     env: &EnvironmentId,
     id: &str,
     user: &User,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Option<OrganizationId>> {
     let invitation = match id.parse::<InvitationId>() {
         Ok(id) => invitations::find(tx, links(state), env, &id).await?,
         Err(_) => None,

@@ -18,6 +18,7 @@
 //! - [`tokens`]: access-token issuance (RS256 JWT) and refresh-token rotation.
 //! - [`claims`]: the access-token claims builder, a list of contributors.
 //! - [`hooks`]: the pre-attempt and post-success hooks.
+//! - [`users`]: the user an email names, found or created (SSO, invitation acceptance).
 //! - [`sso`]: the SSO login flow (connection selection, start, finish with a profile and a
 //!   code, failure), run by `/sso/authorize`, `/user_management/authorize` and the IdP callbacks.
 //!
@@ -34,7 +35,7 @@ pub mod password;
 pub mod session;
 pub mod sign_in;
 pub mod sso;
-
 pub mod tokens;
+pub mod users;
 
 pub use crate::state::extensions::Extensions;

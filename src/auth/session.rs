@@ -23,7 +23,7 @@ use super::hooks::{self, Outcome};
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{EnvironmentId, InvalidId, UserId};
+use crate::ids::{EnvironmentId, OrganizationId, UserId};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::device_authorizations::{self, Poll};
@@ -94,7 +94,7 @@ pub async fn redeem_authorization_code(
         env,
         Redeemed {
             user_id: &code.user_id,
-            organization_id: code.organization_id.as_deref(),
+            organization_id: code.organization_id.as_ref(),
             auth_method: &code.auth_method,
             ip_address: code.ip_address.as_deref(),
             user_agent: code.user_agent.as_deref(),
@@ -153,7 +153,7 @@ pub async fn redeem_device_code(
         env,
         Redeemed {
             user_id: &user_id,
-            organization_id: organization_id.as_deref(),
+            organization_id: organization_id.as_ref(),
             auth_method: &auth_method,
             ip_address,
             user_agent,
@@ -169,9 +169,9 @@ pub async fn redeem_device_code(
 #[derive(Debug)]
 pub struct Redeemed<'a> {
     /// The user who signed in.
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// The organization the pages settled on.
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     /// Session vocabulary of the first factor.
     pub auth_method: &'a str,
     /// End user's IP address.
@@ -201,15 +201,12 @@ pub async fn start_session(
     env: &EnvironmentId,
     r: Redeemed<'_>,
 ) -> ApiResult<Started> {
-    let user_id: UserId = r
-        .user_id
-        .parse()
-        .map_err(|e: InvalidId| ApiError::not_found("User", e.id))?;
+    let user_id = r.user_id;
     let (session, refresh_token) = sessions::create(
         tx,
         env,
         NewSession {
-            user_id: &user_id,
+            user_id,
             organization_id: r.organization_id,
             auth_method: r.auth_method,
             ip_address: r.ip_address,
@@ -218,7 +215,7 @@ pub async fn start_session(
         },
     )
     .await?;
-    let user = users::touch_sign_in(tx, env, &user_id).await?;
+    let user = users::touch_sign_in(tx, env, user_id).await?;
     let outcome = Outcome {
         environment_id: env,
         user: &user,

@@ -41,7 +41,7 @@ pub struct SignIn {
     /// Whether an MFA challenge was already passed.
     pub mfa_verified: bool,
     /// The organization the session must be scoped to (chosen, or bound by an invitation).
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
 }
 
 /// Where [`complete`] got to.
@@ -88,7 +88,7 @@ pub async fn complete(
         user_id: &s.user.id,
         auth_method: &s.auth_method,
         mfa_verified: s.mfa_verified,
-        organization_id: s.organization_id.as_deref(),
+        organization_id: s.organization_id.as_ref(),
         email_verification_id: None,
         ip_address: s.ip_address.as_deref(),
         user_agent: s.user_agent.as_deref(),
@@ -141,12 +141,9 @@ pub async fn complete(
     }
     let organization_id = match s.organization_id.clone() {
         Some(org) => {
-            let member = match org.parse::<OrganizationId>() {
-                Ok(id) => organization_memberships::active_roles(tx, env, &s.user.id, &id)
-                    .await?
-                    .is_some(),
-                Err(_) => false,
-            };
+            let member = organization_memberships::active_roles(tx, env, &s.user.id, &org)
+                .await?
+                .is_some();
             if !member {
                 return Err(ApiError::oauth(
                     "organization_membership_not_found",
@@ -159,7 +156,7 @@ pub async fn complete(
             let orgs = organization_memberships::active_organizations(tx, env, &s.user.id).await?;
             match orgs.as_slice() {
                 [] => None,
-                [(only, _)] => Some(only.to_string()),
+                [(only, _)] => Some(only.clone()),
                 many => {
                     let token = pending::create(
                         tx,
@@ -194,7 +191,7 @@ pub async fn complete(
         env,
         NewSession {
             user_id: &user.id,
-            organization_id: organization_id.as_deref(),
+            organization_id: organization_id.as_ref(),
             auth_method: &s.auth_method,
             ip_address: s.ip_address.as_deref(),
             user_agent: s.user_agent.as_deref(),

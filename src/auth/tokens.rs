@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::claims::{self, ClaimsContext};
 use super::sign_in::Step;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{EnvironmentId, OrganizationId, UserId};
+use crate::ids::{EnvironmentId, OrganizationId};
 use crate::state::AppState;
 use crate::store::organization_memberships;
 use crate::store::sessions::{self, Rotation, Session};
@@ -24,7 +24,7 @@ pub struct AuthenticateResponse {
     pub user: User,
     /// The organization the session is scoped to, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// RS256 JWT.
     pub access_token: String,
     /// Opaque refresh token (single use; rotated).
@@ -60,15 +60,9 @@ pub async fn issue(
     refresh_token: String,
 ) -> ApiResult<AuthenticateResponse> {
     let mut conn = state.db.acquire().await?;
-    let organization = session
-        .organization_id
-        .as_deref()
-        .map(str::parse::<OrganizationId>);
-    let roles = match organization {
-        Some(Ok(org)) => {
-            organization_memberships::active_roles(&mut conn, env, &user.id, &org).await?
-        }
-        _ => None,
+    let roles = match &session.organization_id {
+        Some(org) => organization_memberships::active_roles(&mut conn, env, &user.id, org).await?,
+        None => None,
     };
     let ctx = ClaimsContext {
         issuer: &issuer,
@@ -151,25 +145,23 @@ pub async fn refresh(
                 ));
             }
         };
-    if let Some(org) = organization_id.filter(|o| session.organization_id.as_deref() != Some(*o)) {
-        let member = match (
-            session.user_id.parse::<UserId>(),
-            org.parse::<OrganizationId>(),
-        ) {
-            (Ok(user), Ok(org)) => {
-                organization_memberships::active_roles(&mut tx, env, &user, &org)
+    if let Some(raw) = organization_id.filter(|o| session.organization_id.as_deref() != Some(*o)) {
+        let member = match OrganizationId::parse_lenient(raw) {
+            Some(org) => {
+                organization_memberships::active_roles(&mut tx, env, &session.user_id, &org)
                     .await?
                     .is_some()
+                    .then_some(org)
             }
-            _ => false,
+            None => None,
         };
-        if !member {
+        let Some(org) = member else {
             return Err(ApiError::oauth(
                 "organization_membership_not_found",
-                format!("The user is not a member of organization '{org}'."),
+                format!("The user is not a member of organization '{raw}'."),
             ));
-        }
-        session = sessions::set_organization(&mut tx, env, &session.id, org).await?;
+        };
+        session = sessions::set_organization(&mut tx, env, &session.id, &org).await?;
     }
     let user = users::find(&mut tx, env, &session.user_id)
         .await?

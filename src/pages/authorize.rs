@@ -146,19 +146,24 @@ async fn authorize(
     {
         return back("invalid_request", "state or login_hint is too long.");
     }
-    let organization_id = q.get("organization_id");
-    if let Some(org) = organization_id
-        && match crate::ids::OrganizationId::parse_lenient(org) {
-            Some(id) => organizations::find(&mut conn, &env.id, &id).await?,
-            None => None,
+    let organization_id = match q.get("organization_id") {
+        None => None,
+        Some(org) => {
+            let found = match crate::ids::OrganizationId::parse_lenient(org) {
+                Some(id) => organizations::find(&mut conn, &env.id, &id).await?,
+                None => None,
+            };
+            match found {
+                Some(o) => Some(o.id),
+                None => {
+                    return back(
+                        "invalid_request",
+                        &format!("Unknown organization_id '{org}'."),
+                    );
+                }
+            }
         }
-        .is_none()
-    {
-        return back(
-            "invalid_request",
-            &format!("Unknown organization_id '{org}'."),
-        );
-    }
+    };
     drop(conn);
 
     // SSO: a connection, an OAuth provider, or an organization with an active connection.
@@ -174,14 +179,14 @@ async fn authorize(
             ..Selector::default()
         })
     };
-    let chosen = match (selector, organization_id) {
+    let chosen = match (selector, &organization_id) {
         (Some(sel), _) => match select_connection(&state, &env.id, sel).await? {
             Ok(c) => Some(c),
             Err(f) => return back(f.code, &f.message),
         },
         (None, Some(org)) if q.get("provider").is_none() => {
             let sel = Selector {
-                organization: Some(org),
+                organization: Some(org.as_str()),
                 ..Selector::default()
             };
             select_connection(&state, &env.id, sel).await?.ok()
@@ -222,7 +227,7 @@ async fn authorize(
             redirect_uri: raw_redirect.to_string(),
             state: client_state.map(String::from),
             code_challenge: code_challenge.map(String::from),
-            organization_id: organization_id.map(String::from),
+            organization_id,
             login_hint: q.get("login_hint").map(|h| h.trim().to_string()),
             device_user_code: None,
         },

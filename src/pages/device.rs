@@ -278,7 +278,7 @@ async fn decide(
             env,
             &user_code,
             &user.id,
-            organization_id.as_deref(),
+            organization_id.as_ref(),
             flow.auth_method.as_deref().unwrap_or("password"),
         )
         .await?

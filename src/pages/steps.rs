@@ -22,6 +22,7 @@ use super::flow_cookie::{current_flow, expired_flow_cookie, posted_flow};
 use super::flows::{self, step::Failure};
 use super::form::{form_again, read_form, see_other};
 use super::views::{self, Chrome, Code, Organization, OrganizationChoice};
+use crate::ids::OrganizationId;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::authorization_codes::{self, NewCode};
@@ -65,20 +66,16 @@ pub(super) enum Next {
     /// The requested organization is not one of the user's.
     NotMember,
     /// Done: issue a code for this organization scope.
-    Complete(User, Option<String>),
+    Complete(User, Option<OrganizationId>),
 }
 
 pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, PageError> {
     let env = &flow.environment_id;
-    let Some(user_id) = flow.user_id.as_deref() else {
+    let Some(user_id) = &flow.user_id else {
         return Ok(Next::SignIn);
     };
     let mut conn = state.db.acquire().await?;
-    let found = match crate::ids::UserId::parse_lenient(user_id) {
-        Some(id) => users::find(&mut conn, env, &id).await?,
-        None => None,
-    };
-    let Some(user) = found else {
+    let Some(user) = users::find(&mut conn, env, user_id).await? else {
         return Ok(Next::SignIn);
     };
     if !user.email_verified && state.settings.email.enabled() {
@@ -95,12 +92,9 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
         organization_memberships::active_organizations(&mut conn, env, &user.id)
             .await?
             .into_iter()
-            .map(|(id, name)| OrganizationChoice {
-                id: id.into_string(),
-                name,
-            })
+            .map(|(id, name)| OrganizationChoice { id, name })
             .collect();
-    let member = |id: &str| orgs.iter().any(|o| o.id == id);
+    let member = |id: &OrganizationId| orgs.iter().any(|o| o.id == *id);
     let org = match (&flow.organization_id, &flow.selected_organization_id) {
         (Some(requested), _) if member(requested) => Some(requested.clone()),
         (Some(_), _) => return Ok(Next::NotMember),
@@ -155,7 +149,7 @@ pub(super) async fn go(
                 env,
                 NewCode {
                     user_id: &user.id,
-                    organization_id: organization_id.as_deref(),
+                    organization_id: organization_id.as_ref(),
                     auth_method: flow.auth_method.as_deref().unwrap_or("password"),
                     redirect_uri: &flow.redirect_uri,
                     code_challenge: flow.code_challenge.as_deref(),
@@ -342,7 +336,11 @@ async fn select_organization(
     let Next::Organization(organizations) = next_step(&state, &flow).await? else {
         return go(&state, &flow, &browser).await;
     };
-    if !organizations.iter().any(|o| o.id == form.organization_id) {
+    let chosen = organizations
+        .iter()
+        .find(|o| o.id == form.organization_id)
+        .map(|o| o.id.clone());
+    let Some(chosen) = chosen else {
         let view = Organization {
             page: Chrome::new(&flow.environment_name, "Choose an organization")
                 .error("Choose one of the organizations below."),
@@ -350,15 +348,9 @@ async fn select_organization(
             organizations,
         };
         return Ok(views::render(StatusCode::BAD_REQUEST, &view));
-    }
+    };
     let mut tx = state.db.begin().await?;
-    authkit_flows::select_organization(
-        &mut tx,
-        &flow.environment_id,
-        &flow.id,
-        &form.organization_id,
-    )
-    .await?;
+    authkit_flows::select_organization(&mut tx, &flow.environment_id, &flow.id, &chosen).await?;
     tx.commit().await?;
     go(&state, &flow, &browser).await
 }

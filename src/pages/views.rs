@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 #[derive(Debug, Clone)]
 pub(super) struct OrganizationChoice {
     /// `org_…`
-    pub id: String,
+    pub id: crate::ids::OrganizationId,
     /// Display name.
     pub name: String,
 }

@@ -10,14 +10,13 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
-use crate::ids::new_id;
+use crate::ids::{AuthKitFlowId, EnvironmentId, OrganizationId, UserId};
 
 /// A flow in progress.
 #[derive(Debug, Clone, FromRow)]
 pub struct Flow {
     /// `authkit_flow_…`
-    pub id: String,
+    pub id: AuthKitFlowId,
     /// The environment of the `client_id` the flow started with.
     pub environment_id: EnvironmentId,
     /// Its display name (the product name on the pages).
@@ -32,11 +31,11 @@ pub struct Flow {
     /// PKCE S256 challenge, when the client sent one.
     pub code_challenge: Option<String>,
     /// The organization the client asked to sign in to.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// The email to prefill.
     pub login_hint: Option<String>,
     /// The user, once a first factor succeeded.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Session vocabulary of that first factor (`password`, `magic_code`).
     pub auth_method: Option<String>,
     /// The address a magic code was sent to.
@@ -44,7 +43,7 @@ pub struct Flow {
     /// Whether the TOTP step was passed.
     pub mfa_passed: bool,
     /// The organization chosen on the selection page.
-    pub selected_organization_id: Option<String>,
+    pub selected_organization_id: Option<OrganizationId>,
     /// Failed code and TOTP attempts so far.
     pub failed_attempts: i32,
     /// When the flow (and its cookie) stops working.
@@ -69,7 +68,7 @@ pub struct NewFlow {
     /// PKCE challenge.
     pub code_challenge: Option<String>,
     /// Requested organization (checked to exist).
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// Email to prefill.
     pub login_hint: Option<String>,
     /// The user code of the device authorization this flow approves or denies.
@@ -97,7 +96,7 @@ pub async fn insert(
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning *)
          select {COLUMNS} from f join environments e on e.id = f.environment_id"
     )))
-    .bind(new_id("authkit_flow"))
+    .bind(AuthKitFlowId::new())
     .bind(env)
     .bind(sha256_hex(&token))
     .bind(&new.redirect_uri)
@@ -128,7 +127,7 @@ pub async fn find_by_token(conn: &mut PgConnection, token: &str) -> ApiResult<Op
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &AuthKitFlowId,
 ) -> ApiResult<Option<Flow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from authkit_flows f join environments e on e.id = f.environment_id
@@ -143,7 +142,7 @@ pub async fn find(
 async fn update(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &AuthKitFlowId,
     set: &str,
     value: Option<&str>,
 ) -> ApiResult<()> {
@@ -156,7 +155,7 @@ async fn update(
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("Flow", id));
+        return Err(ApiError::not_found("Flow", id.as_str()));
     }
     Ok(())
 }
@@ -166,8 +165,8 @@ async fn update(
 pub async fn set_user(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
-    user_id: &str,
+    id: &AuthKitFlowId,
+    user_id: &UserId,
     auth_method: &str,
 ) -> ApiResult<()> {
     let done = sqlx::query(
@@ -182,7 +181,7 @@ pub async fn set_user(
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("Flow", id));
+        return Err(ApiError::not_found("Flow", id.as_str()));
     }
     Ok(())
 }
@@ -191,14 +190,14 @@ pub async fn set_user(
 pub async fn set_pending_email(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &AuthKitFlowId,
     email: &EmailAddress,
 ) -> ApiResult<()> {
     update(tx, env, id, "pending_email = $3", Some(email.as_str())).await
 }
 
 /// Marks the TOTP step passed.
-pub async fn pass_mfa(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn pass_mfa(tx: &mut Tx, env: &EnvironmentId, id: &AuthKitFlowId) -> ApiResult<()> {
     update(
         tx,
         env,
@@ -213,14 +212,18 @@ pub async fn pass_mfa(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<(
 pub async fn select_organization(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
-    org: &str,
+    id: &AuthKitFlowId,
+    org: &OrganizationId,
 ) -> ApiResult<()> {
     update(tx, env, id, "selected_organization_id = $3", Some(org)).await
 }
 
 /// Counts one failed attempt; returns the new count.
-pub async fn record_failure(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<i32> {
+pub async fn record_failure(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &AuthKitFlowId,
+) -> ApiResult<i32> {
     Ok(sqlx::query_scalar(
         "update authkit_flows set failed_attempts = failed_attempts + 1
          where environment_id = $1 and id = $2 returning failed_attempts",
@@ -233,7 +236,7 @@ pub async fn record_failure(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiRe
 }
 
 /// Ends a flow (completed, or abandoned after too many failures).
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &AuthKitFlowId) -> ApiResult<()> {
     sqlx::query("delete from authkit_flows where environment_id = $1 and id = $2")
         .bind(env)
         .bind(id)

@@ -8,16 +8,15 @@ use sqlx::FromRow;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::new_id;
-use crate::ids::{EnvironmentId, SessionId};
+use crate::ids::{AuthorizationCodeId, EnvironmentId, OrganizationId, SessionId, UserId};
 
 /// Input of [`insert`].
 #[derive(Debug, Clone)]
 pub struct NewCode<'a> {
     /// The signed-in user.
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     /// The organization the session will be scoped to.
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     /// Session vocabulary (`password`, `magic_code`).
     pub auth_method: &'a str,
     /// The redirect URI the code is sent to.
@@ -49,7 +48,7 @@ pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: NewCode<'_>) -> ApiRe
            auth_method, redirect_uri, code_challenge, ip_address, user_agent, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(new_id("authorization_code"))
+    .bind(AuthorizationCodeId::new())
     .bind(env)
     .bind(sha256_hex(&code))
     .bind(new.user_id)
@@ -69,11 +68,11 @@ pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: NewCode<'_>) -> ApiRe
 #[derive(Debug, Clone, FromRow)]
 pub struct Issued {
     /// `authorization_code_…`
-    pub id: String,
+    pub id: AuthorizationCodeId,
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Organization scope.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// Session vocabulary auth method.
     pub auth_method: String,
     /// PKCE challenge.
@@ -137,7 +136,7 @@ pub async fn redeem(tx: &mut Tx, env: &EnvironmentId, code: &str) -> ApiResult<R
 pub async fn attach_session(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &AuthorizationCodeId,
     session_id: &SessionId,
 ) -> ApiResult<()> {
     sqlx::query(

@@ -14,8 +14,7 @@ use sqlx::{FromRow, PgConnection};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{DeviceAuthorizationId, EnvironmentId, OrganizationId, UserId};
 
 /// Seconds a device authorization lives.
 pub const LIFETIME_SECS: i32 = 600;
@@ -87,7 +86,7 @@ pub async fn insert(tx: &mut Tx, env: &EnvironmentId) -> ApiResult<Created> {
            interval_secs, expires_at)
          values ($1, $2, $3, $4, 'pending', $5, now() + make_interval(secs => $6))",
     )
-    .bind(new_id(prefix::DEVICE_AUTHORIZATION))
+    .bind(DeviceAuthorizationId::new())
     .bind(env)
     .bind(sha256_hex(&device_code))
     .bind(&code)
@@ -119,9 +118,9 @@ pub enum Poll {
     /// Approved: issue tokens for this user (the authorization is now spent).
     Approved {
         /// The user who approved.
-        user_id: String,
+        user_id: UserId,
         /// The organization they chose, if any.
-        organization_id: Option<String>,
+        organization_id: Option<OrganizationId>,
         /// How they signed in (session vocabulary).
         auth_method: String,
     },
@@ -129,10 +128,10 @@ pub enum Poll {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
+    id: DeviceAuthorizationId,
     state: String,
-    user_id: Option<String>,
-    organization_id: Option<String>,
+    user_id: Option<UserId>,
+    organization_id: Option<OrganizationId>,
     auth_method: Option<String>,
     expired: bool,
     too_fast: bool,
@@ -224,8 +223,8 @@ pub async fn approve(
     tx: &mut Tx,
     env: &EnvironmentId,
     user_code: &str,
-    user_id: &str,
-    organization_id: Option<&str>,
+    user_id: &UserId,
+    organization_id: Option<&OrganizationId>,
     auth_method: &str,
 ) -> ApiResult<bool> {
     let done = sqlx::query(

@@ -10,13 +10,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
-use super::page::ListParams;
+use super::page::{ListParams, push_id_filter};
 use crate::crypto::vault::Vault;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::{EnvironmentId, InvitationId, OrganizationId, UserId};
+use crate::ids::{EnvironmentId, IdFilter, InvitationId, OrganizationId, UserId};
 use crate::store::events::{self, EventName, names};
 
 /// An invitation as the API returns it.
@@ -278,7 +278,7 @@ async fn find_by(
 #[derive(Debug, Default)]
 pub struct InvitationFilter {
     /// Invitations to this organization.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<IdFilter<OrganizationId>>,
     /// Invitations of this email.
     pub email: Option<EmailAddress>,
 }
@@ -295,9 +295,7 @@ pub async fn list(
         "select {COLUMNS} from invitations where environment_id = "
     ));
     qb.push_bind(env.to_string());
-    if let Some(org) = &filter.organization_id {
-        qb.push(" and organization_id = ").push_bind(org.clone());
-    }
+    push_id_filter(&mut qb, "organization_id", filter.organization_id.as_ref());
     if let Some(email) = &filter.email {
         qb.push(" and email = ").push_bind(email.clone());
     }

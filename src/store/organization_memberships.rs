@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
-use super::page::ListParams;
+use super::page::{ListParams, push_id_filter};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{EnvironmentId, OrganizationId, OrganizationMembershipId, UserId};
+use crate::ids::{EnvironmentId, IdFilter, OrganizationId, OrganizationMembershipId, UserId};
 use crate::store::events::{self, EventName, names};
 use crate::store::users::{self, User};
 
@@ -205,9 +205,9 @@ pub async fn find_for(
 #[derive(Debug, Default)]
 pub struct MembershipFilter {
     /// Memberships of this user.
-    pub user_id: Option<String>,
+    pub user_id: Option<IdFilter<UserId>>,
     /// Memberships in this organization.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<IdFilter<OrganizationId>>,
     /// Statuses to include.
     pub statuses: Vec<String>,
 }
@@ -221,12 +221,12 @@ pub async fn list(
 ) -> ApiResult<Vec<Membership>> {
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(SELECT);
     qb.push_bind(env.to_string());
-    if let Some(user) = &filter.user_id {
-        qb.push(" and m.user_id = ").push_bind(user.clone());
-    }
-    if let Some(org) = &filter.organization_id {
-        qb.push(" and m.organization_id = ").push_bind(org.clone());
-    }
+    push_id_filter(&mut qb, "m.user_id", filter.user_id.as_ref());
+    push_id_filter(
+        &mut qb,
+        "m.organization_id",
+        filter.organization_id.as_ref(),
+    );
     if !filter.statuses.is_empty() {
         qb.push(" and m.status = any(")
             .push_bind(filter.statuses.clone())

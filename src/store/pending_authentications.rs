@@ -9,7 +9,9 @@ use sqlx::FromRow;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::{EmailVerificationId, EnvironmentId, PendingAuthenticationId, UserId};
+use crate::ids::{
+    EmailVerificationId, EnvironmentId, OrganizationId, PendingAuthenticationId, UserId,
+};
 
 /// Lifetime of a pending authentication, in minutes.
 pub const LIFETIME_MINUTES: i64 = 10;
@@ -48,7 +50,7 @@ pub struct Pending {
     /// Whether an MFA challenge was already passed.
     pub mfa_verified: bool,
     /// Organization the sign-in is already bound to (e.g. by an invitation).
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// The email verification sent for this sign-in.
     pub email_verification_id: Option<EmailVerificationId>,
     /// End user's IP address.
@@ -69,7 +71,7 @@ pub struct NewPending<'a> {
     /// Whether MFA was passed.
     pub mfa_verified: bool,
     /// Bound organization.
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     /// Email verification sent.
     pub email_verification_id: Option<&'a EmailVerificationId>,
     /// IP address.

@@ -13,7 +13,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
-use crate::ids::{EnvironmentId, SessionId, UserId};
+use crate::ids::{EnvironmentId, OrganizationId, SessionId, UserId};
 use crate::store::events::{self, names};
 
 /// A session as the API and `session.*` events show it.
@@ -28,7 +28,7 @@ pub struct Session {
     pub ip_address: Option<String>,
     /// The organization the session is scoped to; omitted when unscoped.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// User agent the session was created from, or `null`.
     pub user_agent: Option<String>,
     /// The user.
@@ -67,7 +67,7 @@ pub struct NewSession<'a> {
     /// The user signing in.
     pub user_id: &'a UserId,
     /// Organization scope, if any.
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     /// Session vocabulary auth method (`password`, …).
     pub auth_method: &'a str,
     /// End user's IP address, as the caller reported it.
@@ -189,7 +189,7 @@ pub async fn set_organization(
     tx: &mut Tx,
     env: &EnvironmentId,
     id: &SessionId,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> ApiResult<Session> {
     let row: Option<Session> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update sessions set organization_id = $3 where environment_id = $1 and id = $2 returning {COLUMNS}"

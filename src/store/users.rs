@@ -7,11 +7,11 @@ use serde_json::{Map, Value, json};
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 
 use super::metadata::MetadataChange;
-use super::page::ListParams;
+use super::page::{ListParams, push_id_filter};
 use crate::db::Tx;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::{EnvironmentId, UserId};
+use crate::ids::{EnvironmentId, IdFilter, OrganizationId, UserId};
 use crate::store::events::{self, names};
 
 /// A user as the API returns it (`UserlandUser`); nullable keys are always present.
@@ -220,7 +220,7 @@ pub struct UserFilter {
     /// Exact email (case-insensitive).
     pub email: Option<EmailAddress>,
     /// Users with a membership in this organization.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<IdFilter<OrganizationId>>,
 }
 
 /// One page (`limit + 1` rows) of users.
@@ -240,10 +240,10 @@ pub async fn list(
     if let Some(org) = &filter.organization_id {
         qb.push(
             " and exists(select 1 from organization_memberships m where m.environment_id = u.environment_id
-               and m.user_id = u.id and m.organization_id = ",
-        )
-        .push_bind(org.clone())
-        .push(")");
+               and m.user_id = u.id",
+        );
+        push_id_filter(&mut qb, "m.organization_id", Some(org));
+        qb.push(")");
     }
     params.push_keyset(&mut qb, "id");
     let rows: Vec<User> = qb.build_query_as().fetch_all(conn).await?;

@@ -48,11 +48,20 @@ async fn decide(
 ) -> bool {
     let mut tx = app.pool.begin().await.unwrap();
     let done = match approve {
-        Some((user_id, org)) => keystead::store::device_authorizations::approve(
-            &mut tx, env, user_code, user_id, org, "password",
-        )
-        .await
-        .unwrap(),
+        Some((user_id, org)) => {
+            let user_id: keystead::ids::UserId = user_id.parse().unwrap();
+            let org: Option<keystead::ids::OrganizationId> = org.map(|o| o.parse().unwrap());
+            keystead::store::device_authorizations::approve(
+                &mut tx,
+                env,
+                user_code,
+                &user_id,
+                org.as_ref(),
+                "password",
+            )
+            .await
+            .unwrap()
+        }
         None => keystead::store::device_authorizations::deny(&mut tx, env, user_code)
             .await
             .unwrap(),

@@ -1,14 +1,19 @@
 //! SAML SSO end to end against a real IdP (samlify, started by the test on loopback):
 //! `/sso/authorize` → IdP → ACS → `/sso/token` → `/sso/profile`, signed and encrypted
-//! (AES-256-CBC and -GCM), IdP-initiated, and the attacks the SP must refuse, each with a
-//! reason and an `authentication.sso_failed` event.
+//! (AES-256-CBC and -GCM), IdP-initiated, the attacks the SP must refuse, each with a reason
+//! and an `authentication.sso_failed` event, and a sign-in hook blocking an SSO login.
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration, Utc};
+use keystead::auth::hooks::{Attempt, BoxFuture, SignInHook, Verdict};
+use keystead::error::ApiResult;
 use serde_json::{Value, json};
+use sqlx::PgPool;
 
 use crate::connections::{OTHER_CERT, org_with_domain};
 use crate::idp::{self, NodeIdp, fixture_path, form_fields};
@@ -598,4 +603,58 @@ async fn attacks_are_refused_with_a_reason_and_an_sso_failed_event() {
         param(&location(&res), "error").as_deref(),
         Some("signature_invalid")
     );
+}
+
+/// Blocks every SSO attempt; keeps what it was shown.
+#[derive(Default)]
+struct BlockSso {
+    seen: std::sync::Mutex<Vec<(String, Option<String>)>>,
+}
+
+impl SignInHook for BlockSso {
+    fn before_attempt<'a>(
+        &'a self,
+        _db: &'a PgPool,
+        attempt: &'a Attempt<'a>,
+    ) -> BoxFuture<'a, ApiResult<Verdict>> {
+        Box::pin(async move {
+            let seen = (attempt.kind.to_string(), attempt.email.map(str::to_string));
+            self.seen.lock().unwrap().push(seen);
+            Ok(Verdict::Block {
+                code: "sign_in_blocked",
+                message: "Blocked by a test hook.".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_hook_screens_the_sso_callback_and_its_block_fails_the_login() {
+    if idp::skipped("saml hook") {
+        return;
+    }
+    let s = setup(None, false).await;
+    let hook = Arc::new(BlockSso::default());
+    s.app.state.auth.add_hook(hook.clone());
+    let (res, _, _) = login(&s, "st-hook").await;
+    let back = location(&res);
+    assert!(back.as_str().starts_with(APP_CALLBACK), "{back}");
+    assert_eq!(param(&back, "error").as_deref(), Some("sign_in_blocked"));
+    assert_eq!(param(&back, "state").as_deref(), Some("st-hook"));
+    assert!(param(&back, "code").is_none());
+    assert_eq!(
+        *hook.seen.lock().unwrap(),
+        [("sso".to_string(), Some("alice@example.com".to_string()))]
+    );
+    assert_eq!(
+        last_failure(&s.app).await["error"]["code"],
+        "sign_in_blocked"
+    );
+    let profiles: i64 =
+        sqlx::query_scalar("select count(*) from sso_profiles where environment_id = $1")
+            .bind(&s.app.tenant.environment_id)
+            .fetch_one(&s.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(profiles, 0, "no profile is issued");
 }

@@ -19,7 +19,7 @@ use crate::email::{Email, EmailAddress};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
-use crate::ids::{InvitationId, OrganizationId, UserId};
+use crate::ids::{IdFilter, InvitationId, OrganizationId, UserId};
 use crate::state::AppState;
 use crate::store::email_outbox;
 use crate::store::invitations::{self, Invitation, InvitationFilter, Links, NewInvitation};
@@ -223,7 +223,7 @@ async fn list_invitations(
 ) -> ApiResult<Json<List<Invitation>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
     let filter = InvitationFilter {
-        organization_id: q.get("organization_id").map(String::from),
+        organization_id: q.get("organization_id").map(IdFilter::parse),
         email: q.get("email").map(EmailAddress::new),
     };
     let mut conn = state.db.acquire().await?;
@@ -281,16 +281,11 @@ async fn accept_invitation(
             Some("invite_not_pending"),
         ));
     }
-    let user = match users::find_by_email(&mut tx, env, &invitation.email).await? {
-        Some(u) => u,
-        None => {
-            let new = NewUser {
-                email: invitation.email.clone(),
-                ..Default::default()
-            };
-            users::insert(&mut tx, env, new).await?
-        }
+    let new = NewUser {
+        email: invitation.email.clone(),
+        ..Default::default()
     };
+    let user = auth::users::find_or_create(&mut tx, env, new).await?;
     let accepted =
         auth::invitations::accept_locked(&state, &mut tx, env, &invitation, &user).await?;
     tx.commit().await?;

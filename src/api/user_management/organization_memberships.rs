@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
-use crate::ids::{OrganizationId, OrganizationMembershipId, UserId};
+use crate::ids::{IdFilter, OrganizationId, OrganizationMembershipId, UserId};
 use crate::state::AppState;
 use crate::store::organization_memberships::{self as memberships, Membership, MembershipFilter};
 use crate::store::roles::{self, DEFAULT_ROLE};
@@ -161,8 +161,8 @@ async fn list_memberships(
     q: QueryMap,
 ) -> ApiResult<Json<List<Membership>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
-    let user_id = q.get("user_id").map(String::from);
-    let organization_id = q.get("organization_id").map(String::from);
+    let user_id = q.get("user_id").map(IdFilter::parse);
+    let organization_id = q.get("organization_id").map(IdFilter::parse);
     if user_id.is_none() && organization_id.is_none() {
         return Err(ApiError::bad_request(
             "missing_user_id_or_organization_id",

@@ -13,7 +13,7 @@ use crate::api::validate;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
-use crate::ids::UserId;
+use crate::ids::{IdFilter, UserId};
 use crate::password::{self, HashType};
 use crate::state::AppState;
 use crate::store::metadata::MetadataChange;
@@ -153,7 +153,7 @@ async fn list_users(
         organization_id: q
             .get("organization_id")
             .or_else(|| q.get("organization"))
-            .map(String::from),
+            .map(IdFilter::parse),
     };
     let mut conn = state.db.acquire().await?;
     let rows = users::list(&mut conn, &ctx.environment_id, &filter, &params).await?;

@@ -57,7 +57,7 @@ impl ClaimsContributor for TemplateClaims {
                 conn,
                 env,
                 ctx.user,
-                ctx.session.organization_id.as_deref(),
+                ctx.session.organization_id.as_ref(),
                 ctx.roles,
             )
             .await?;
@@ -80,15 +80,11 @@ pub async fn context(
     conn: &mut sqlx::PgConnection,
     env: &EnvironmentId,
     user: &User,
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     roles: Option<&[String]>,
 ) -> ApiResult<Value> {
     let organization = match organization_id {
-        Some(id) => match OrganizationId::parse_lenient(id) {
-            Some(id) => organizations::find(conn, env, &id).await?,
-            None => None,
-        }
-        .map(|o| {
+        Some(id) => organizations::find(conn, env, id).await?.map(|o| {
             json!({
                 "id": o.id,
                 "name": o.name,

@@ -38,7 +38,7 @@ impl ClaimsContributor for StandardClaims {
                 ctx.issuer.to_string(),
                 &ctx.user.id,
                 &ctx.session.id,
-                ctx.session.organization_id.clone(),
+                ctx.session.organization_id.clone().map(String::from),
                 ctx.roles.and_then(|r| r.first().cloned()),
                 ctx.ttl,
             );

@@ -27,6 +27,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::auth::hooks::{self, Attempt as Screened, Verdict};
+use crate::auth::users;
 use crate::crypto::random_token;
 use crate::db::Tx;
 use crate::email::EmailAddress;
@@ -40,7 +42,7 @@ use crate::store::authorization_codes::{self, NewCode};
 use crate::store::connections::{ConnectionConfig, Settings};
 use crate::store::sso::{self, Attempt, NewProfile, NewSsoRequest, Profile, SsoRequest, TokenKind};
 use crate::store::user_identities::{self, Issuer};
-use crate::store::users::{self, NewUser};
+use crate::store::users::NewUser;
 use crate::store::{connections, organization_memberships, organizations, redirect_uris, roles};
 
 /// Lifetime of an authorization code (single use).
@@ -215,7 +217,9 @@ pub struct Completion<'a> {
     pub client: Client,
 }
 
-/// Issues a profile and code for a verified identity and redirects to the application.
+/// Issues a profile and code for a verified identity and redirects to the application. The
+/// sign-in hooks screen the attempt first (`kind: "sso"`, the profile's email, the browser);
+/// a block fails the login with the hook's code ([`fail`]).
 pub async fn finish(
     state: &AppState,
     env: &EnvironmentId,
@@ -226,6 +230,18 @@ pub async fn finish(
     let conn_id = c.connection.id.as_str();
     let org = c.connection.organization_id.as_deref();
     let client = &done.client;
+    let screened = Screened {
+        environment_id: env,
+        kind: "sso",
+        email: Some(&profile.email),
+        user_id: None,
+        ip_address: client.ip_address.as_deref(),
+        user_agent: client.user_agent.as_deref(),
+    };
+    if let Verdict::Block { code, message } = hooks::screen(state, &screened).await? {
+        let blocked = Failure { code, message };
+        return fail(state, env, Some(c), done.request_id, client, blocked).await;
+    }
     let mut tx = state.db.begin().await?;
     let request: Option<SsoRequest> = match done.request_id {
         Some(id) => match sso::consume_request(&mut tx, env, conn_id, id).await? {
@@ -311,7 +327,7 @@ pub async fn finish(
             env,
             NewCode {
                 user_id: &user_id,
-                organization_id: session_org.as_deref(),
+                organization_id: session_org.as_ref(),
                 auth_method: "sso",
                 redirect_uri: &r.redirect_uri,
                 code_challenge: r.code_challenge.as_deref(),
@@ -360,25 +376,25 @@ async fn join_organization(
     env: &EnvironmentId,
     user_id: &UserId,
     org: &str,
-) -> ApiResult<Option<String>> {
-    let Ok(organization_id) = org.parse::<OrganizationId>() else {
+) -> ApiResult<Option<OrganizationId>> {
+    let Some(organization_id) = OrganizationId::parse_lenient(org) else {
         return Ok(None);
     };
     match organization_memberships::find_for(tx, env, user_id, &organization_id).await? {
-        Some(m) if m.status == "active" => Ok(Some(org.to_string())),
+        Some(m) if m.status == "active" => Ok(Some(organization_id)),
         Some(_) => Ok(None),
         None => {
             let role = [roles::DEFAULT_ROLE.to_string()];
             organization_memberships::insert(tx, env, user_id, &organization_id, &role, "active")
                 .await?;
-            Ok(Some(org.to_string()))
+            Ok(Some(organization_id))
         }
     }
 }
 
 /// The Keystead user behind an SSO profile: the one holding the identity, else the one with
-/// the profile's email (the identity is linked to it), else a new user (`user.created`) whose
-/// email is verified unless the IdP says otherwise.
+/// the profile's email, else a new user (`user.created`) whose email is verified unless the IdP
+/// says otherwise ([`users::find_or_create`]); the identity is linked to the last two.
 async fn sign_in_user(
     tx: &mut Tx,
     env: &EnvironmentId,
@@ -398,28 +414,18 @@ async fn sign_in_user(
     if let Some(id) = user_identities::find_user(tx, env, issuer, &profile.idp_id).await? {
         return Ok(id);
     }
-    let email = EmailAddress::new(&profile.email);
-    let user = match users::find_by_email(tx, env, &email).await? {
-        Some(u) => u,
-        None => {
-            let unverified = profile
-                .raw_attributes
-                .get("email_verified")
-                .is_some_and(|v| v == &Value::Bool(false) || v == "false");
-            users::insert(
-                tx,
-                env,
-                NewUser {
-                    email,
-                    email_verified: !unverified,
-                    first_name: profile.first_name.clone(),
-                    last_name: profile.last_name.clone(),
-                    ..NewUser::default()
-                },
-            )
-            .await?
-        }
+    let unverified = profile
+        .raw_attributes
+        .get("email_verified")
+        .is_some_and(|v| v == &Value::Bool(false) || v == "false");
+    let new = NewUser {
+        email: EmailAddress::new(&profile.email),
+        email_verified: !unverified,
+        first_name: profile.first_name.clone(),
+        last_name: profile.last_name.clone(),
+        ..NewUser::default()
     };
+    let user = users::find_or_create(tx, env, new).await?;
     user_identities::link_issuer(tx, env, &user.id, issuer, &profile.idp_id).await?;
     Ok(user.id)
 }
