@@ -66,6 +66,7 @@ impl CodeTable for Kind {
     const COLUMNS: &'static str =
         "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
     type Row = Row;
+    type Id = EmailVerificationId;
 }
 
 impl CodeKind for Kind {
@@ -152,11 +153,13 @@ pub async fn live_exists(
 #[derive(Debug, FromRow)]
 struct VerificationCandidate {
     #[sqlx(flatten)]
-    state: CodeState,
+    state: CodeState<EmailVerificationId>,
 }
 
 impl Candidate for VerificationCandidate {
-    fn state(&self) -> &CodeState {
+    type Id = EmailVerificationId;
+
+    fn state(&self) -> &CodeState<EmailVerificationId> {
         &self.state
     }
 }
@@ -180,7 +183,7 @@ pub async fn redeem(
     )
     .await?;
     Ok(match outcome {
-        Ok(c) => Ok(EmailVerificationId::try_from(c.state.id).map_err(anyhow::Error::from)?),
+        Ok(c) => Ok(c.state.id),
         Err(e) => Err(e),
     })
 }

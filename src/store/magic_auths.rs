@@ -66,6 +66,7 @@ impl CodeTable for Kind {
     const COLUMNS: &'static str =
         "id, user_id, email, code_sealed, expires_at, created_at, updated_at";
     type Row = Row;
+    type Id = MagicAuthId;
 }
 
 impl CodeKind for Kind {
@@ -162,13 +163,15 @@ pub struct Redeemed {
 #[derive(Debug, FromRow)]
 struct MagicCandidate {
     #[sqlx(flatten)]
-    state: CodeState,
+    state: CodeState<MagicAuthId>,
     user_id: UserId,
     invitation_id: Option<InvitationId>,
 }
 
 impl Candidate for MagicCandidate {
-    fn state(&self) -> &CodeState {
+    type Id = MagicAuthId;
+
+    fn state(&self) -> &CodeState<MagicAuthId> {
         &self.state
     }
 }
@@ -192,7 +195,7 @@ pub async fn redeem(
     .await?;
     Ok(match outcome {
         Ok(c) => Ok(Redeemed {
-            id: MagicAuthId::try_from(c.state.id).map_err(anyhow::Error::from)?,
+            id: c.state.id,
             user_id: c.user_id,
             invitation_id: c.invitation_id,
         }),

@@ -75,6 +75,7 @@ impl CodeTable for Kind {
     const TABLE: &'static str = "password_resets";
     const COLUMNS: &'static str = COLUMNS;
     type Row = Row;
+    type Id = PasswordResetId;
 }
 
 fn build(vault: &Vault, public_url: &str, r: Row) -> ApiResult<PasswordReset> {
