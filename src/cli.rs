@@ -11,7 +11,7 @@ use sqlx::ConnectOptions;
 use crate::config::{ApiKeysCommand, DbArgs, EnvironmentsCommand};
 use crate::crypto::{self, vault::Vault};
 use crate::db::{self, Database};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, EnvironmentKeyId};
 use crate::store::{environment_keys, environments};
 
 /// Opens the database for a CLI command: `DATABASE_URL`, the running server's embedded cluster,
@@ -144,7 +144,12 @@ pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
         ApiKeysCommand::Revoke { id, db } => {
             let database = open(&db).await?;
             let mut conn = database.pool.acquire().await?;
-            if !environment_keys::revoke(&mut conn, &id).await? {
+            // An id that is not a `key_…` id names no key: the same answer as an unknown one.
+            let revoked = match EnvironmentKeyId::parse_lenient(&id) {
+                Some(key) => environment_keys::revoke(&mut conn, &key).await?,
+                None => false,
+            };
+            if !revoked {
                 bail!("no API key {id}");
             }
             println!("revoked {id}");

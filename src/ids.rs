@@ -538,6 +538,10 @@ id_type!(
     IdentityId, prefix::IDENTITY, "Identity"
 );
 id_type!(
+    /// An API key of an environment (an environment key), `key_…`.
+    EnvironmentKeyId, prefix::ENVIRONMENT_KEY, "API key"
+);
+id_type!(
     /// An authorization code's row (never shown; the code is), `authorization_code_…`.
     AuthorizationCodeId, prefix::AUTHORIZATION_CODE, "Authorization code"
 );

@@ -22,7 +22,7 @@ use crate::auth::sso::{self as login, SpUrls};
 use crate::crypto::signing;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
-use crate::ids::ConnectionId;
+use crate::ids::{ConnectionId, IdFilter, OrganizationId};
 use crate::protocols::saml::metadata;
 use crate::state::AppState;
 use crate::store::connections::{
@@ -360,7 +360,7 @@ async fn list_connections(
 ) -> ApiResult<Json<List<Connection>>> {
     let params = ListParams::from_query(&q, Order::Desc)?;
     let filter = ConnectionFilter {
-        organization_id: q.get("organization_id").map(String::from),
+        organization_id: q.get("organization_id").map(IdFilter::parse),
         connection_type: q.get("connection_type").map(String::from),
         domain: q.get("domain").map(String::from),
         search: q.get("search").map(String::from),
@@ -440,13 +440,20 @@ async fn create_connection(
             (Settings::Oauth(s), secret, None)
         }
     };
+    let domains = domains(&body.domains)?;
+    // A malformed organization id names no organization: the same 422 as an unknown one.
+    let organization_id = body
+        .organization_id
+        .as_deref()
+        .map(|raw| OrganizationId::parse_lenient(raw).ok_or_else(|| connections::org_missing(raw)))
+        .transpose()?;
     let new = NewConnection {
-        organization_id: body.organization_id,
+        organization_id,
         connection_type,
         name: body.name.trim().to_string(),
         state: state_value,
         settings,
-        domains: domains(&body.domains)?,
+        domains,
         client_secret,
         sp_key,
     };

@@ -28,6 +28,7 @@ use crate::crypto::ct_eq;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::from_value;
 use crate::http::{AppJson, Client, Env, QueryMap};
+use crate::ids::ProfileId;
 use crate::protocols::with_query;
 use crate::state::AppState;
 use crate::store::connections::{self, Settings};
@@ -271,7 +272,7 @@ async fn get_profile(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
         .ok_or_else(unauthorized)?;
     let profile = sso::find_profile(&mut conn, &found.environment_id, &found.profile_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Profile", &found.profile_id))?;
+        .ok_or_else(|| ApiError::not_found("Profile", found.profile_id.as_str()))?;
     Ok(Json(json!(profile)))
 }
 
@@ -288,9 +289,11 @@ async fn logout_authorize(
 ) -> ApiResult<Json<Value>> {
     let env = &ctx.environment_id;
     let mut conn = state.db.acquire().await?;
-    let profile = sso::find_profile(&mut conn, env, &body.profile_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Profile", &body.profile_id))?;
+    let profile = match ProfileId::parse_lenient(&body.profile_id) {
+        Some(id) => sso::find_profile(&mut conn, env, &id).await?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::not_found("Profile", &body.profile_id))?;
     if profile.connection_type != "GenericOIDC" {
         return Err(ApiError::oauth(
             "connection_invalid",
@@ -328,7 +331,7 @@ async fn logout(State(state): State<AppState>, q: QueryMap) -> ApiResult<Respons
     let env = found.environment_id.clone();
     let profile = sso::find_profile(&mut conn, &env, &found.profile_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Profile", &found.profile_id))?;
+        .ok_or_else(|| ApiError::not_found("Profile", found.profile_id.as_str()))?;
     let c = connections::find(&mut conn, &env, &profile.connection_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Connection", &profile.connection_id))?;

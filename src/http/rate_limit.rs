@@ -76,7 +76,7 @@ pub async fn limit_api(State(state): State<AppState>, req: Request, next: Next) 
     let key = req
         .extensions()
         .get::<AuthContext>()
-        .map(|c| c.environment_key_id.clone())
+        .map(|c| c.environment_key_id.to_string())
         .unwrap_or_default();
     let route = req
         .extensions()

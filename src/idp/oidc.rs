@@ -4,13 +4,14 @@
 //! profile and finishes the login ([`crate::auth::sso`]).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 
 use crate::auth::sso::{self as login, Completion};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Client, QueryMap};
+use crate::http::{Client, IdPath, QueryMap};
+use crate::ids::{ConnectionId, SsoRequestId};
 use crate::protocols::oidc::{self, Callback};
 use crate::protocols::{Failure, profile};
 use crate::state::AppState;
@@ -25,20 +26,23 @@ pub fn router() -> Router<AppState> {
 /// `GET /sso/oidc/callback/{connection_id}`.
 async fn callback(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectionId>,
     client: Client,
     q: QueryMap,
 ) -> ApiResult<Response> {
     let mut conn = state.db.acquire().await?;
-    let not_found = || ApiError::not_found("Connection", &id);
+    let not_found = || ApiError::not_found("Connection", id.as_str());
     let env = connections::environment_of(&mut conn, &id)
         .await?
         .ok_or_else(not_found)?;
     let c = connections::find(&mut conn, &env, &id)
         .await?
         .ok_or_else(not_found)?;
-    let request_id = q.get("state").unwrap_or_default().to_string();
-    let request = sso::find_request(&mut conn, &env, &id, &request_id).await?;
+    // A `state` that is not an `sso_req_…` id answers no request: unsolicited.
+    let request = match SsoRequestId::parse_lenient(q.get("state").unwrap_or_default()) {
+        Some(request_id) => sso::find_request(&mut conn, &env, &id, &request_id).await?,
+        None => None,
+    };
     drop(conn);
     let Some(request) = request else {
         let f = Failure::new(

@@ -8,7 +8,7 @@
 //!   finishes the login ([`crate::auth::sso`]).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use crate::auth::sso::{self as login, Completion};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{AppJson, Client};
-use crate::ids::EnvironmentId;
+use crate::http::{AppJson, Client, IdPath};
+use crate::ids::{ConnectionId, EnvironmentId, SsoRequestId};
 use crate::protocols::profile;
 use crate::protocols::saml::{SamlError, metadata, response, xmlsec};
 use crate::protocols::{Failure, connection::SamlSettings};
@@ -36,10 +36,10 @@ pub fn router() -> Router<AppState> {
 
 async fn saml_connection(
     state: &AppState,
-    id: &str,
+    id: &ConnectionId,
 ) -> ApiResult<(EnvironmentId, ConnectionConfig, SamlSettings)> {
     let mut conn = state.db.acquire().await?;
-    let not_found = || ApiError::not_found("Connection", id);
+    let not_found = || ApiError::not_found("Connection", id.as_str());
     let env = connections::environment_of(&mut conn, id)
         .await?
         .ok_or_else(not_found)?;
@@ -56,7 +56,10 @@ async fn saml_connection(
 }
 
 /// `GET /sso/saml/metadata/{connection_id}`: the SP metadata XML.
-async fn sp_metadata(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn sp_metadata(
+    State(state): State<AppState>,
+    IdPath(id): IdPath<ConnectionId>,
+) -> ApiResult<Response> {
     let (_, c, _) = saml_connection(&state, &id).await?;
     let urls = login::sp_urls(&state.settings.public_url, &c);
     let cert = c.sp_certificate_der.clone().unwrap_or_default();
@@ -84,7 +87,7 @@ struct AcsForm {
 /// `POST /sso/saml/acs/{connection_id}`.
 async fn acs(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectionId>,
     client: Client,
     AppJson(form): AppJson<AcsForm>,
 ) -> ApiResult<Response> {
@@ -197,9 +200,12 @@ async fn consume(
     match &claimed {
         Some(rid) => {
             let mut conn = state.db.acquire().await.map_err(|e| internal(e.into()))?;
-            let pending = sso::find_request(&mut conn, env, &c.connection.id, rid)
-                .await
-                .map_err(internal)?;
+            let pending = match SsoRequestId::parse_lenient(rid) {
+                Some(rid) => sso::find_request(&mut conn, env, &c.connection.id, &rid)
+                    .await
+                    .map_err(internal)?,
+                None => None,
+            };
             if pending.is_none() {
                 return Err(with_request(SamlError::new(
                     "unsolicited_response",

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::crypto::sha256_hex;
 use crate::error::ApiError;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, EnvironmentKeyId};
 use crate::store;
 
 /// How long a resolved key is trusted without asking the database.
@@ -25,7 +25,7 @@ pub struct AuthContext {
     /// The environment (`environment_…`); every store call filters on it.
     pub environment_id: EnvironmentId,
     /// The key that authenticated the request (`key_…`).
-    pub environment_key_id: String,
+    pub environment_key_id: EnvironmentKeyId,
     /// The environment's client id (`client_…`).
     pub client_id: String,
 }

@@ -8,7 +8,7 @@ use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, TypedId};
 
 /// A table of allowed URLs of an environment (`id`, `environment_id`, the URL column, …).
 pub trait AllowedUrl: for<'r> FromRow<'r, PgRow> + Send + Unpin {
@@ -20,6 +20,8 @@ pub trait AllowedUrl: for<'r> FromRow<'r, PgRow> + Send + Unpin {
     const URL_COLUMN: &'static str;
     /// The entity named in a 404 (`"CORS origin"`).
     const ENTITY: &'static str;
+    /// The row id (`CorsOriginId`, `RedirectUriId`).
+    type Id: TypedId;
     /// The row with its `object` set (not a column).
     fn tagged(self) -> Self;
 }
@@ -42,7 +44,7 @@ pub async fn list<T: AllowedUrl>(
 }
 
 /// Removes a URL by id; 404 when absent.
-pub async fn delete<T: AllowedUrl>(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn delete<T: AllowedUrl>(tx: &mut Tx, env: &EnvironmentId, id: &T::Id) -> ApiResult<()> {
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "delete from {} where environment_id = $1 and id = $2",
         T::TABLE
@@ -52,7 +54,7 @@ pub async fn delete<T: AllowedUrl>(tx: &mut Tx, env: &EnvironmentId, id: &str) -
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found(T::ENTITY, id));
+        return Err(ApiError::not_found(T::ENTITY, id.as_ref()));
     }
     Ok(())
 }

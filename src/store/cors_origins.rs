@@ -10,8 +10,7 @@ use super::allowed_urls::{self, AllowedUrl};
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{CorsOriginId, EnvironmentId};
 
 /// A CORS origin as the API returns it.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -20,7 +19,7 @@ pub struct CorsOrigin {
     #[sqlx(skip)]
     pub object: &'static str,
     /// `cors_origin_…`
-    pub id: String,
+    pub id: CorsOriginId,
     /// `scheme://host[:port]`
     pub origin: String,
     /// Creation time.
@@ -38,6 +37,7 @@ impl AllowedUrl for CorsOrigin {
     const COLUMNS: &'static str = COLUMNS;
     const URL_COLUMN: &'static str = "origin";
     const ENTITY: &'static str = "CORS origin";
+    type Id = CorsOriginId;
     fn tagged(mut self) -> Self {
         self.object = "cors_origin";
         self
@@ -49,7 +49,7 @@ pub async fn insert(tx: &mut Tx, env: &EnvironmentId, origin: &str) -> ApiResult
     let row: CorsOrigin = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into cors_origins (id, environment_id, origin) values ($1, $2, $3) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::CORS_ORIGIN))
+    .bind(CorsOriginId::new())
     .bind(env)
     .bind(origin)
     .fetch_one(&mut **tx)
@@ -71,7 +71,7 @@ pub async fn list(
 }
 
 /// Removes an origin; 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &CorsOriginId) -> ApiResult<()> {
     allowed_urls::delete::<CorsOrigin>(tx, env, id).await
 }
 

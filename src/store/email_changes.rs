@@ -12,8 +12,7 @@ use crate::db::Tx;
 use crate::email::Email;
 use crate::email::EmailAddress;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EmailChangeId, EnvironmentId, UserId};
 
 /// Lifetime of a code, in minutes.
 pub const LIFETIME_MINUTES: i64 = 60;
@@ -34,7 +33,7 @@ pub struct PendingChange {
 pub async fn insert(
     tx: &mut Tx,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     new_email: &str,
 ) -> ApiResult<PendingChange> {
     sqlx::query(
@@ -45,7 +44,7 @@ pub async fn insert(
     .bind(user_id)
     .execute(&mut **tx)
     .await?;
-    let id = new_id(prefix::EMAIL_CHANGE);
+    let id = EmailChangeId::new();
     let code = random_digits(6);
     let change: PendingChange = sqlx::query_as(
         "insert into email_changes (id, environment_id, user_id, new_email, code_hash, expires_at)
@@ -97,7 +96,7 @@ struct Candidate {
 pub async fn confirm(
     tx: &mut Tx,
     env: &EnvironmentId,
-    user_id: &str,
+    user_id: &UserId,
     code: &str,
 ) -> ApiResult<Confirmation> {
     let latest: Option<Candidate> = sqlx::query_as(

@@ -32,6 +32,7 @@ impl CodeTable for Kind {
     const LIFETIME_MINUTES: i64 = LIFETIME_MINUTES;
     const COLUMNS: &'static str = CODE_COLUMNS;
     type Row = CodeRow<EmailVerificationId>;
+    type Id = EmailVerificationId;
 }
 
 impl CodeKind for Kind {
@@ -91,11 +92,13 @@ pub async fn live_exists(
 #[derive(Debug, FromRow)]
 struct VerificationCandidate {
     #[sqlx(flatten)]
-    state: CodeState,
+    state: CodeState<EmailVerificationId>,
 }
 
 impl Candidate for VerificationCandidate {
-    fn state(&self) -> &CodeState {
+    type Id = EmailVerificationId;
+
+    fn state(&self) -> &CodeState<EmailVerificationId> {
         &self.state
     }
 }
@@ -119,7 +122,7 @@ pub async fn redeem(
     )
     .await?;
     Ok(match outcome {
-        Ok(c) => Ok(EmailVerificationId::try_from(c.state.id).map_err(anyhow::Error::from)?),
+        Ok(c) => Ok(c.state.id),
         Err(e) => Err(e),
     })
 }

@@ -9,7 +9,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::crypto;
 use crate::db::Tx;
-use crate::ids::{EnvironmentId, new_id, prefix};
+use crate::ids::{EnvironmentId, EnvironmentKeyId};
 
 /// Postgres channel carrying the SHA-256 digests of revoked keys; every server listens on it
 /// and drops the key from its cache.
@@ -21,7 +21,7 @@ pub struct EnvironmentKeyOwner {
     /// The environment (`environment_…`).
     pub environment_id: EnvironmentId,
     /// The key (`key_…`).
-    pub environment_key_id: String,
+    pub environment_key_id: EnvironmentKeyId,
     /// The environment's client id (`client_…`).
     pub client_id: String,
 }
@@ -30,7 +30,7 @@ pub struct EnvironmentKeyOwner {
 #[derive(Debug, Serialize, FromRow)]
 pub struct EnvironmentKey {
     /// `key_…`
-    pub id: String,
+    pub id: EnvironmentKeyId,
     /// Display name.
     pub name: String,
     /// `sk_...3456`
@@ -49,8 +49,8 @@ pub async fn insert(
     env: &EnvironmentId,
     name: &str,
     value: &str,
-) -> sqlx::Result<String> {
-    let id = new_id(prefix::ENVIRONMENT_KEY);
+) -> sqlx::Result<EnvironmentKeyId> {
+    let id = EnvironmentKeyId::new();
     sqlx::query(
         "insert into api_keys (id, environment_id, name, key_hash, obfuscated_value) values ($1, $2, $3, $4, $5)",
     )
@@ -71,7 +71,7 @@ pub async fn authenticate(pool: &PgPool, value: &str) -> sqlx::Result<Option<Env
     if !value.starts_with("sk_") {
         return Ok(None);
     }
-    let row: Option<(String, EnvironmentId, String)> = sqlx::query_as(
+    let row: Option<(EnvironmentKeyId, EnvironmentId, String)> = sqlx::query_as(
         "select k.id, k.environment_id, e.client_id from api_keys k
          join environments e on e.id = k.environment_id
          where k.key_hash = $1 and k.revoked_at is null",
@@ -103,7 +103,7 @@ pub async fn list(
 
 /// Revokes a key by id and notifies every server to drop it from its cache
 /// ([`REVOCATION_CHANNEL`]); `false` when there is no such key.
-pub async fn revoke(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
+pub async fn revoke(conn: &mut PgConnection, id: &EnvironmentKeyId) -> sqlx::Result<bool> {
     let digest: Option<String> = sqlx::query_scalar(
         "update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1 returning key_hash",
     )

@@ -9,7 +9,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use crate::crypto::vault::Vault;
 use crate::crypto::{self, signing};
 use crate::db::Tx;
-use crate::ids::EnvironmentId;
+use crate::ids::{EnvironmentId, EnvironmentKeyId};
 use crate::ids::{new_id, prefix};
 
 /// An environment as the CLI prints it.
@@ -35,7 +35,7 @@ pub struct CreatedEnvironment {
     #[serde(flatten)]
     pub environment: Environment,
     /// The first API key's id (`key_…`).
-    pub environment_key_id: String,
+    pub environment_key_id: EnvironmentKeyId,
     /// The first API key's value; shown once, stored only as a hash.
     pub api_key: String,
 }

@@ -32,6 +32,7 @@ impl CodeTable for Kind {
     const LIFETIME_MINUTES: i64 = LIFETIME_MINUTES;
     const COLUMNS: &'static str = CODE_COLUMNS;
     type Row = CodeRow<MagicAuthId>;
+    type Id = MagicAuthId;
 }
 
 impl CodeKind for Kind {
@@ -101,13 +102,15 @@ pub struct Redeemed {
 #[derive(Debug, FromRow)]
 struct MagicCandidate {
     #[sqlx(flatten)]
-    state: CodeState,
+    state: CodeState<MagicAuthId>,
     user_id: UserId,
     invitation_id: Option<InvitationId>,
 }
 
 impl Candidate for MagicCandidate {
-    fn state(&self) -> &CodeState {
+    type Id = MagicAuthId;
+
+    fn state(&self) -> &CodeState<MagicAuthId> {
         &self.state
     }
 }
@@ -131,7 +134,7 @@ pub async fn redeem(
     .await?;
     Ok(match outcome {
         Ok(c) => Ok(Redeemed {
-            id: MagicAuthId::try_from(c.state.id).map_err(anyhow::Error::from)?,
+            id: c.state.id,
             user_id: c.user_id,
             invitation_id: c.invitation_id,
         }),

@@ -14,7 +14,7 @@ use crate::crypto::vault::Vault;
 use crate::crypto::{code_hash, ct_eq, random_digits};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::{EnvironmentId, UserId};
+use crate::ids::{EnvironmentId, TypedId, UserId};
 
 /// Wrong attempts a code survives; the next check answers [`CodeError::TooManyAttempts`].
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -75,6 +75,8 @@ pub trait CodeTable {
     const COLUMNS: &'static str;
     /// A row as [`find_row`] reads it.
     type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin;
+    /// The row id (`MagicAuthId`, …).
+    type Id: TypedId;
 }
 
 /// A [`CodeTable`] of six-digit codes stored as salted digests ([`code_hash`]) with wrong
@@ -218,7 +220,7 @@ pub async fn insert_code<K: CodeKind>(
 pub async fn find_row<K: CodeTable>(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &K::Id,
 ) -> ApiResult<Option<K::Row>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {} from {} where environment_id = $1 and id = $2",
@@ -249,9 +251,9 @@ pub fn event_without<T: Serialize>(value: &T, secret: &str) -> ApiResult<Value> 
 /// What a redemption needs to know of a code row; candidates flatten it in
 /// (`#[sqlx(flatten)]`) beside their kind's own columns.
 #[derive(Debug, Clone, FromRow)]
-pub struct CodeState {
+pub struct CodeState<I> {
     /// The code's id.
-    pub id: String,
+    pub id: I,
     /// Its salted digest.
     pub code_hash: String,
     /// Wrong attempts so far.
@@ -264,8 +266,10 @@ pub struct CodeState {
 
 /// A candidate row of a redemption.
 pub trait Candidate: for<'r> FromRow<'r, PgRow> + Send + Unpin {
+    /// The code's id type.
+    type Id: TypedId;
     /// Its [`CodeState`].
-    fn state(&self) -> &CodeState;
+    fn state(&self) -> &CodeState<Self::Id>;
 }
 
 /// Checks `code` against the 20 newest codes of `scope` (the kind's [`CodeKind::SCOPE`] column)
@@ -303,7 +307,7 @@ pub async fn redeem<K: CodeKind, C: Candidate>(
         let s = r.state();
         ct_eq(
             s.code_hash.as_bytes(),
-            code_hash(&s.id, code.trim()).as_bytes(),
+            code_hash(s.id.as_ref(), code.trim()).as_bytes(),
         )
     });
     Ok(match matched {

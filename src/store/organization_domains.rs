@@ -13,7 +13,6 @@ use crate::crypto::random_alphanumeric;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::ids::{EnvironmentId, OrganizationDomainId, OrganizationId};
-use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
 /// An organization domain, as the API returns it.
@@ -109,7 +108,7 @@ pub fn normalize(domain: &str) -> ApiResult<String> {
 pub async fn insert(
     tx: &mut Tx,
     env: &EnvironmentId,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     domain: &str,
     state: InitialState,
 ) -> ApiResult<OrganizationDomain> {
@@ -130,7 +129,7 @@ pub async fn insert(
            (id, environment_id, organization_id, domain, state, verification_prefix, verification_token, verification_strategy)
          values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::ORGANIZATION_DOMAIN))
+    .bind(OrganizationDomainId::new())
     .bind(env)
     .bind(organization_id)
     .bind(domain)
@@ -223,7 +222,7 @@ pub async fn delete(
 pub async fn find_for_update(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationDomainId,
 ) -> ApiResult<Option<OrganizationDomain>> {
     let row: Option<OrganizationDomain> = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from organization_domains where environment_id = $1 and id = $2 for update"
@@ -249,7 +248,7 @@ pub enum FailureReason {
 pub async fn set_verification(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationDomainId,
     outcome: Result<(), FailureReason>,
 ) -> ApiResult<OrganizationDomain> {
     let state = if outcome.is_ok() {
@@ -296,7 +295,7 @@ pub async fn set_verification(
 pub async fn verified_elsewhere(
     tx: &mut Tx,
     env: &EnvironmentId,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     domain: &str,
 ) -> ApiResult<bool> {
     Ok(sqlx::query_scalar(

@@ -373,7 +373,7 @@ pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &OrganizationId) -> Ap
 pub async fn admits_profile_email(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &OrganizationId,
     email: &str,
 ) -> ApiResult<Option<bool>> {
     let domain = email

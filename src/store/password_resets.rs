@@ -77,6 +77,7 @@ impl CodeTable for Kind {
     const LIFETIME_MINUTES: i64 = LIFETIME_MINUTES;
     const COLUMNS: &'static str = COLUMNS;
     type Row = Row;
+    type Id = PasswordResetId;
 }
 
 fn build(vault: &Vault, public_url: &str, r: Row) -> ApiResult<PasswordReset> {

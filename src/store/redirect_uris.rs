@@ -10,8 +10,7 @@ use super::allowed_urls::{self, AllowedUrl};
 use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, RedirectUriId};
 
 /// A redirect URI as the API returns it.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -20,7 +19,7 @@ pub struct RedirectUri {
     #[sqlx(skip)]
     pub object: &'static str,
     /// `ruri_…`
-    pub id: String,
+    pub id: RedirectUriId,
     /// The URI.
     pub uri: String,
     /// Whether redirects without an explicit target go here.
@@ -41,6 +40,7 @@ impl AllowedUrl for RedirectUri {
     const COLUMNS: &'static str = COLUMNS;
     const URL_COLUMN: &'static str = "uri";
     const ENTITY: &'static str = "Redirect URI";
+    type Id = RedirectUriId;
     fn tagged(mut self) -> Self {
         self.object = "redirect_uri";
         self
@@ -73,7 +73,7 @@ pub async fn insert(
     let row: RedirectUri = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into redirect_uris (id, environment_id, uri, is_default) values ($1, $2, $3, $4) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::REDIRECT_URI))
+    .bind(RedirectUriId::new())
     .bind(env)
     .bind(uri)
     .bind(default)
@@ -98,7 +98,7 @@ pub async fn list(
 }
 
 /// Removes a URI; 404 when absent.
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &RedirectUriId) -> ApiResult<()> {
     allowed_urls::delete::<RedirectUri>(tx, env, id).await
 }
 

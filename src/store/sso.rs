@@ -13,8 +13,7 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{ConnectionId, EnvironmentId, OrganizationId, ProfileId, SsoRequestId, UserId};
 use crate::store::events::{self, names};
 
 pub use crate::protocols::profile::NewProfile;
@@ -23,9 +22,9 @@ pub use crate::protocols::profile::NewProfile;
 #[derive(Debug, Clone, FromRow)]
 pub struct SsoRequest {
     /// `sso_req_…`: the AuthnRequest `ID` / OIDC `state`.
-    pub id: String,
+    pub id: SsoRequestId,
     /// The connection the login goes through.
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     /// Where the application wants the code.
     pub redirect_uri: String,
     /// The application's `state`, returned untouched.
@@ -44,12 +43,12 @@ pub struct SsoRequest {
 }
 
 /// Input of [`insert_request`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NewSsoRequest<'a> {
-    /// The id, made with `new_id(prefix::SSO_REQUEST)` (it goes into the IdP URL first).
-    pub id: &'a str,
+    /// The id, made with `SsoRequestId::new()` (it goes into the IdP URL first).
+    pub id: &'a SsoRequestId,
     /// The connection.
-    pub connection_id: &'a str,
+    pub connection_id: &'a ConnectionId,
     /// The application's redirect URI (already checked).
     pub redirect_uri: &'a str,
     /// The application's `state`.
@@ -107,8 +106,8 @@ pub async fn insert_request(
 pub async fn find_request(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    connection_id: &str,
-    id: &str,
+    connection_id: &ConnectionId,
+    id: &SsoRequestId,
 ) -> ApiResult<Option<SsoRequest>> {
     Ok(sqlx::query_as(AssertSqlSafe(format!(
         "select {REQUEST_COLUMNS} from sso_requests where environment_id = $1 and connection_id = $2
@@ -125,8 +124,8 @@ pub async fn find_request(
 pub async fn consume_request(
     tx: &mut Tx,
     env: &EnvironmentId,
-    connection_id: &str,
-    id: &str,
+    connection_id: &ConnectionId,
+    id: &SsoRequestId,
 ) -> ApiResult<Option<SsoRequest>> {
     Ok(sqlx::query_as(AssertSqlSafe(format!(
         "update sso_requests set consumed_at = now() where environment_id = $1 and connection_id = $2
@@ -144,7 +143,7 @@ pub async fn consume_request(
 pub async fn remember_assertion(
     tx: &mut Tx,
     env: &EnvironmentId,
-    connection_id: &str,
+    connection_id: &ConnectionId,
     assertion_id: &str,
     expires_at: DateTime<Utc>,
 ) -> ApiResult<bool> {
@@ -178,11 +177,11 @@ pub struct Profile {
     /// Always `"profile"`.
     pub object: &'static str,
     /// `prof_…`, stable per connection and IdP user.
-    pub id: String,
+    pub id: ProfileId,
     /// The connection's organization.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// The connection.
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     /// The connection's type.
     pub connection_type: String,
     /// The user's id at the IdP (NameID / `sub`).
@@ -208,9 +207,9 @@ pub struct Profile {
 
 #[derive(Debug, FromRow)]
 struct ProfileRow {
-    id: String,
-    organization_id: Option<String>,
-    connection_id: String,
+    id: ProfileId,
+    organization_id: Option<OrganizationId>,
+    connection_id: ConnectionId,
     connection_type: String,
     idp_id: String,
     email: String,
@@ -253,9 +252,9 @@ impl From<ProfileRow> for Profile {
 pub async fn upsert_profile(
     tx: &mut Tx,
     env: &EnvironmentId,
-    connection_id: &str,
+    connection_id: &ConnectionId,
     connection_type: &str,
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     p: &NewProfile,
 ) -> ApiResult<Profile> {
     let row: ProfileRow = sqlx::query_as(AssertSqlSafe(format!(
@@ -268,7 +267,7 @@ pub async fn upsert_profile(
            groups = excluded.groups, raw_attributes = excluded.raw_attributes
          returning {PROFILE_COLUMNS}"
     )))
-    .bind(new_id(prefix::PROFILE))
+    .bind(ProfileId::new())
     .bind(env)
     .bind(connection_id)
     .bind(organization_id)
@@ -290,7 +289,7 @@ pub async fn upsert_profile(
 pub async fn find_profile(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &ProfileId,
 ) -> ApiResult<Option<Profile>> {
     let row: Option<ProfileRow> = sqlx::query_as(AssertSqlSafe(format!(
         "select {PROFILE_COLUMNS} from sso_profiles where environment_id = $1 and id = $2"
@@ -329,7 +328,7 @@ pub struct Redeemed {
     /// The environment.
     pub environment_id: EnvironmentId,
     /// The profile.
-    pub profile_id: String,
+    pub profile_id: ProfileId,
     /// PKCE challenge (codes only).
     pub code_challenge: Option<String>,
     /// PKCE method (codes only).
@@ -344,7 +343,7 @@ pub async fn issue_token(
     tx: &mut Tx,
     env: &EnvironmentId,
     kind: TokenKind,
-    profile_id: &str,
+    profile_id: &ProfileId,
     ttl: Duration,
     code_challenge: Option<&str>,
     code_challenge_method: Option<&str>,
@@ -406,11 +405,11 @@ pub async fn find_token(
 #[derive(Debug, Default)]
 pub struct Attempt<'a> {
     /// The connection, when known.
-    pub connection_id: Option<&'a str>,
+    pub connection_id: Option<&'a ConnectionId>,
     /// Its organization.
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     /// The Keystead user, when the login signs one in (User Management).
-    pub user_id: Option<&'a str>,
+    pub user_id: Option<&'a UserId>,
     /// The user's email, when known.
     pub email: Option<&'a str>,
     /// The browser's IP address (see `KEYSTEAD_TRUSTED_PROXIES`).
@@ -440,7 +439,7 @@ pub async fn record_started(tx: &mut Tx, env: &EnvironmentId, a: &Attempt<'_>) -
         env,
         names::AUTHENTICATION_SSO_STARTED,
         &data,
-        a.organization_id,
+        a.organization_id.map(OrganizationId::as_str),
     )
     .await
 }
@@ -453,7 +452,7 @@ pub async fn record_succeeded(tx: &mut Tx, env: &EnvironmentId, a: &Attempt<'_>)
         env,
         names::AUTHENTICATION_SSO_SUCCEEDED,
         &data,
-        a.organization_id,
+        a.organization_id.map(OrganizationId::as_str),
     )
     .await
 }
@@ -473,7 +472,7 @@ pub async fn record_failed(
         env,
         names::AUTHENTICATION_SSO_FAILED,
         &data,
-        a.organization_id,
+        a.organization_id.map(OrganizationId::as_str),
     )
     .await
 }

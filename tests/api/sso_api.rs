@@ -38,7 +38,8 @@ async fn code_for(app: &TestApp, connection: &str, challenge: Option<&str>) -> S
         email: "peter@initech.test".into(),
         ..NewProfile::default()
     };
-    let p = sso::upsert_profile(&mut tx, env, connection, "GenericSAML", None, &profile)
+    let connection: keystead::ids::ConnectionId = connection.parse().unwrap();
+    let p = sso::upsert_profile(&mut tx, env, &connection, "GenericSAML", None, &profile)
         .await
         .unwrap();
     let code = sso::issue_token(

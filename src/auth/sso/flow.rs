@@ -34,8 +34,7 @@ use crate::db::Tx;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::Client;
-use crate::ids::{EnvironmentId, OrganizationId, UserId};
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, OrganizationId, SsoRequestId, UserId};
 use crate::protocols::{Failure, oidc, saml, with_query};
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, NewCode};
@@ -119,7 +118,7 @@ pub async fn start(
     c: &ConnectionConfig,
     p: StartParams<'_>,
 ) -> ApiResult<String> {
-    let id = new_id(prefix::SSO_REQUEST);
+    let id = SsoRequestId::new();
     let urls = sp_urls(&state.settings.public_url, c);
     let mut nonce = None;
     let mut verifier = None;
@@ -185,7 +184,7 @@ pub async fn start(
     .await?;
     let started = Attempt {
         connection_id: Some(&c.connection.id),
-        organization_id: c.connection.organization_id.as_deref(),
+        organization_id: c.connection.organization_id.as_ref(),
         ip_address: p.ip_address,
         user_agent: p.user_agent,
         ..Attempt::default()
@@ -227,8 +226,8 @@ pub async fn finish(
     done: Completion<'_>,
     profile: NewProfile,
 ) -> ApiResult<Response> {
-    let conn_id = c.connection.id.as_str();
-    let org = c.connection.organization_id.as_deref();
+    let conn_id = &c.connection.id;
+    let org = c.connection.organization_id.as_ref();
     let client = &done.client;
     let screened = Screened {
         environment_id: env,
@@ -243,8 +242,13 @@ pub async fn finish(
         return fail(state, env, Some(c), done.request_id, client, blocked).await;
     }
     let mut tx = state.db.begin().await?;
-    let request: Option<SsoRequest> = match done.request_id {
-        Some(id) => match sso::consume_request(&mut tx, env, conn_id, id).await? {
+    // A request id the IdP echoes that is not an `sso_req_…` id answers no request: unsolicited.
+    let request_id = done.request_id.map(SsoRequestId::parse_lenient);
+    let request: Option<SsoRequest> = match request_id {
+        Some(id) => match match id {
+            Some(id) => sso::consume_request(&mut tx, env, conn_id, &id).await?,
+            None => None,
+        } {
             Some(r) => Some(r),
             None => {
                 drop(tx);
@@ -375,11 +379,9 @@ async fn join_organization(
     tx: &mut Tx,
     env: &EnvironmentId,
     user_id: &UserId,
-    org: &str,
+    organization_id: &OrganizationId,
 ) -> ApiResult<Option<OrganizationId>> {
-    let Some(organization_id) = OrganizationId::parse_lenient(org) else {
-        return Ok(None);
-    };
+    let organization_id = organization_id.clone();
     match organization_memberships::find_for(tx, env, user_id, &organization_id).await? {
         Some(m) if m.status == "active" => Ok(Some(organization_id)),
         Some(_) => Ok(None),
@@ -447,10 +449,10 @@ pub async fn fail(
     client: &Client,
     failure: Failure,
 ) -> ApiResult<Response> {
-    let request = match (c, request_id) {
+    let request = match (c, request_id.and_then(SsoRequestId::parse_lenient)) {
         (Some(c), Some(id)) => {
             let mut tx = state.db.begin().await?;
-            let r = sso::consume_request(&mut tx, env, &c.connection.id, id).await?;
+            let r = sso::consume_request(&mut tx, env, &c.connection.id, &id).await?;
             tx.commit().await?;
             r
         }
@@ -484,8 +486,8 @@ async fn reject(
 ) -> ApiResult<Response> {
     tracing::info!(code = failure.code, message = %failure.message, "sso login failed");
     let attempt = Attempt {
-        connection_id: c.map(|c| c.connection.id.as_str()),
-        organization_id: c.and_then(|c| c.connection.organization_id.as_deref()),
+        connection_id: c.map(|c| &c.connection.id),
+        organization_id: c.and_then(|c| c.connection.organization_id.as_ref()),
         user_id: None,
         email,
         ip_address: client.ip_address.as_deref(),

@@ -5,7 +5,7 @@
 
 use crate::error::ApiResult;
 use crate::http::{ListParams, Order, QueryMap};
-use crate::ids::EnvironmentId;
+use crate::ids::{ConnectionId, EnvironmentId, IdFilter};
 use crate::protocols::Failure;
 use crate::state::AppState;
 use crate::store::connections::{self, ConnectionConfig, ConnectionFilter};
@@ -35,7 +35,11 @@ pub async fn select_connection(
     let active = |c: &ConnectionConfig| c.connection.state == "active";
     let params = ListParams::from_query(&QueryMap::parse("limit=100"), Order::Asc)?;
     if let Some(id) = q.connection {
-        return match connections::find(&mut conn, env, id).await? {
+        let found = match ConnectionId::parse_lenient(id) {
+            Some(typed) => connections::find(&mut conn, env, &typed).await?,
+            None => None,
+        };
+        return match found {
             Some(c) if active(&c) => Ok(Ok(c)),
             Some(_) => fail(
                 "connection_invalid",
@@ -50,7 +54,7 @@ pub async fn select_connection(
     let (filter, what) = if let Some(org) = q.organization {
         (
             ConnectionFilter {
-                organization_id: Some(org.to_string()),
+                organization_id: Some(IdFilter::parse(org)),
                 ..ConnectionFilter::default()
             },
             format!("organization '{org}'"),

@@ -13,10 +13,9 @@ use sqlx::{AssertSqlSafe, FromRow, PgConnection, Postgres, QueryBuilder};
 use crate::crypto::vault::Vault;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::EnvironmentId;
-use crate::ids::{new_id, prefix};
+use crate::ids::{ConnectionDomainId, ConnectionId, EnvironmentId, IdFilter, OrganizationId};
 use crate::store::events::{self, names};
-use crate::store::page::ListParams;
+use crate::store::page::{ListParams, push_id_filter};
 
 pub use crate::crypto::pem_certificate;
 
@@ -26,7 +25,7 @@ pub use crate::protocols::connection::{OAuthSettings, Protocol, SamlSettings, Se
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct ConnectionDomain {
     /// `conn_domain_…`
-    pub id: String,
+    pub id: ConnectionDomainId,
     /// Always `"connection_domain"`.
     #[sqlx(skip)]
     pub object: &'static str,
@@ -47,10 +46,10 @@ pub struct Connection {
     /// Always `"connection"`.
     pub object: &'static str,
     /// `conn_…`
-    pub id: String,
+    pub id: ConnectionId,
     /// The organization the connection signs users into; absent for environment-wide OAuth.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// `GenericSAML`, `OktaSAML`, `GenericOIDC`, `GoogleOAuth`, …
     pub connection_type: String,
     /// Display name.
@@ -93,8 +92,8 @@ pub struct Secrets {
 
 #[derive(Debug, FromRow)]
 struct Row {
-    id: String,
-    organization_id: Option<String>,
+    id: ConnectionId,
+    organization_id: Option<OrganizationId>,
     connection_type: String,
     name: String,
     state: String,
@@ -174,7 +173,7 @@ fn deleted_event(c: &Connection) -> Value {
 #[derive(Debug)]
 pub struct NewConnection {
     /// Owning organization (checked to exist by the caller's FK).
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// Connection type.
     pub connection_type: String,
     /// Display name.
@@ -194,9 +193,9 @@ pub struct NewConnection {
 async fn load_domains(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    ids: &[String],
-) -> ApiResult<Vec<(String, ConnectionDomain)>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
+    ids: &[ConnectionId],
+) -> ApiResult<Vec<(ConnectionId, ConnectionDomain)>> {
+    let rows: Vec<(ConnectionId, ConnectionDomainId, String)> = sqlx::query_as(
         "select connection_id, id, domain from connection_domains
          where environment_id = $1 and connection_id = any($2) order by id",
     )
@@ -222,7 +221,7 @@ async fn load_domains(
 async fn set_domains(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &ConnectionId,
     domains: &[String],
 ) -> ApiResult<()> {
     sqlx::query("delete from connection_domains where environment_id = $1 and connection_id = $2 and domain <> all($3)")
@@ -236,7 +235,7 @@ async fn set_domains(
             "insert into connection_domains (id, environment_id, connection_id, domain) values ($1, $2, $3, $4)
              on conflict (environment_id, connection_id, domain) do nothing",
         )
-        .bind(new_id(prefix::CONNECTION_DOMAIN))
+        .bind(ConnectionDomainId::new())
         .bind(env)
         .bind(id)
         .bind(d)
@@ -246,7 +245,9 @@ async fn set_domains(
     Ok(())
 }
 
-fn org_missing(org: &str) -> ApiError {
+/// 422 `organization_id` `not_found`: the answer to an organization id (malformed or unknown)
+/// that names no organization of the environment.
+pub fn org_missing(org: &str) -> ApiError {
     ApiError::invalid_field(
         "organization_id",
         "not_found",
@@ -273,7 +274,7 @@ pub async fn insert(
             return Err(org_missing(org));
         }
     }
-    let id = new_id(prefix::CONNECTION);
+    let id = ConnectionId::new();
     let secret = new
         .client_secret
         .as_deref()
@@ -323,7 +324,7 @@ pub async fn insert(
 pub async fn find(
     conn: &mut PgConnection,
     env: &EnvironmentId,
-    id: &str,
+    id: &ConnectionId,
 ) -> ApiResult<Option<ConnectionConfig>> {
     let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from connections where environment_id = $1 and id = $2"
@@ -348,7 +349,7 @@ pub async fn secrets(
     conn: &mut PgConnection,
     vault: &Vault,
     env: &EnvironmentId,
-    id: &str,
+    id: &ConnectionId,
 ) -> ApiResult<Secrets> {
     type Sealed = (Option<Vec<u8>>, Option<Vec<u8>>);
     let row: Option<Sealed> = sqlx::query_as(
@@ -358,7 +359,7 @@ pub async fn secrets(
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    let (secret, key) = row.ok_or_else(|| ApiError::not_found("Connection", id))?;
+    let (secret, key) = row.ok_or_else(|| ApiError::not_found("Connection", id.as_str()))?;
     Ok(Secrets {
         client_secret: secret
             .map(|s| vault.open(&s))
@@ -372,7 +373,7 @@ pub async fn secrets(
 #[derive(Debug, Default)]
 pub struct ConnectionFilter {
     /// Only this organization's connections.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<IdFilter<OrganizationId>>,
     /// Only this type (`GithubOAuth` is read as `GitHubOAuth`).
     pub connection_type: Option<String>,
     /// Only connections having this domain.
@@ -394,9 +395,7 @@ pub async fn list(
         "select {COLUMNS} from connections c where environment_id = "
     ));
     qb.push_bind(env.to_string());
-    if let Some(org) = &filter.organization_id {
-        qb.push(" and organization_id = ").push_bind(org.clone());
-    }
+    push_id_filter(&mut qb, "organization_id", filter.organization_id.as_ref());
     if let Some(t) = &filter.connection_type {
         let t = if t == "GithubOAuth" { "GitHubOAuth" } else { t };
         qb.push(" and connection_type = ").push_bind(t.to_string());
@@ -422,7 +421,7 @@ pub async fn list(
     }
     params.push_keyset(&mut qb, "id");
     let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<ConnectionId> = rows.iter().map(|r| r.id.clone()).collect();
     let mut domains = load_domains(conn, env, &ids).await?;
     rows.into_iter()
         .map(|row| {
@@ -453,7 +452,7 @@ pub async fn update(
     tx: &mut Tx,
     vault: &Vault,
     env: &EnvironmentId,
-    id: &str,
+    id: &ConnectionId,
     changes: ConnectionChanges,
 ) -> ApiResult<ConnectionConfig> {
     let current = find_for_update(tx, env, id).await?;
@@ -485,7 +484,7 @@ pub async fn update(
     }
     let updated = find(tx, env, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Connection", id))?;
+        .ok_or_else(|| ApiError::not_found("Connection", id.as_str()))?;
     let c = &updated.connection;
     let now_active = c.state == "active";
     if was_active != now_active {
@@ -509,22 +508,22 @@ pub async fn update(
 async fn find_for_update(
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &ConnectionId,
 ) -> ApiResult<ConnectionConfig> {
     sqlx::query("select 1 from connections where environment_id = $1 and id = $2 for update")
         .bind(env)
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| ApiError::not_found("Connection", id))?;
+        .ok_or_else(|| ApiError::not_found("Connection", id.as_str()))?;
     find(tx, env, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Connection", id))
+        .ok_or_else(|| ApiError::not_found("Connection", id.as_str()))
 }
 
 /// Deletes a connection (domains, requests, profiles and tokens cascade) and records
 /// `connection.deleted`.
-pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()> {
+pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &ConnectionId) -> ApiResult<()> {
     let current = find_for_update(tx, env, id).await?;
     sqlx::query("delete from connections where environment_id = $1 and id = $2")
         .bind(env)
@@ -546,7 +545,10 @@ pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &str) -> ApiResult<()>
 /// The environment of a connection, from its globally unique id. Only the IdP- and
 /// browser-facing routes (ACS, SP metadata, OIDC callback) use this: their URL carries the
 /// connection id and nothing else, and every later query is scoped to the environment found.
-pub async fn environment_of(conn: &mut PgConnection, id: &str) -> ApiResult<Option<EnvironmentId>> {
+pub async fn environment_of(
+    conn: &mut PgConnection,
+    id: &ConnectionId,
+) -> ApiResult<Option<EnvironmentId>> {
     Ok(
         sqlx::query_scalar("select environment_id from connections where id = $1")
             .bind(id)
