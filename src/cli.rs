@@ -84,9 +84,8 @@ pub async fn environments(cmd: EnvironmentsCommand) -> anyhow::Result<()> {
 
 /// An environment id given on the command line; a malformed one names no environment.
 fn parse_environment(environment: &str) -> anyhow::Result<EnvironmentId> {
-    environment
-        .parse()
-        .map_err(|_| anyhow::anyhow!("no environment {environment}"))
+    EnvironmentId::parse_lenient(environment)
+        .ok_or_else(|| anyhow::anyhow!("no environment {environment}"))
 }
 
 /// Runs `keystead api-keys …`.

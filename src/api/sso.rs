@@ -56,6 +56,8 @@ pub fn public_router() -> Router<AppState> {
 /// `{keys: [{alg, kty, use, x5c, n, e, kid, x5t#S256}]}`. Errors: 404 unknown client id.
 async fn get_jwks(
     State(state): State<AppState>,
+    // A client id is a key, not a typed id: the bootstrap one is configured
+    // (`KEYSTEAD_BOOTSTRAP_CLIENT_ID`) and need not start with `client_`.
     Path(client_id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     let env = environments::find_by_client_id(&mut *state.db.acquire().await?, &client_id)

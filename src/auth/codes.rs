@@ -109,7 +109,7 @@ pub async fn redeem_magic_code(
             users::insert_with_id(tx, env, &redeemed.user_id, new).await?
         }
     };
-    let organization_id = match (invitation_token, redeemed.invitation_id.as_deref()) {
+    let organization_id = match (invitation_token, &redeemed.invitation_id) {
         (Some(token), _) => invitations::accept_for_sign_in(state, tx, env, token, &user).await?,
         (None, Some(id)) => {
             invitations::accept_by_id_for_sign_in(state, tx, env, id, &user).await?

@@ -210,9 +210,8 @@ pub async fn verify_totp(
     let client = (c.ip_address, c.user_agent);
     let stage = Stage::MfaChallenge;
     let opened = open(state, &mut tx, env, token, stage, client, Some("mfa")).await?;
-    let challenge: AuthenticationChallengeId = authentication_challenge_id
-        .parse()
-        .map_err(|_| code_error(CodeError::Incorrect))?;
+    let challenge = AuthenticationChallengeId::parse_lenient(authentication_challenge_id)
+        .ok_or_else(|| code_error(CodeError::Incorrect))?;
     let verification =
         match auth_factors::verify(&mut tx, &state.vault, env, &challenge, code).await {
             Ok(v) => v,

@@ -114,12 +114,9 @@ pub async fn accept_by_id_for_sign_in(
     state: &AppState,
     tx: &mut Tx,
     env: &EnvironmentId,
-    id: &str,
+    id: &InvitationId,
     user: &User,
 ) -> ApiResult<Option<OrganizationId>> {
-    let invitation = match id.parse::<InvitationId>() {
-        Ok(id) => invitations::find(tx, links(state), env, &id).await?,
-        Err(_) => None,
-    };
+    let invitation = invitations::find(tx, links(state), env, id).await?;
     accept_checked(state, tx, env, invitation, user).await
 }

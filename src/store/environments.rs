@@ -21,7 +21,9 @@ pub struct Environment {
     pub name: String,
     /// Production environments issue `sk_live_…` keys.
     pub production: bool,
-    /// `client_…`, used by `/user_management/authenticate` and the JWKS URL.
+    /// `client_…`, used by `/user_management/authenticate` and the JWKS URL. A key rather than
+    /// a typed id: a configured bootstrap client id (`KEYSTEAD_BOOTSTRAP_CLIENT_ID`) is stored
+    /// as given, so lookups must not require the prefix.
     pub client_id: String,
     /// Creation time.
     #[serde(with = "crate::timestamp")]

@@ -45,7 +45,7 @@ pub async fn record(
     env: &EnvironmentId,
     event: EventName,
     data: &impl Serialize,
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
 ) -> ApiResult<()> {
     let data = serde_json::to_value(data).map_err(anyhow::Error::from)?;
     sqlx::query(

@@ -103,7 +103,7 @@ async fn record(
         created_at: i.created_at,
         updated_at: i.updated_at,
     };
-    events::record(tx, env, name, &event, i.organization_id.as_deref()).await
+    events::record(tx, env, name, &event, i.organization_id.as_ref()).await
 }
 
 #[derive(Debug, FromRow)]

@@ -266,7 +266,7 @@ pub async fn set_verification(
     .await?
     .map(tag)
     .ok_or_else(|| ApiError::not_found("Organization Domain", id))?;
-    let org = Some(row.organization_id.as_str());
+    let org = Some(&row.organization_id);
     match outcome {
         Ok(()) => events::record(tx, env, names::ORGANIZATION_DOMAIN_VERIFIED, &row, org).await?,
         Err(reason) => {

@@ -94,7 +94,7 @@ async fn record(
         created_at: m.created_at,
         updated_at: m.updated_at,
     };
-    events::record(tx, env, name, &event, Some(m.organization_id.as_str())).await
+    events::record(tx, env, name, &event, Some(&m.organization_id)).await
 }
 
 #[derive(Debug, FromRow)]

@@ -13,7 +13,6 @@ use super::page::ListParams;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::ids::{EnvironmentId, OrganizationId};
-use crate::ids::{new_id, prefix};
 use crate::store::events::{self, names};
 
 /// An organization as the API returns it.
@@ -154,7 +153,7 @@ pub async fn insert(
            allow_profiles_outside_organization)
          values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
     )))
-    .bind(new_id(prefix::ORGANIZATION))
+    .bind(OrganizationId::new())
     .bind(env)
     .bind(&new.name)
     .bind(&new.external_id)

@@ -108,7 +108,7 @@ pub async fn create(
         env,
         names::SESSION_CREATED,
         &session,
-        session.organization_id.as_deref(),
+        session.organization_id.as_ref(),
     )
     .await?;
     Ok((session, token))
@@ -256,7 +256,7 @@ pub async fn revoke(tx: &mut Tx, env: &EnvironmentId, id: &SessionId) -> ApiResu
                 env,
                 names::SESSION_REVOKED,
                 &s,
-                s.organization_id.as_deref(),
+                s.organization_id.as_ref(),
             )
             .await?;
             Ok(s)

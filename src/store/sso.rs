@@ -439,7 +439,7 @@ pub async fn record_started(tx: &mut Tx, env: &EnvironmentId, a: &Attempt<'_>) -
         env,
         names::AUTHENTICATION_SSO_STARTED,
         &data,
-        a.organization_id.map(OrganizationId::as_str),
+        a.organization_id,
     )
     .await
 }
@@ -452,7 +452,7 @@ pub async fn record_succeeded(tx: &mut Tx, env: &EnvironmentId, a: &Attempt<'_>)
         env,
         names::AUTHENTICATION_SSO_SUCCEEDED,
         &data,
-        a.organization_id.map(OrganizationId::as_str),
+        a.organization_id,
     )
     .await
 }
@@ -472,7 +472,7 @@ pub async fn record_failed(
         env,
         names::AUTHENTICATION_SSO_FAILED,
         &data,
-        a.organization_id.map(OrganizationId::as_str),
+        a.organization_id,
     )
     .await
 }

@@ -11,8 +11,7 @@ use sqlx::{FromRow, PgConnection};
 
 use crate::db::Tx;
 use crate::error::ApiResult;
-use crate::ids::{EnvironmentId, UserId};
-use crate::ids::{new_id, prefix};
+use crate::ids::{EnvironmentId, IdentityId, UserId};
 
 /// An identity as the API returns it.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -55,7 +54,7 @@ pub async fn link(
          on conflict (environment_id, provider, idp_id) where connection_id is null
          do update set user_id = excluded.user_id",
     )
-    .bind(new_id(prefix::IDENTITY))
+    .bind(IdentityId::new())
     .bind(env)
     .bind(user_id)
     .bind(provider)
@@ -115,7 +114,7 @@ pub async fn link_issuer(
                  on conflict (environment_id, connection_id, idp_id) where connection_id is not null
                  do update set user_id = excluded.user_id",
             )
-            .bind(new_id(prefix::IDENTITY))
+            .bind(IdentityId::new())
             .bind(env)
             .bind(user_id)
             .bind(kind)

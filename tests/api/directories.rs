@@ -116,6 +116,18 @@ async fn create_read_filter_rotate_and_delete_directories() {
         .get(&format!("/directories?organization_id={}", dir.org))
         .await;
     assert_eq!(by_org.body["data"].as_array().unwrap().len(), 1);
+    // Filters on malformed ids name nothing: empty lists, as for unknown ids.
+    for path in [
+        "/directories?organization_id=directory_1",
+        "/directory_users?directory=org_1",
+        "/directory_users?group=nope",
+        "/directory_groups?directory=nope",
+        "/directory_groups?user=directory_group_1",
+    ] {
+        let none = app.get(path).await;
+        assert_eq!(none.status, StatusCode::OK, "{path}");
+        assert_eq!(none.body["data"], json!([]), "{path}");
+    }
     let search = app.get("/directories?search=globex").await;
     assert_eq!(search.body["data"][0]["name"], "Globex Entra");
     let domain = app.get("/directories?domain=GLOBEX.com").await;

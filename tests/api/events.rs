@@ -78,6 +78,12 @@ async fn events_filter_by_name_organization_and_range_and_page_with_after() {
         .await;
     assert_eq!(by_org.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(by_org.body["data"][0]["data"]["name"], "B");
+    // A malformed organization id names no organization: an empty list, like an unknown one.
+    for org in ["org_unknown", "not-an-org", "user_01H"] {
+        let none = app.get(&format!("/events?organization_id={org}")).await;
+        assert_eq!(none.status, StatusCode::OK, "{org}");
+        assert_eq!(none.body["data"], json!([]), "{org}");
+    }
 
     let page = app.get("/events?limit=2").await;
     assert_eq!(page.body["data"].as_array().unwrap().len(), 2);

@@ -210,6 +210,24 @@ async fn webhook_endpoints_crud_follows_the_spec() {
         )
         .await;
     assert_eq!(res.body["code"], "entity_not_found");
+    // A malformed id answers the same coded 404 as an unknown one, on every endpoint path.
+    for (method, path) in [
+        (Method::PATCH, "/webhook_endpoints/nope"),
+        (Method::DELETE, "/webhook_endpoints/org_1"),
+        (Method::GET, "/webhook_endpoints/nope/deliveries"),
+    ] {
+        let res = app
+            .send(method, path, Some(&app.tenant.api_key), Some(&json!({})))
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(res.body["code"], "entity_not_found", "{path}");
+        let id = path.split('/').nth(2).unwrap();
+        assert_eq!(
+            res.body["message"],
+            format!("Webhook Endpoint not found: '{id}'."),
+            "{path}"
+        );
+    }
     assert_eq!(
         app.delete(&format!("/webhook_endpoints/{id}")).await.status,
         StatusCode::NO_CONTENT

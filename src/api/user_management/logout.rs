@@ -39,9 +39,9 @@ async fn logout(State(state): State<AppState>, q: QueryMap) -> ApiResult<Respons
         .get("session_id")
         .ok_or_else(|| unprocessable("session_id is required.".into()))?;
     let mut conn = state.db.acquire().await?;
-    let found = match session_id.parse::<SessionId>() {
-        Ok(id) => sessions::find_anywhere(&mut conn, &id).await?,
-        Err(_) => None,
+    let found = match SessionId::parse_lenient(session_id) {
+        Some(id) => sessions::find_anywhere(&mut conn, &id).await?,
+        None => None,
     };
     let (env, session) =
         found.ok_or_else(|| unprocessable(format!("Session '{session_id}' does not exist.")))?;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
-use crate::ids::{InvalidId, SessionId, UserId};
+use crate::ids::{SessionId, UserId};
 use crate::state::AppState;
 use crate::store::sessions::{self, Session};
 use crate::store::users;
@@ -59,10 +59,8 @@ async fn revoke_session(
     Env(ctx): Env,
     AppJson(body): AppJson<RevokeSession>,
 ) -> ApiResult<StatusCode> {
-    let id: SessionId = body
-        .session_id
-        .parse()
-        .map_err(|e: InvalidId| ApiError::not_found("Session", e.id))?;
+    let id = SessionId::parse_lenient(&body.session_id)
+        .ok_or_else(|| ApiError::not_found("Session", &body.session_id))?;
     let mut tx = state.db.begin().await?;
     sessions::revoke(&mut tx, &ctx.environment_id, &id).await?;
     tx.commit().await?;

@@ -313,7 +313,7 @@ pub async fn insert(
             env,
             names::CONNECTION_ACTIVATED,
             &lifecycle_event(c),
-            c.organization_id.as_deref(),
+            c.organization_id.as_ref(),
         )
         .await?;
     }
@@ -498,7 +498,7 @@ pub async fn update(
             env,
             name,
             &lifecycle_event(c),
-            c.organization_id.as_deref(),
+            c.organization_id.as_ref(),
         )
         .await?;
     }
@@ -536,7 +536,7 @@ pub async fn delete(tx: &mut Tx, env: &EnvironmentId, id: &ConnectionId) -> ApiR
         env,
         names::CONNECTION_DELETED,
         &deleted_event(c),
-        c.organization_id.as_deref(),
+        c.organization_id.as_ref(),
     )
     .await?;
     Ok(())
