@@ -149,7 +149,9 @@ ROUTES = [
          "verification, MFA TOTP, organization selection and device code grants are implemented; "
          "the other official request variants are left out. `client_secret` is an API key of the "
          "environment that owns `client_id` (the device code grant takes none; an "
-         "`authorization_code` exchange that sends a PKCE `code_verifier` may omit it). An "
+         "`authorization_code` exchange that sends a PKCE `code_verifier` may omit it, and the "
+         "`refresh_token` grant may then omit it for the session that exchange started, with the "
+         "same `client_id`: a public client such as AuthKit in the browser). An "
          "authorization code is single use and valid 10 minutes; presenting a spent code revokes "
          "the session its first exchange created. Browser callers must come from one of the "
          "environment's CORS origins (else 403 `{error: access_denied}`).",

@@ -23,7 +23,7 @@
 //!   code, failure), run by `/sso/authorize`, `/user_management/authorize` and the IdP callbacks.
 //!
 //! A new area plugs in by adding a file: a [`hooks::SignInHook`] (Radar, IdP role mapping,
-//! consent) or a [`claims::ClaimsContributor`] (roles/permissions, feature flags, `auth_time`),
+//! consent) or a [`claims::ClaimsContributor`] (permissions, feature flags, entitlements),
 //! registered on [`Extensions`] (`state.auth`).
 
 pub mod claims;

@@ -8,7 +8,8 @@
 //! creates the session then. A replayed code is refused and revokes the session its first
 //! exchange created (RFC 6749 §4.1.2). When the flow sent a PKCE challenge
 //! (`code_challenge_method=S256`), `code_verifier` must match it; such a code may also be
-//! exchanged without `client_secret` (a public client: the verifier proves possession).
+//! exchanged without `client_secret` (a public client: the verifier proves possession), and the
+//! session it starts remembers that client, which may then refresh without a secret.
 //!
 //! Errors: 400 `{error: invalid_grant}` for an unknown, expired, spent or PKCE-mismatched code;
 //! 400 `{code: code_challenge_not_found}` for a `code_verifier` sent with a code issued without
@@ -45,12 +46,14 @@ fn invalid_grant(description: &str) -> ApiError {
 }
 
 /// Redeems an authorization `code` (with the PKCE `code_verifier` when the flow sent a
-/// challenge) and starts its session, committed.
+/// challenge) and starts its session, committed. `public_client_id` is the client id of a public
+/// client exchanging without a secret (its session may then refresh without one).
 pub async fn redeem_authorization_code(
     state: &AppState,
     env: &EnvironmentId,
     code: &str,
     code_verifier: Option<&str>,
+    public_client_id: Option<&str>,
 ) -> ApiResult<Started> {
     let mut tx = state.db.begin().await?;
     let code = match authorization_codes::redeem(&mut tx, env, code).await? {
@@ -98,6 +101,7 @@ pub async fn redeem_authorization_code(
             auth_method: &code.auth_method,
             ip_address: code.ip_address.as_deref(),
             user_agent: code.user_agent.as_deref(),
+            public_client_id,
         },
     )
     .await?;
@@ -157,6 +161,7 @@ pub async fn redeem_device_code(
             auth_method: &auth_method,
             ip_address,
             user_agent,
+            public_client_id: None,
         },
     )
     .await?;
@@ -178,6 +183,8 @@ pub struct Redeemed<'a> {
     pub ip_address: Option<&'a str>,
     /// End user's user agent.
     pub user_agent: Option<&'a str>,
+    /// The public client (PKCE, no secret) that redeemed it, if one did.
+    pub public_client_id: Option<&'a str>,
 }
 
 /// What [`start_session`] made.
@@ -212,6 +219,7 @@ pub async fn start_session(
             ip_address: r.ip_address,
             user_agent: r.user_agent,
             ttl: state.settings.session_ttl,
+            public_client_id: r.public_client_id,
         },
     )
     .await?;

@@ -196,6 +196,7 @@ pub async fn complete(
             ip_address: s.ip_address.as_deref(),
             user_agent: s.user_agent.as_deref(),
             ttl: state.settings.session_ttl,
+            public_client_id: None,
         },
     )
     .await?;

@@ -4,7 +4,9 @@
 //! rotation with reuse detection (`grant_type=refresh_token`).
 //!
 //! Errors of [`refresh`]: 400 `{error: invalid_grant}` for an unknown, ended or replayed
-//! refresh token (a replay revokes the session), 400 `{error: organization_membership_not_found}`.
+//! refresh token (a replay revokes the session), 400 `{error: organization_membership_not_found}`,
+//! 400 `{error: invalid_client}` for a token presented without a secret that is not of a session
+//! the presenting public client started.
 
 use serde::Serialize;
 
@@ -14,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{EnvironmentId, OrganizationId};
 use crate::state::AppState;
 use crate::store::organization_memberships;
-use crate::store::sessions::{self, Rotation, Session};
+use crate::store::sessions::{self, Presenter, Rotation, Session};
 use crate::store::users::{self, User};
 
 /// `UserlandAuthenticateResponse`.
@@ -118,17 +120,22 @@ pub struct Refreshed {
 
 /// Rotates `refresh_token` (a replay past the grace period revokes the session) and, with
 /// `organization_id`, re-scopes the session to an organization the user is an active member of.
+/// A [`Presenter::Public`] client (no secret) may only present tokens of sessions it started.
 pub async fn refresh(
     state: &AppState,
     env: &EnvironmentId,
     refresh_token: &str,
     organization_id: Option<&str>,
+    presenter: Presenter<'_>,
 ) -> ApiResult<Refreshed> {
     let mut tx = state.db.begin().await?;
     let grace = state.settings.refresh_reuse_grace;
     let (mut session, refresh_token) =
-        match sessions::rotate(&mut tx, env, refresh_token, grace).await? {
+        match sessions::rotate(&mut tx, env, refresh_token, grace, presenter).await? {
             Rotation::Rotated(session, token) => (*session, token),
+            Rotation::ClientUnauthenticated => {
+                return Err(ApiError::oauth("invalid_client", "Invalid client secret."));
+            }
             Rotation::Invalid => {
                 return Err(ApiError::oauth(
                     "invalid_grant",

@@ -1,7 +1,7 @@
 //! The extension points of sign-in, owned by the app state so that an area plugs in by adding a
 //! file and one registration: [`SignInHook`] (before a credential is checked, and after a
 //! successful sign-in: Radar, IdP role mapping, consent) and [`ClaimsContributor`] (access-token
-//! claims: roles and permissions, feature flags, `auth_time`), both kept in [`Extensions`]
+//! claims: permissions, feature flags, entitlements), both kept in [`Extensions`]
 //! (`state.auth`). The sign-in domain (`crate::auth::hooks`, `crate::auth::claims`) runs them;
 //! these types live here, below it, because the state that holds them must not import it.
 

@@ -2,7 +2,9 @@
 //! object of `GET /user_management/users/{id}/sessions` and `session.*` events).
 //!
 //! Refresh tokens are opaque random strings stored as SHA-256 digests; each use marks the token
-//! used and issues a new one ([`rotate`]).
+//! used and issues a new one ([`rotate`]). A session started by a public client (PKCE, no client
+//! secret) records that client's id, and its tokens may be presented by that client alone,
+//! without a secret ([`Presenter::Public`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -76,6 +78,9 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     /// Lifetime.
     pub ttl: std::time::Duration,
+    /// The client id of the public client (PKCE, no secret) that started it, if one did: that
+    /// client may refresh without a secret.
+    pub public_client_id: Option<&'a str>,
 }
 
 /// Creates an active session with its first refresh token; records `session.created`.
@@ -88,8 +93,8 @@ pub async fn create(
     let ttl = chrono::Duration::from_std(new.ttl).map_err(anyhow::Error::from)?;
     let session: Session = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into sessions (id, environment_id, user_id, organization_id, auth_method, status, ip_address,
-           user_agent, expires_at)
-         values ($1, $2, $3, $4, $5, 'active', $6, $7, $8) returning {COLUMNS}"
+           user_agent, expires_at, public_client_id)
+         values ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9) returning {COLUMNS}"
     )))
     .bind(SessionId::new())
     .bind(env)
@@ -99,6 +104,7 @@ pub async fn create(
     .bind(new.ip_address)
     .bind(new.user_agent)
     .bind(Utc::now() + ttl)
+    .bind(new.public_client_id)
     .fetch_one(&mut **tx)
     .await?;
     let session = tag(session);
@@ -139,27 +145,51 @@ pub enum Rotation {
     Invalid,
     /// A spent token was replayed after the grace window: the session has been revoked.
     ReuseDetected,
+    /// Presented without a secret by a client that did not start the token's session as a
+    /// public client (or an unknown token presented so): nothing was changed.
+    ClientUnauthenticated,
+}
+
+/// Who presents a refresh token.
+#[derive(Debug, Clone, Copy)]
+pub enum Presenter<'a> {
+    /// A client that authenticated with its secret: any token of the environment.
+    Confidential,
+    /// A client with this client id and no secret: only tokens of sessions it started as a
+    /// public client.
+    Public(&'a str),
 }
 
 /// Spends a refresh token and issues its successor.
 ///
 /// A token already spent less than `grace` ago is accepted again (parallel refreshes from two
-/// tabs); after that a replay revokes the whole session (refresh-token reuse detection).
+/// tabs); after that a replay revokes the whole session (refresh-token reuse detection). A
+/// [`Presenter::Public`] client is checked first: a token that is not of a session it started
+/// is refused before anything else is looked at or changed.
 pub async fn rotate(
     tx: &mut Tx,
     env: &EnvironmentId,
     token: &str,
     grace: std::time::Duration,
+    presenter: Presenter<'_>,
 ) -> ApiResult<Rotation> {
-    let row: Option<(String, SessionId, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "select t.id, t.session_id, t.used_at from refresh_tokens t
-         where t.environment_id = $1 and t.token_hash = $2 for update",
+    type Row = (String, SessionId, Option<DateTime<Utc>>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
+        "select t.id, t.session_id, t.used_at, s.public_client_id from refresh_tokens t
+         join sessions s on s.environment_id = t.environment_id and s.id = t.session_id
+         where t.environment_id = $1 and t.token_hash = $2 for update of t",
     )
     .bind(env)
     .bind(sha256_hex(token))
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((token_id, session_id, used_at)) = row else {
+    if let Presenter::Public(client_id) = presenter {
+        let started_by = row.as_ref().and_then(|(.., public)| public.as_deref());
+        if started_by != Some(client_id) {
+            return Ok(Rotation::ClientUnauthenticated);
+        }
+    }
+    let Some((token_id, session_id, used_at, _)) = row else {
         return Ok(Rotation::Invalid);
     };
     let Some(session) = find(tx, env, &session_id).await? else {

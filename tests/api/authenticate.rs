@@ -294,6 +294,60 @@ async fn refresh_tokens_rotate_with_a_grace_window_then_reuse_revokes_the_sessio
     );
 }
 
+/// `auth_time` is the session's sign-in time, an integer, the same in every token of the
+/// session (the official Python SDK 10.8 refuses a session cookie without it).
+#[tokio::test]
+async fn auth_time_is_the_sign_in_time_and_survives_refreshes() {
+    let app = TestApp::new().await;
+    user(&app, "ada@example.com").await;
+    let first = app
+        .post(
+            "/user_management/authenticate",
+            &password_body(&app, "ada@example.com", PASSWORD),
+        )
+        .await
+        .body;
+    let claims = verify_with_jwks(&app, first["access_token"].as_str().unwrap()).await;
+    let auth_time = claims["auth_time"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("integer auth_time in {claims}"));
+    assert!(claims["auth_time"].is_i64(), "{claims}");
+    let created: i64 = sqlx::query_scalar(
+        "select extract(epoch from created_at)::bigint from sessions where id = $1",
+    )
+    .bind(claims["sid"].as_str().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        (created - auth_time).abs() <= 1,
+        "auth_time {auth_time} is the session's creation {created}"
+    );
+    assert!(auth_time <= claims["iat"].as_i64().unwrap());
+
+    let second = refresh(&app, first["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    let refreshed = verify_with_jwks(&app, second.body["access_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed["sid"], claims["sid"]);
+    assert_eq!(
+        refreshed["auth_time"],
+        json!(auth_time),
+        "unchanged by a refresh"
+    );
+
+    // It is the session's sign-in time, not the refresh's: a session signed in an hour ago
+    // keeps that time in a token issued now.
+    sqlx::query("update sessions set created_at = created_at - interval '1 hour'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let third = refresh(&app, second.body["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(third.status, StatusCode::OK, "{}", third.text);
+    let later = verify_with_jwks(&app, third.body["access_token"].as_str().unwrap()).await;
+    assert_eq!(later["auth_time"], json!(auth_time - 3600));
+    assert!(later["iat"].as_i64().unwrap() - later["auth_time"].as_i64().unwrap() >= 3600);
+}
+
 #[tokio::test]
 async fn refresh_with_an_organization_switches_the_session_scope() {
     let app = TestApp::new().await;

@@ -6,6 +6,9 @@
 //! PostgreSQL in a temporary data dir, or, when `DATABASE_URL` is set, on a fresh database
 //! created on that server. `tests/sdk/smoke.py` and `tests/sdk/smoke.mjs` must exit 0.
 //!
+//! Sealed sessions (`tests/sdk/sealed_session.py`) run with the oldest Python SDK we support and
+//! the newest published one ([`PYTHON_SDK`], [`PYTHON_SDK_NEWEST`]), each in its own venv.
+//!
 //! Set `KEYSTEAD_SKIP_SDK_TESTS=1` to skip (for machines without registry access); otherwise a
 //! failed install fails the test with the installer's output.
 
@@ -25,6 +28,8 @@ use crate::support::python::pinned_venv;
 
 /// Exact versions of the official SDKs under test.
 const PYTHON_SDK: &str = "workos==10.7.0";
+/// The newest published Python SDK: its session-cookie check requires an integer `auth_time`.
+const PYTHON_SDK_NEWEST: &str = "workos==10.8.0";
 const NODE_SDK: &str = "@workos-inc/node";
 const NODE_SDK_VERSION: &str = "11.0.0";
 
@@ -318,5 +323,41 @@ fn official_python_sdk_drives_user_management() {
     match run_script("python-um", py, &server) {
         Ok(output) => println!("{output}"),
         Err(report) => panic!("{report}\n--- server log\n{}", server.log_text()),
+    }
+}
+
+/// Both pinned Python SDKs seal a password sign-in into a session cookie, authenticate it
+/// (`authenticate_with_session_cookie`, `load_sealed_session`), refresh it, and log out through
+/// `get_logout_url` (`tests/sdk/sealed_session.py`).
+#[test]
+fn official_python_sdks_seal_refresh_and_log_out_sessions() {
+    if crate::support::skip(
+        "KEYSTEAD_SKIP_SDK_TESTS",
+        "the WorkOS SDK sealed-session test",
+    ) {
+        return;
+    }
+    let oldest = pinned_venv(&target_dir("sdk"), PYTHON_SDK, NEEDS);
+    let newest = pinned_venv(&target_dir("sdk-python-newest"), PYTHON_SDK_NEWEST, NEEDS);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/sealed_session.py");
+    let server = Server::start();
+    let mut failures = Vec::new();
+    for (label, python) in [
+        ("python-sealed-oldest", oldest),
+        ("python-sealed-newest", newest),
+    ] {
+        let mut py = Command::new(&python);
+        py.arg(&script);
+        match run_script(label, py, &server) {
+            Ok(output) => println!("{output}"),
+            Err(report) => failures.push(report),
+        }
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{}\n--- server log\n{}",
+            failures.join("\n\n"),
+            server.log_text()
+        );
     }
 }

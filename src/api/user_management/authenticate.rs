@@ -5,7 +5,8 @@
 //! ([`crate::auth`]) and renders its answer. The client authenticates with `client_id` and
 //! `client_secret` (an API key of that environment) in the body, as the SDKs send them (the
 //! device code grant takes no secret, RFC 8628; an `authorization_code` exchange with a PKCE
-//! `code_verifier` may omit it); JSON and form bodies are accepted (WORKOS-API-NOTES §4, §8
+//! `code_verifier` may omit it, and the session it starts may then `refresh_token` with the same
+//! `client_id` and no secret, as AuthKit in the browser does); JSON and form bodies are accepted (WORKOS-API-NOTES §4, §8
 //! item 2). A correct password continues through [`crate::auth::sign_in::complete`] (email
 //! verification, MFA, organization selection).
 //!
@@ -33,6 +34,7 @@ use crate::http::OAuthJson;
 use crate::http::extract::from_value;
 use crate::ids::EnvironmentId;
 use crate::state::AppState;
+use crate::store::sessions::Presenter;
 use crate::store::{environment_keys, environments};
 
 pub use crate::auth::tokens::AuthenticateResponse;
@@ -100,11 +102,14 @@ async fn authenticate(
             .await
             .map(Json);
     }
-    // A public client (no secret) may only exchange an authorization code with a PKCE verifier.
+    // A public client (no secret) may only exchange an authorization code with a PKCE verifier,
+    // and refresh the sessions such exchanges started (checked against the token's session).
     let public_pkce = creds.grant_type == "authorization_code"
         && creds.client_secret.is_none()
         && body.get("code_verifier").is_some_and(Value::is_string);
-    if !public_pkce {
+    let public_refresh = creds.grant_type == "refresh_token" && creds.client_secret.is_none();
+    let public_client = (public_pkce || public_refresh).then_some(creds.client_id.as_str());
+    if public_client.is_none() {
         let secret = creds.client_secret.as_deref().unwrap_or_default();
         let caller = environment_keys::authenticate(&state.db, secret).await?;
         if caller.is_none_or(|c| c.environment_id != env.id) {
@@ -117,9 +122,13 @@ async fn authenticate(
     );
     match creds.grant_type.as_str() {
         "password" => password_grant(&state, &env.id, issuer, from_value(body)?).await,
-        "refresh_token" => refresh_grant(&state, &env.id, issuer, from_value(body)?).await,
+        "refresh_token" => {
+            let grant = from_value(body)?;
+            refresh_grant(&state, &env.id, issuer, grant, public_client).await
+        }
         "authorization_code" => {
-            authorization_code_grant(&state, &env.id, issuer, from_value(body)?).await
+            let grant = from_value(body)?;
+            authorization_code_grant(&state, &env.id, issuer, grant, public_client).await
         }
         other => grants::dispatch(&state, &env.id, issuer, other, body).await,
     }
@@ -143,33 +152,39 @@ async fn password_grant(
     tokens::answer(state, env, issuer, step).await
 }
 
+/// Rotates the refresh token; `public_client` is the client id of a caller without a secret.
 async fn refresh_grant(
     state: &AppState,
     env: &EnvironmentId,
     issuer: String,
     grant: RefreshGrant,
+    public_client: Option<&str>,
 ) -> ApiResult<AuthenticateResponse> {
     let org = grant.organization_id.as_deref();
+    let presenter = public_client.map_or(Presenter::Confidential, Presenter::Public);
     let Refreshed {
         user,
         session,
         refresh_token,
-    } = tokens::refresh(state, env, &grant.refresh_token, org).await?;
+    } = tokens::refresh(state, env, &grant.refresh_token, org, presenter).await?;
     tokens::issue(state, env, issuer, user, &session, refresh_token).await
 }
 
-/// Redeems the code ([`session::redeem_authorization_code`]) and answers with the tokens.
+/// Redeems the code ([`session::redeem_authorization_code`]) and answers with the tokens;
+/// `public_client` is the client id of a caller without a secret (it sent a `code_verifier`).
 async fn authorization_code_grant(
     state: &AppState,
     env: &EnvironmentId,
     issuer: String,
     grant: AuthorizationCodeGrant,
+    public_client: Option<&str>,
 ) -> ApiResult<AuthenticateResponse> {
     let verifier = grant.code_verifier.as_deref();
     let Started {
         user,
         session,
         refresh_token,
-    } = session::redeem_authorization_code(state, env, &grant.code, verifier).await?;
+    } = session::redeem_authorization_code(state, env, &grant.code, verifier, public_client)
+        .await?;
     tokens::issue(state, env, issuer, user, &session, refresh_token).await
 }

@@ -1,15 +1,17 @@
 //! The access-token claims builder: an ordered list of [`ClaimsContributor`]s, each adding its
 //! claims to the token's JSON object. The built-in contributors (always first) produce today's claims: [`StandardClaims`]
 //! (`iss`, `sub`, `sid`, `org_id`, `role`, `exp`, `iat`, `jti`, as
-//! [`crate::crypto::access_token::AccessClaims`] spells them), [`RolesClaim`] (`roles` of a
-//! scoped session) and [`jwt_template::TemplateClaims`] (the environment's JWT template, which
-//! never overrides an earlier claim).
+//! [`crate::crypto::access_token::AccessClaims`] spells them), [`auth_time::AuthTimeClaim`]
+//! (`auth_time`, the session's sign-in time), [`RolesClaim`] (`roles` of a scoped session) and
+//! [`jwt_template::TemplateClaims`] (the environment's JWT template, which never overrides an
+//! earlier claim).
 //!
-//! Plugging in (roles/permissions, feature flags, `auth_time`): write
+//! Plugging in (permissions, feature flags, entitlements): write
 //! `src/auth/claims/<claim>.rs` with a type implementing [`ClaimsContributor`] and register it
 //! with [`super::Extensions::add_claims_contributor`]; it runs after the built-in ones, in
 //! registration order, and sees (and may change) what they set.
 
+pub mod auth_time;
 pub mod jwt_template;
 
 use serde_json::{Map, Value, json};
@@ -73,8 +75,12 @@ impl ClaimsContributor for RolesClaim {
 }
 
 /// The built-in contributors, in the order they run: today's claims, before any registered one.
-const BUILT_IN: [&dyn ClaimsContributor; 3] =
-    [&StandardClaims, &RolesClaim, &jwt_template::TemplateClaims];
+const BUILT_IN: [&dyn ClaimsContributor; 4] = [
+    &StandardClaims,
+    &auth_time::AuthTimeClaim,
+    &RolesClaim,
+    &jwt_template::TemplateClaims,
+];
 
 /// Runs the built-in contributors, then every registered one in registration order, into one
 /// claims object.

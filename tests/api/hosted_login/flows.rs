@@ -174,6 +174,159 @@ async fn pkce_codes_need_their_verifier_and_allow_public_clients() {
     assert_eq!(res.location_param("state").as_deref(), Some("s"));
 }
 
+/// The `sid` claim of an access token (its signature is checked elsewhere).
+fn sid(access_token: &str) -> String {
+    let payload = access_token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&bytes).unwrap();
+    claims["sid"].as_str().unwrap().to_string()
+}
+
+/// AuthKit in the browser: a session started by a public client (PKCE, no secret) refreshes
+/// with its `client_id` only, with rotation and reuse detection as with a secret; a session
+/// started with the secret still needs it, and another client is refused.
+#[tokio::test]
+async fn a_public_pkce_session_refreshes_with_its_client_id_only() {
+    let site = Site::start(&[]).await;
+    site.user("spa@example.com", true).await;
+    let verifier = "public-client-verifier-0123456789-abcdefghijklmnop";
+    let challenge = challenge(verifier);
+    let pkce = [
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let sign_in = async |site: &Site| {
+        let mut b = site.browser();
+        let start = b.authorize(site, &pkce).await;
+        let done = b
+            .submit(
+                &start,
+                &[("email", "spa@example.com"), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        done.location_param("code").unwrap()
+    };
+    // `grant_type=refresh_token` as authkit-js sends it: `client_id`, no secret.
+    let refresh = async |client_id: &str, token: &str, secret: Option<&str>| {
+        let mut body = json!({"grant_type": "refresh_token", "client_id": client_id,
+                              "refresh_token": token});
+        if let Some(secret) = secret {
+            body["client_secret"] = json!(secret);
+        }
+        let res = site
+            .http
+            .post(format!(
+                "{}/user_management/authenticate",
+                site.server.base_url
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            res.status(),
+            res.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    let token = |v: &Value| v["refresh_token"].as_str().unwrap().to_string();
+
+    let code = sign_in(&site).await;
+    let (status, started) = site
+        .authenticate(json!({"grant_type": "authorization_code", "code": code,
+                             "code_verifier": verifier}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let session = sid(started["access_token"].as_str().unwrap());
+    let t1 = token(&started);
+
+    let (status, second) = refresh(&site.client_id, &t1, None).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let t2 = token(&second);
+    assert_ne!(t1, t2, "rotated");
+    assert_eq!(sid(second["access_token"].as_str().unwrap()), session);
+    assert_eq!(second["user"]["email"], "spa@example.com");
+
+    // Another environment's client cannot use the token (and does not spend it).
+    let other = &site.app.tenant.client_id;
+    let (status, body) = refresh(other, &t2, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_client"))
+    );
+    // A backend holding the secret may refresh it too.
+    let (status, third) = refresh(&site.client_id, &t2, Some(&site.api_key)).await;
+    assert_eq!(status, StatusCode::OK, "{third}");
+    let t3 = token(&third);
+
+    // Reuse detection as today: past the grace window a replayed token burns the session.
+    sqlx::query(
+        "update refresh_tokens set used_at = now() - interval '1 hour'
+         where environment_id = $1 and used_at is not null",
+    )
+    .bind(&site.env)
+    .execute(&site.app.pool)
+    .await
+    .unwrap();
+    let (status, body) = refresh(&site.client_id, &t1, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, body) = refresh(&site.client_id, &t3, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the session was revoked"
+    );
+    let status: String = sqlx::query_scalar("select status from sessions where id = $1")
+        .bind(&session)
+        .fetch_one(&site.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "revoked");
+
+    // A session started with the secret (PKCE or not) still needs it to refresh.
+    let code = sign_in(&site).await;
+    let (status, confidential) = site.exchange(&code, Some(verifier)).await;
+    assert_eq!(status, StatusCode::OK, "{confidential}");
+    let c1 = token(&confidential);
+    let (status, body) = refresh(&site.client_id, &c1, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_client"))
+    );
+    let (status, body) = refresh(&site.client_id, "not-a-token", None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_client"))
+    );
+    let (status, body) = refresh(&site.client_id, &c1, Some(&site.api_key)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the refused attempts did not spend it: {body}"
+    );
+    let revoked: i64 = sqlx::query_scalar(
+        "select count(*) from sessions where environment_id = $1 and status = 'revoked'",
+    )
+    .bind(&site.env)
+    .fetch_one(&site.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(revoked, 1, "only the replayed public session");
+    let public: Vec<Option<String>> = sqlx::query_scalar(
+        "select public_client_id from sessions where environment_id = $1 order by created_at",
+    )
+    .bind(&site.env)
+    .fetch_all(&site.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(public, [Some(site.client_id.clone()), None]);
+}
+
 #[tokio::test]
 async fn sign_up_verifies_the_email_with_a_code_sent_over_smtp() {
     let site = Site::start(&[]).await;
