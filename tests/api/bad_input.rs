@@ -428,3 +428,62 @@ async fn a_hosted_page_form_with_nul_is_a_400_page() {
         assert!(res.text.contains("not allowed"), "{body}: {}", res.text);
     }
 }
+
+/// Every operation of `openapi.yaml`, with and without the API key: path parameters `x%00`, a
+/// query of `%00` values, and a JSON body whose common fields (and a metadata key) hold NUL.
+#[tokio::test]
+async fn no_route_of_the_openapi_answers_nul_with_a_5xx() {
+    let app = TestApp::new().await;
+    let spec: Value =
+        yaml_serde::from_str(&std::fs::read_to_string("openapi.yaml").unwrap()).unwrap();
+    let body = json!({
+        "name": "\u{0}", "email": "a\u{0}@example.com", "client_id": "\u{0}",
+        "grant_type": "\u{0}", "code": "\u{0}", "organization_id": "org_\u{0}",
+        "user_id": "user_\u{0}", "url": "https://a.test/\u{0}", "metadata": {"a\u{0}": "b"}
+    });
+    let (mut sent, mut server_errors) = (0, Vec::new());
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        let with_nul: String = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x%00" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let plain = path.replace(['{', '}'], "");
+        for method in operations.as_object().unwrap().keys() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            if !matches!(
+                method,
+                Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+            ) {
+                continue;
+            }
+            let mut variants = vec![(format!("{plain}?q=%00&client_id=%00&email=%00"), None)];
+            variants.push((plain.clone(), Some(body.clone())));
+            if path.contains('{') {
+                variants.push((with_nul.clone(), None));
+            }
+            for (uri, payload) in variants {
+                for api_key in [true, false] {
+                    let c = Case {
+                        method: method.clone(),
+                        path: uri.clone(),
+                        api_key,
+                        payload: payload.clone().map_or(Payload::None, Payload::Json),
+                        origin: None,
+                        expect: Expect::OAuth,
+                    };
+                    let res = send(&app, &c).await;
+                    sent += 1;
+                    if res.status.is_server_error() {
+                        server_errors
+                            .push(format!("{method} {uri} (key: {api_key}) → {}", res.status));
+                    }
+                }
+            }
+        }
+    }
+    assert!(sent > 500, "the spec lists the routes ({sent} requests)");
+    assert!(server_errors.is_empty(), "{}", server_errors.join("\n"));
+}
