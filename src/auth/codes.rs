@@ -79,6 +79,7 @@ pub async fn redeem_magic_code(
         user_agent: ua,
     };
     hooks::before_attempt(state, &screened).await?;
+    users::lock_email(tx, env, email).await?;
     let existing = users::find_by_email(tx, env, email).await?;
     let redeemed = match magic_auths::redeem(tx, env, email, code).await? {
         Ok(r) => r,

@@ -167,6 +167,19 @@ pub async fn find_by_email(
     find_by(conn, env, "email", email).await
 }
 
+/// Holds, until `tx` ends, the lock every "find the user of this email, else create it" takes
+/// first, so two concurrent sign-ins or Magic Auth sends for a new email create one user rather
+/// than one of them failing on the unique email (the second finds the first's user once it
+/// commits). A transaction-scoped advisory lock on `(environment, email)`; nothing else waits.
+pub async fn lock_email(tx: &mut Tx, env: &EnvironmentId, email: &EmailAddress) -> ApiResult<()> {
+    sqlx::query("select pg_advisory_xact_lock(7002, hashtext($1 || ' ' || $2))")
+        .bind(env)
+        .bind(email)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 async fn find_by(
     conn: &mut PgConnection,
     env: &EnvironmentId,

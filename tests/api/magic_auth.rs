@@ -2,8 +2,10 @@
 //! `urn:workos:oauth:grant-type:magic-auth:code` grant (the user of a new email created by the
 //! send, verified on first use; single use, expiry, attempt limit, send limit, events, tenancy).
 
-use axum::http::{Method, StatusCode};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::support::TestApp;
 use crate::um::{count, event_data, grant, user};
@@ -275,4 +277,38 @@ async fn a_magic_code_sent_with_an_invitation_accepts_it() {
     assert_eq!(ok.body["organization_id"], o["id"]);
     assert_eq!(count(&app, "invitation.accepted").await, 1);
     assert_eq!(app.drain_emails().await, 2, "the emails this test queued");
+}
+
+#[tokio::test]
+async fn concurrent_sends_for_a_new_email_create_one_user() {
+    let app = TestApp::new().await;
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let req = Request::post("/user_management/magic_auth")
+            .header("authorization", format!("Bearer {}", app.tenant.api_key))
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"email": "grace@example.com"}).to_string(),
+            ))
+            .unwrap();
+        sends.spawn(app.router.clone().oneshot(req));
+    }
+    let mut user_ids = Vec::new();
+    while let Some(res) = sends.join_next().await {
+        let res = res.unwrap().unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        user_ids.push(body["user_id"].as_str().unwrap().to_string());
+    }
+    user_ids.dedup();
+    assert_eq!(user_ids.len(), 1, "{user_ids:?}");
+    let found = app
+        .get(&format!("/user_management/users/{}", user_ids[0]))
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    assert_eq!(count(&app, "user.created").await, 1);
+    assert_eq!(app.drain_emails().await, 3, "the emails this test queued");
 }

@@ -85,11 +85,13 @@ async fn create_magic_auth(
 
 /// Creates the (unverified) user of an email that has none, so that the code names a user that
 /// exists; with the id an earlier live code (e.g. one sent by the hosted page) reserved for it.
+/// Concurrent sends for one new email create one user ([`users::lock_email`]).
 async fn create_user_if_new(
     tx: &mut Tx,
     env: &EnvironmentId,
     email: &EmailAddress,
 ) -> ApiResult<()> {
+    users::lock_email(tx, env, email).await?;
     if users::find_by_email(tx, env, email).await?.is_some() {
         return Ok(());
     }
