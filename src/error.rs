@@ -103,12 +103,52 @@ pub enum ApiError {
     /// 413: the request body exceeds the configured limit.
     #[error("payload too large")]
     PayloadTooLarge,
-    /// 503: the database is unreachable.
+    /// 503: the database is unreachable (see [`is_connection_failure`]); renders
+    /// `Retry-After`.
     #[error("service unavailable")]
     Unavailable,
     /// 500: anything unexpected; detail is logged, never sent.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// Seconds a client is asked to wait (`Retry-After`) after a 503.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 1;
+
+/// Whether `e` is a failure to reach or keep the database connection rather than a failure of
+/// the statement: pool timeout or closed, I/O, TLS, the worker gone, and PostgreSQL's
+/// SQLSTATE classes `57P` (operator intervention: admin or crash shutdown, cannot connect now)
+/// and `08` (connection exception). Such a request may succeed when retried.
+pub fn is_connection_failure(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// An unexpected failure is a 500, unless a connection-level database failure caused it
+    /// (a 503).
+    fn from(e: anyhow::Error) -> Self {
+        let unavailable = e.chain().any(|cause| {
+            cause
+                .downcast_ref::<sqlx::Error>()
+                .is_some_and(is_connection_failure)
+        });
+        if unavailable {
+            tracing::warn!(error = %e, "database unavailable");
+            Self::Unavailable
+        } else {
+            Self::Internal(e)
+        }
+    }
 }
 
 impl ApiError {
@@ -262,12 +302,11 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %e, "database unavailable");
-                Self::Unavailable
-            }
-            other => Self::Internal(anyhow::Error::new(other)),
+        if is_connection_failure(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            Self::Unavailable
+        } else {
+            Self::Internal(anyhow::Error::new(e))
         }
     }
 }
@@ -284,6 +323,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+            );
         }
         if let Self::RateLimited {
             limit,
@@ -350,5 +395,99 @@ mod tests {
         let e = ApiError::invalid_field("name", "required", "Validation failed.");
         assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.body()["errors"][0]["field"], "name");
+    }
+
+    /// A database error with a SQLSTATE, as PostgreSQL sends it.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "sqlstate {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "terminating connection due to administrator command"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn db(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Sqlstate(code)))
+    }
+
+    #[test]
+    fn connection_failures_are_503_with_retry_after() {
+        let refused = || {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "connection refused",
+            ))
+        };
+        let failures = [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            refused(),
+            sqlx::Error::WorkerCrashed,
+            db("57P01"), // admin_shutdown
+            db("57P02"), // crash_shutdown
+            db("57P03"), // cannot_connect_now
+            db("08006"), // connection_failure
+            db("08003"), // connection_does_not_exist
+        ];
+        for e in failures {
+            let shown = e.to_string();
+            let api = ApiError::from(e);
+            assert!(matches!(api, ApiError::Unavailable), "{shown}");
+            let response = api.into_response();
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{shown}"
+            );
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1", "{shown}");
+        }
+        // Wrapped in anyhow (with context), as `?` in domain code does.
+        let wrapped = anyhow::Error::new(refused()).context("loading the user");
+        assert!(matches!(ApiError::from(wrapped), ApiError::Unavailable));
+        let body = ApiError::Unavailable.body();
+        assert_eq!(body["code"], "service_unavailable");
+        assert!(body["message"].is_string());
+    }
+
+    #[test]
+    fn statement_failures_stay_500() {
+        for e in [
+            db("23505"), // unique_violation
+            db("22021"), // character_not_in_repertoire
+            db("57014"), // query_canceled: class 57, but not 57P
+            sqlx::Error::RowNotFound,
+        ] {
+            let shown = e.to_string();
+            let api = ApiError::from(e);
+            assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR, "{shown}");
+            let response = api.into_response();
+            assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        }
+        let plain = anyhow::anyhow!("unexpected");
+        assert!(matches!(ApiError::from(plain), ApiError::Internal(_)));
     }
 }

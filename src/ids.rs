@@ -147,7 +147,9 @@ pub fn has_prefix(id: &str, prefix: &str) -> bool {
 /// True when `id` is a `prefix_…` id and not an id of a longer prefix that starts the same way
 /// (`org_domain_…` is not an `org_…` id; `directory_user_…` is not a `directory_…` id).
 fn is_of_kind(id: &str, prefix: &str) -> bool {
-    has_prefix(id, prefix)
+    // A NUL character can be in no stored id (PostgreSQL refuses it in text).
+    !id.contains('\0')
+        && has_prefix(id, prefix)
         && !prefix::ALL.iter().any(|longer| {
             longer.len() > prefix.len() && has_prefix(id, longer) && longer.starts_with(prefix)
         })

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::validate;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::has_nul;
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
 use crate::ids::OrganizationId;
 use crate::state::AppState;
@@ -196,9 +197,13 @@ async fn get_organization_by_external_id(
     Env(ctx): Env,
     Path(external_id): Path<String>,
 ) -> ApiResult<Json<Organization>> {
-    let mut conn = state.db.acquire().await?;
-    organizations::find_by_external_id(&mut conn, &ctx.environment_id, &external_id)
-        .await?
+    let found = if has_nul(&external_id) {
+        None
+    } else {
+        let mut conn = state.db.acquire().await?;
+        organizations::find_by_external_id(&mut conn, &ctx.environment_id, &external_id).await?
+    };
+    found
         .map(Json)
         .ok_or_else(|| ApiError::not_found("Organization", external_id))
 }

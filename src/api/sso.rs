@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 use crate::auth::sso::{self as login, Selector, StartParams, select_connection};
 use crate::crypto::ct_eq;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::from_value;
-use crate::http::{AppJson, Client, Env, QueryMap};
+use crate::http::extract::{from_value, has_nul};
+use crate::http::{AppJson, Client, Env, OAuthJson, OAuthQuery, QueryMap};
 use crate::ids::ProfileId;
 use crate::protocols::with_query;
 use crate::state::AppState;
@@ -60,9 +60,12 @@ async fn get_jwks(
     // (`KEYSTEAD_BOOTSTRAP_CLIENT_ID`) and need not start with `client_`.
     Path(client_id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let env = environments::find_by_client_id(&mut *state.db.acquire().await?, &client_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Client", &client_id))?;
+    let found = if has_nul(&client_id) {
+        None
+    } else {
+        environments::find_by_client_id(&mut *state.db.acquire().await?, &client_id).await?
+    };
+    let env = found.ok_or_else(|| ApiError::not_found("Client", &client_id))?;
     let keys = state.signing_keys(&env.id).await?;
     let body = json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
     Ok(([(header::CACHE_CONTROL, "public, max-age=300")], Json(body)))
@@ -72,7 +75,7 @@ async fn get_jwks(
 async fn authorize(
     State(state): State<AppState>,
     client: Client,
-    q: QueryMap,
+    OAuthQuery(q): OAuthQuery,
 ) -> ApiResult<Response> {
     let client_id = q.get("client_id").unwrap_or_default();
     let env = environments::find_by_client_id(&mut *state.db.acquire().await?, client_id)
@@ -166,8 +169,8 @@ fn pkce_matches(challenge: &str, method: Option<&str>, verifier: &str) -> bool {
 /// `POST /sso/token`.
 async fn token(
     State(state): State<AppState>,
-    q: QueryMap,
-    AppJson(body): AppJson<Value>,
+    OAuthQuery(q): OAuthQuery,
+    OAuthJson(body): OAuthJson<Value>,
 ) -> ApiResult<Json<Value>> {
     let mut merged = serde_json::Map::new();
     for key in [

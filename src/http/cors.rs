@@ -55,7 +55,12 @@ fn forbidden(origin: &str) -> ApiError {
     }
 }
 
+/// The request's `client_id`; one holding a NUL names no client (the handler refuses it).
 fn client_id(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    client_id_field(headers, body).filter(|c| !super::extract::has_nul(c))
+}
+
+fn client_id_field(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     let form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -11,5 +11,5 @@ pub mod rate_limit;
 
 pub use auth::{AuthContext, Env};
 pub use client::Client;
-pub use extract::{AppJson, IdPath, Patch, QueryMap};
+pub use extract::{AppJson, IdPath, OAuthJson, OAuthQuery, Patch, QueryMap};
 pub use pagination::{List, ListParams, Order};

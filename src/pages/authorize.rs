@@ -31,7 +31,7 @@ use super::error::PageError;
 use super::flow_cookie::{FLOW_TTL, flow_cookie};
 use crate::auth::sso::{self as login, Selector, StartParams, select_connection};
 use crate::error::ApiError;
-use crate::http::QueryMap;
+use crate::http::OAuthQuery;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, NewFlow};
 use crate::store::{environments, organizations, redirect_uris};
@@ -82,7 +82,7 @@ fn well_formed_challenge(challenge: &str) -> bool {
 async fn authorize(
     State(state): State<AppState>,
     browser: Browser,
-    q: QueryMap,
+    OAuthQuery(q): OAuthQuery,
 ) -> Result<Response, PageError> {
     let client_id = q
         .get("client_id")

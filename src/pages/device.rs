@@ -21,7 +21,6 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -38,6 +37,7 @@ use super::steps::{Next, go, next_step};
 use super::views::{self, Chrome, DeviceCode, DeviceConfirm, Message};
 use crate::crypto::{ct_eq, random_token, sha256_hex};
 use crate::http::QueryMap;
+use crate::http::extract::{FormBody, FormError};
 use crate::http::rate_limit::Class;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow, NewFlow};
@@ -117,7 +117,7 @@ async fn code_page(
 async fn enter_code(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<CodeForm>, FormRejection>,
+    form: Result<FormBody<CodeForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let value = browser
@@ -257,7 +257,7 @@ async fn confirm_page(
 async fn decide(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<DecisionForm>, FormRejection>,
+    form: Result<FormBody<DecisionForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, _) = posted_flow(&state, &browser, &form.csrf_token).await?;

@@ -1,10 +1,10 @@
 //! [`PageError`]: an error that ends a page request with an HTML error page.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::views::{self, Chrome, Message};
-use crate::error::ApiError;
+use crate::error::{ApiError, UNAVAILABLE_RETRY_AFTER_SECS};
 
 /// An error that ends a page request with an HTML page (forms show their own errors inline).
 #[derive(Debug)]
@@ -82,6 +82,13 @@ impl IntoResponse for PageError {
             }
         };
         let page = Message::new(Chrome::new("Keystead", heading), message);
-        views::render(status, &page)
+        let mut response = views::render(status, &page);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }

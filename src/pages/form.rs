@@ -8,13 +8,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::error::PageError;
 use super::flows::step::Failure;
 use super::views::{Chrome, render};
+use crate::http::extract::{FormBody, FormError};
 
-/// The body of a form POST; anything unreadable (wrong content type, bad encoding) is a 400 page.
-pub(super) fn read_form<T>(
-    form: Result<axum::Form<T>, axum::extract::rejection::FormRejection>,
-) -> Result<T, PageError> {
-    form.map(|axum::Form(f)| f)
-        .map_err(|_| PageError::BadRequest("The form could not be read.".into()))
+/// The body of a form POST; anything unreadable (wrong content type, bad encoding) or holding a
+/// NUL character is a 400 page.
+pub(super) fn read_form<T>(form: Result<FormBody<T>, FormError>) -> Result<T, PageError> {
+    form.map(|FormBody(f)| f).map_err(|e| {
+        PageError::BadRequest(match e {
+            FormError::Unreadable(_) => "The form could not be read.".into(),
+            FormError::Nul(_) => "The form holds a character that is not allowed.".into(),
+        })
+    })
 }
 
 /// `303 See Other` to a page of the flow.

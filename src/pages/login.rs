@@ -8,7 +8,6 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -24,6 +23,7 @@ use super::views::{
     self, Chrome, Code, ForgotPassword, MagicCode, Message, ResetPassword, SignIn, SignUp,
 };
 use crate::http::QueryMap;
+use crate::http::extract::{FormBody, FormError};
 use crate::password::MIN_PASSWORD_CHARS;
 use crate::state::AppState;
 use crate::store::authkit_flows::Flow;
@@ -126,7 +126,7 @@ async fn sign_in_page(
 async fn sign_in(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<SignInForm>, FormRejection>,
+    form: Result<FormBody<SignInForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
@@ -170,7 +170,7 @@ async fn sign_up_page(
 async fn sign_up(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<SignUpForm>, FormRejection>,
+    form: Result<FormBody<SignUpForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
@@ -207,7 +207,7 @@ async fn magic_code_page(
 async fn send_magic_code(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<EmailForm>, FormRejection>,
+    form: Result<FormBody<EmailForm>, FormError>,
 ) -> Result<Response, PageError> {
     email_pages_enabled(&state)?;
     let form = read_form(form)?;
@@ -260,7 +260,7 @@ async fn magic_code_verify_page(
 async fn verify_magic_code(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<CodeForm>, FormRejection>,
+    form: Result<FormBody<CodeForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
@@ -291,7 +291,7 @@ async fn forgot_password_page(
 async fn forgot_password(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<EmailForm>, FormRejection>,
+    form: Result<FormBody<EmailForm>, FormError>,
 ) -> Result<Response, PageError> {
     email_pages_enabled(&state)?;
     let form = read_form(form)?;
@@ -359,7 +359,7 @@ async fn reset_password_page(
 async fn reset_password(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<ResetForm>, FormRejection>,
+    form: Result<FormBody<ResetForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let env = environment(&state, &form.client_id).await?;

@@ -10,7 +10,6 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -22,6 +21,7 @@ use super::flow_cookie::{current_flow, expired_flow_cookie, posted_flow};
 use super::flows::{self, step::Failure};
 use super::form::{form_again, read_form, see_other};
 use super::views::{self, Chrome, Code, Organization, OrganizationChoice};
+use crate::http::extract::{FormBody, FormError};
 use crate::ids::OrganizationId;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
@@ -240,7 +240,7 @@ async fn email_verification_page(
 async fn verify_email(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<CodeForm>, FormRejection>,
+    form: Result<FormBody<CodeForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
@@ -259,7 +259,7 @@ async fn verify_email(
 async fn resend_verification(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<CsrfForm>, FormRejection>,
+    form: Result<FormBody<CsrfForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
@@ -293,7 +293,7 @@ async fn mfa_page(State(state): State<AppState>, browser: Browser) -> Result<Res
 async fn verify_mfa(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<CodeForm>, FormRejection>,
+    form: Result<FormBody<CodeForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
@@ -329,7 +329,7 @@ async fn organization_page(
 async fn select_organization(
     State(state): State<AppState>,
     browser: Browser,
-    form: Result<axum::Form<OrganizationForm>, FormRejection>,
+    form: Result<FormBody<OrganizationForm>, FormError>,
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;

@@ -1,6 +1,6 @@
 //! Magic Auth: `POST /user_management/magic_auth`, `GET …/{id}` and the
-//! `urn:workos:oauth:grant-type:magic-auth:code` grant (sign-up on first use, single use,
-//! expiry, attempt limit, send limit, events, tenancy).
+//! `urn:workos:oauth:grant-type:magic-auth:code` grant (the user of a new email created by the
+//! send, verified on first use; single use, expiry, attempt limit, send limit, events, tenancy).
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -27,7 +27,7 @@ async fn redeem(app: &TestApp, email: &str, code: &str) -> crate::support::TestR
 }
 
 #[tokio::test]
-async fn a_first_magic_code_signs_the_user_up_with_the_id_it_named() {
+async fn a_first_magic_code_creates_the_user_it_names_and_signs_it_in() {
     let app = TestApp::new().await;
     let m = send(&app, "New@Example.com").await;
     assert_eq!(m["object"], "magic_auth");
@@ -41,12 +41,24 @@ async fn a_first_magic_code_signs_the_user_up_with_the_id_it_named() {
     assert_eq!((expires - created).num_minutes(), 10);
     let user_id = m["user_id"].as_str().unwrap();
     assert!(user_id.starts_with("user_"));
+    let created_user = app.get(&format!("/user_management/users/{user_id}")).await;
     assert_eq!(
-        app.get(&format!("/user_management/users/{user_id}"))
-            .await
-            .status,
-        StatusCode::NOT_FOUND,
-        "no user before the first sign-in"
+        created_user.status,
+        StatusCode::OK,
+        "the user_id the send returns resolves: {}",
+        created_user.text
+    );
+    assert_eq!(created_user.body["email"], "new@example.com");
+    assert_eq!(created_user.body["email_verified"], false);
+    assert_eq!(
+        app.event_names().await,
+        ["user.created", "magic_auth.created"],
+        "the user is created with the code, in its transaction"
+    );
+    assert_eq!(
+        event_data(&app, "user.created").await[0],
+        created_user.body,
+        "user.created carries the user"
     );
     let got = app
         .get(&format!(
@@ -74,14 +86,19 @@ async fn a_first_magic_code_signs_the_user_up_with_the_id_it_named() {
         .await;
     assert_eq!(sessions.body["data"][0]["auth_method"], "magic_code");
     let names = app.event_names().await;
-    assert!(
-        names.ends_with(&[
-            "user.created".into(),
-            "session.created".into(),
-            "authentication.magic_auth_succeeded".into()
-        ]),
-        "{names:?}"
+    assert_eq!(
+        names,
+        [
+            "user.created",
+            "magic_auth.created",
+            "user.updated",
+            "session.created",
+            "authentication.magic_auth_succeeded"
+        ],
+        "the sign-in verifies the email of the user the send created"
     );
+    let verified = app.get(&format!("/user_management/users/{user_id}")).await;
+    assert_eq!(verified.body["email_verified"], true);
     let attempt = &event_data(&app, "authentication.magic_auth_succeeded").await[0];
     assert_eq!(
         *attempt,
@@ -126,7 +143,7 @@ async fn wrong_expired_and_exhausted_codes_fail_with_their_codes() {
     assert_eq!(res.body["code"], "invalid_one_time_code");
     let failed = &event_data(&app, "authentication.magic_auth_failed").await[0];
     assert_eq!(failed["status"], "failed");
-    assert_eq!(failed["user_id"], json!(null));
+    assert_eq!(failed["user_id"], m["user_id"], "the send created the user");
     assert_eq!(failed["error"]["code"], "invalid_one_time_code");
     assert_eq!(
         redeem(&app, "other@example.com", code).await.body["code"],

@@ -11,6 +11,7 @@ mod support;
 mod auth_seams;
 mod authenticate;
 mod authkit_settings;
+mod bad_input;
 mod binary;
 mod cli;
 mod connections;

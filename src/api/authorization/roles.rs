@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::has_nul;
 use crate::http::{AppJson, Env};
 use crate::state::AppState;
 use crate::store::roles::{self, NewRole, Role};
@@ -126,9 +127,13 @@ async fn get_role(
     // Roles are addressed by slug (`admin`), a key of the environment, not by their `role_…` id.
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Role>> {
-    let mut conn = state.db.acquire().await?;
-    roles::find_by_slug(&mut conn, &ctx.environment_id, &slug)
-        .await?
+    let found = if has_nul(&slug) {
+        None
+    } else {
+        let mut conn = state.db.acquire().await?;
+        roles::find_by_slug(&mut conn, &ctx.environment_id, &slug).await?
+    };
+    found
         .map(Json)
         .ok_or_else(|| ApiError::not_found("Role", slug))
 }

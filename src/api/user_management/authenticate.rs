@@ -30,7 +30,7 @@ use crate::auth::session::{self, Started};
 use crate::auth::tokens::{self, Refreshed};
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
-use crate::http::AppJson;
+use crate::http::OAuthJson;
 use crate::http::extract::from_value;
 use crate::ids::EnvironmentId;
 use crate::state::AppState;
@@ -87,7 +87,7 @@ struct AuthorizationCodeGrant {
 
 async fn authenticate(
     State(state): State<AppState>,
-    AppJson(body): AppJson<Value>,
+    OAuthJson(body): OAuthJson<Value>,
 ) -> ApiResult<Json<AuthenticateResponse>> {
     let creds: ClientCredentials = from_value(body.clone())?;
     let env = environments::find_by_client_id(&mut *state.db.acquire().await?, &creds.client_id)

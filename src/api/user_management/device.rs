@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::AppJson;
+use crate::http::OAuthJson;
 use crate::http::cors;
 use crate::state::AppState;
 use crate::store::{device_authorizations, environments};
@@ -55,7 +55,7 @@ pub struct DeviceAuthorizationResponse {
 /// `POST /user_management/authorize/device` → 200 DeviceAuthorizationResponse.
 async fn authorize_device(
     State(state): State<AppState>,
-    AppJson(body): AppJson<DeviceAuthorizationRequest>,
+    OAuthJson(body): OAuthJson<DeviceAuthorizationRequest>,
 ) -> ApiResult<Json<DeviceAuthorizationResponse>> {
     let env = environments::find_by_client_id(&mut *state.db.acquire().await?, &body.client_id)
         .await?

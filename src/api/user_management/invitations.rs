@@ -17,6 +17,7 @@ use crate::auth;
 use crate::db::Tx;
 use crate::email::{Email, EmailAddress};
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::has_nul;
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::EnvironmentId;
 use crate::ids::{IdFilter, InvitationId, OrganizationId, UserId};
@@ -257,9 +258,13 @@ async fn get_invitation_by_token(
     Env(ctx): Env,
     Path(token): Path<String>,
 ) -> ApiResult<Json<Invitation>> {
-    let mut conn = state.db.acquire().await?;
-    invitations::find_by_token(&mut conn, links(&state), &ctx.environment_id, &token)
-        .await?
+    let found = if has_nul(&token) {
+        None
+    } else {
+        let mut conn = state.db.acquire().await?;
+        invitations::find_by_token(&mut conn, links(&state), &ctx.environment_id, &token).await?
+    };
+    found
         .map(Json)
         .ok_or_else(|| ApiError::not_found("Invitation", "token"))
 }

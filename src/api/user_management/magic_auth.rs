@@ -4,9 +4,10 @@
 //! `user-management.magic-auth`.
 //!
 //! The code is emailed (when email delivery is configured) and, as the spec says, returned. For
-//! an email without a user the code names the id the user will get: the
-//! `urn:workos:oauth:grant-type:magic-auth:code` grant creates that user. Sends are limited per
-//! email (`sends` class).
+//! an email without a user the send creates the user (email unverified, `user.created`) in the
+//! same transaction, so the `user_id` it returns resolves at once; the
+//! `urn:workos:oauth:grant-type:magic-auth:code` grant then verifies the email. Sends are
+//! limited per email (`sends` class).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,13 +17,15 @@ use serde::Deserialize;
 
 use crate::auth::codes::send_magic_auth;
 use crate::auth::sign_in::limit_sends;
+use crate::db::Tx;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
-use crate::ids::MagicAuthId;
+use crate::ids::{EnvironmentId, MagicAuthId, UserId};
 use crate::state::AppState;
 use crate::store::invitations::{self, Links};
 use crate::store::magic_auths::{self, MagicAuth};
+use crate::store::users::{self, NewUser};
 
 /// Routes of this area (API-key authenticated).
 pub fn router() -> Router<AppState> {
@@ -41,8 +44,8 @@ pub struct CreateMagicAuth {
     pub invitation_token: Option<String>,
 }
 
-/// `POST /user_management/magic_auth` → 201 MagicAuth (with `code`); records
-/// `magic_auth.created` and queues the email.
+/// `POST /user_management/magic_auth` → 201 MagicAuth (with `code`); creates the user of an
+/// unknown email (unverified, `user.created`), records `magic_auth.created` and queues the email.
 ///
 /// Errors: 400 `invalid_email`; 400 `{error: invitation_invalid}` for an unknown, used or
 /// expired invitation, or one for another email; 429 `rate_limit_exceeded`.
@@ -74,9 +77,32 @@ async fn create_magic_auth(
         }
         None => None,
     };
+    create_user_if_new(&mut tx, env, &email).await?;
     let magic = send_magic_auth(&state, &mut tx, env, &email, invitation_id.as_deref()).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(magic)))
+}
+
+/// Creates the (unverified) user of an email that has none, so that the code names a user that
+/// exists; with the id an earlier live code (e.g. one sent by the hosted page) reserved for it.
+async fn create_user_if_new(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    email: &EmailAddress,
+) -> ApiResult<()> {
+    if users::find_by_email(tx, env, email).await?.is_some() {
+        return Ok(());
+    }
+    let id = magic_auths::reserved_user_id(tx, env, email)
+        .await?
+        .unwrap_or_else(UserId::new);
+    let new = NewUser {
+        email: email.clone(),
+        email_verified: false,
+        ..Default::default()
+    };
+    users::insert_with_id(tx, env, &id, new).await?;
+    Ok(())
 }
 
 /// `GET /user_management/magic_auth/{id}`. Errors: 404.

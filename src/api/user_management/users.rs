@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::api::validate;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::has_nul;
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
 use crate::ids::{IdFilter, UserId};
 use crate::password::{self, HashType};
@@ -212,9 +213,13 @@ async fn get_user_by_external_id(
     Env(ctx): Env,
     Path(external_id): Path<String>,
 ) -> ApiResult<Json<User>> {
-    let mut conn = state.db.acquire().await?;
-    users::find_by_external_id(&mut conn, &ctx.environment_id, &external_id)
-        .await?
+    let found = if has_nul(&external_id) {
+        None
+    } else {
+        let mut conn = state.db.acquire().await?;
+        users::find_by_external_id(&mut conn, &ctx.environment_id, &external_id).await?
+    };
+    found
         .map(Json)
         .ok_or_else(|| ApiError::not_found("User", external_id))
 }
