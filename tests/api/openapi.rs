@@ -11,6 +11,9 @@
 //!   `spec/workos/openapi.yaml` and `docs/openapi-<area>.yaml` (it is regenerated, never edited
 //!   or merged by hand). The script runs with a pinned PyYAML that the test installs into
 //!   `target/pyyaml/` from the Python package registry on first use.
+//! - `openapi.yaml` is a valid OpenAPI document for a pinned `openapi-spec-validator` (installed
+//!   into `target/openapi-spec-validator/` on first use), every operation has a `summary`, and
+//!   every `security` requirement names a defined security scheme.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -273,9 +276,9 @@ fn official_operations_are_in_the_vendored_workos_spec() {
 /// PyYAML version `scripts/gen-openapi.py` runs with in the regeneration check.
 const PYYAML: &str = "6.0.3";
 
-/// What the regeneration check needs when a step fails.
-const NEEDS: &str = "The regeneration check needs python3 with venv and pip (Debian: python3-venv \
-                     python3-pip) and the Python package registry once.";
+/// What the regeneration and validity checks need when a step fails.
+const NEEDS: &str = "The regeneration and validity checks need python3 with venv and pip (Debian: \
+                     python3-venv python3-pip) and the Python package registry once.";
 
 #[test]
 fn openapi_yaml_is_what_gen_openapi_writes() {
@@ -319,6 +322,98 @@ fn openapi_yaml_is_what_gen_openapi_writes() {
             have.lines().nth(line).unwrap_or("<end of file>"),
         );
     }
+}
+
+/// openapi-spec-validator version the validity check runs.
+const OPENAPI_SPEC_VALIDATOR: &str = "0.9.0";
+
+#[test]
+fn openapi_yaml_passes_openapi_spec_validator() {
+    if crate::support::skip(
+        "KEYSTEAD_SKIP_SDK_TESTS",
+        "the openapi.yaml validity check (it installs openapi-spec-validator from the Python \
+         package registry)",
+    ) {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = pinned_venv(
+        &target_dir("openapi-spec-validator"),
+        &format!("openapi-spec-validator=={OPENAPI_SPEC_VALIDATOR}"),
+        NEEDS,
+    );
+    let out = run(Command::new(&python)
+        .current_dir(root)
+        .args(["-m", "openapi_spec_validator", "--validation-errors", "all"])
+        .arg("openapi.yaml"));
+    assert!(
+        out.status.success(),
+        "openapi.yaml is not a valid OpenAPI document (openapi-spec-validator \
+         {OPENAPI_SPEC_VALIDATOR}, {}); fix docs/openapi-<area>.yaml or scripts/gen-openapi.py \
+         and regenerate:\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_operation_has_a_summary() {
+    let mut missing = Vec::new();
+    for (path, item) in SPEC["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            if op["summary"].as_str().is_none_or(|s| s.trim().is_empty()) {
+                missing.push(format!(
+                    "{} {path} ({})",
+                    method.to_uppercase(),
+                    op["operationId"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "operations of openapi.yaml without a summary (add one in docs/openapi-<area>.yaml, \
+         the official one where WorkOS has it):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn security_requirements_name_defined_schemes() {
+    // openapi-spec-validator does not check this; clients and linters do.
+    let schemes = SPEC["components"]["securitySchemes"]
+        .as_object()
+        .expect("components.securitySchemes");
+    let mut requirements = vec![("top level".to_string(), &SPEC["security"])];
+    for (path, item) in SPEC["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            if let Some(security) = item.get(method).and_then(|op| op.get("security")) {
+                requirements.push((format!("{} {path}", method.to_uppercase()), security));
+            }
+        }
+    }
+    let mut undefined = Vec::new();
+    for (at, security) in requirements {
+        for requirement in security.as_array().expect("security is a list") {
+            for name in requirement
+                .as_object()
+                .expect("a security requirement")
+                .keys()
+            {
+                if !schemes.contains_key(name) {
+                    undefined.push(format!("{at}: {name}"));
+                }
+            }
+        }
+    }
+    assert!(
+        undefined.is_empty(),
+        "security requirements naming no scheme of components.securitySchemes (define it in a \
+         fragment's components.securitySchemes):\n  {}",
+        undefined.join("\n  ")
+    );
 }
 
 /// Validates `instance` against the schema at `pointer` (a JSON pointer into openapi.yaml).
