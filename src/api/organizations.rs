@@ -161,7 +161,13 @@ async fn create_organization(
     AppJson(body): AppJson<CreateOrganization>,
 ) -> ApiResult<(StatusCode, Json<Organization>)> {
     validate::non_blank("name", &body.name)?;
+    validate::max_chars("name", Some(body.name.trim()), validate::NAME_MAX)?;
     validate::external_id(body.external_id.as_deref())?;
+    validate::max_chars(
+        "stripe_customer_id",
+        body.stripe_customer_id.as_deref(),
+        validate::STRIPE_CUSTOMER_ID_MAX,
+    )?;
     let new = NewOrganization {
         name: body.name.trim().to_string(),
         external_id: body.external_id,
@@ -217,8 +223,14 @@ async fn update_organization(
 ) -> ApiResult<Json<Organization>> {
     if let Some(name) = &body.name {
         validate::non_blank("name", name)?;
+        validate::max_chars("name", Some(name.trim()), validate::NAME_MAX)?;
     }
     validate::external_id(body.external_id.value().map(String::as_str))?;
+    validate::max_chars(
+        "stripe_customer_id",
+        body.stripe_customer_id.value().map(String::as_str),
+        validate::STRIPE_CUSTOMER_ID_MAX,
+    )?;
     let domains = domain_set(body.domains, body.domain_data)?;
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;

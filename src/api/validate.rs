@@ -4,6 +4,23 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 
+/// Longest name (an organization's `name`, a user's `first_name` and `last_name`), in
+/// characters. Neither the vendored spec nor the WorkOS docs state one; 256 is the sane limit
+/// chosen for issue 10 (a 1 MB name was accepted before).
+pub const NAME_MAX: usize = 256;
+
+/// Longest `external_id`, in characters: 128 for organizations and users
+/// (WORKOS-API-NOTES §2.10).
+pub const EXTERNAL_ID_MAX: usize = 128;
+
+/// Longest `stripe_customer_id`, in characters. Not stated by the spec; Stripe's object ids are
+/// at most 255 characters.
+pub const STRIPE_CUSTOMER_ID_MAX: usize = 255;
+
+/// Longest `locale`, in characters. Not stated by the spec; RFC 5646 §4.4.1 asks that
+/// language tags of up to 35 characters be supported, 64 leaves room for extensions.
+pub const LOCALE_MAX: usize = 64;
+
 /// Metadata limits: at most 50 keys, keys ≤ 40 characters, string values ≤ 600 characters
 /// ([`crate::store::metadata::validate`]; `null` values are kept, they remove a key in a merge).
 /// Errors: 400 `invalid_metadata`, as the spec gives for organizations.
@@ -18,13 +35,28 @@ pub fn new_metadata(map: Option<Map<String, Value>>) -> ApiResult<Map<String, Va
     Ok(map.into_iter().filter(|(_, v)| v.is_string()).collect())
 }
 
-/// `external_id`: at most 128 characters. Errors: 422 naming the field.
+/// `external_id`: 1 to [`EXTERNAL_ID_MAX`] characters. Errors: 422 naming the field.
 pub fn external_id(value: Option<&str>) -> ApiResult<()> {
     match value {
-        Some(v) if v.chars().count() > 128 || v.is_empty() => Err(ApiError::invalid_field(
-            "external_id",
-            "invalid",
-            "external_id must be 1 to 128 characters.",
+        Some(v) if v.chars().count() > EXTERNAL_ID_MAX || v.is_empty() => {
+            Err(ApiError::invalid_field(
+                "external_id",
+                "invalid",
+                "external_id must be 1 to 128 characters.",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// An optional string of at most `max` characters. Errors: 422 `invalid_request_parameters`
+/// with `errors: [{field, code: "too_long"}]`.
+pub fn max_chars(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(ApiError::invalid_field(
+            field,
+            "too_long",
+            format!("{field} must be at most {max} characters."),
         )),
         _ => Ok(()),
     }
@@ -47,6 +79,13 @@ pub fn non_blank(field: &str, value: &str) -> ApiResult<()> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lengths_are_counted_in_characters() {
+        assert!(max_chars("name", Some(&"é".repeat(NAME_MAX)), NAME_MAX).is_ok());
+        assert!(max_chars("name", Some(&"a".repeat(NAME_MAX + 1)), NAME_MAX).is_err());
+        assert!(max_chars("name", None, NAME_MAX).is_ok());
+    }
 
     #[test]
     fn metadata_limits_are_enforced() {

@@ -30,8 +30,11 @@ impl EmailAddress {
     }
 
     /// `raw` normalised, if it is an address as sign-in and sign-up take it: one `@`, a
-    /// non-empty local part, a dotted domain, no spaces, at most 254 characters.
-    /// Errors: 400 `invalid_email`.
+    /// non-empty local part, a dotted domain, no spaces, at most 254 characters, and an
+    /// address by RFC 5322/6531 as the `email_address` crate checks it (no display name, no
+    /// domain literal), so invisible characters such as U+200B are refused.
+    /// Addresses from identity providers and SCIM are not checked this way (they use
+    /// [`EmailAddress::new`]). Errors: 400 `invalid_email`.
     pub fn parse(raw: &str) -> ApiResult<Self> {
         let e = Self::new(raw);
         let valid = match e.0.split_once('@') {
@@ -45,6 +48,12 @@ impl EmailAddress {
             }
             None => false,
         };
+        let options = email_address::Options::default()
+            .without_display_text()
+            .without_domain_literal();
+        let valid = valid
+            && email_address::EmailAddress::parse_with_options(&e.0, options).is_ok()
+            && !e.0.chars().any(invisible);
         if valid && e.0.len() <= MAX_LEN {
             Ok(e)
         } else {
@@ -64,6 +73,21 @@ impl EmailAddress {
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// A character that renders as nothing or controls layout (zero-width spaces and joiners,
+/// direction marks, the byte-order mark, soft hyphen, controls): never part of an address a
+/// person types, whatever the validator's reading of RFC 6531.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+        )
 }
 
 impl fmt::Display for EmailAddress {
@@ -135,8 +159,26 @@ mod tests {
             "a b@example.com",
             "ada@.com",
             "a@b@c.com",
+            "a\u{200b}b@example.com",
+            "ada@example.com\u{200b}",
+            "Ada <ada@example.com>",
+            "ada@[127.0.0.1]",
+            "a..b@example.com",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usual_addresses_are_accepted() {
+        for good in [
+            "ada@example.com",
+            "a.b+tag@sub.example.co.uk",
+            "o'brien@example.com",
+            "ada_l-1@ex-ample.io",
+            "ümlaut@example.de",
+        ] {
+            assert!(EmailAddress::parse(good).is_ok(), "{good}");
         }
     }
 

@@ -24,6 +24,7 @@ mod events;
 mod hosted_login;
 mod idempotency;
 mod idp;
+mod input_limits;
 mod invitations;
 mod layers;
 mod magic_auth;

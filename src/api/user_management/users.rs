@@ -168,6 +168,9 @@ async fn create_user(
     AppJson(body): AppJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let email = EmailAddress::parse(&body.email)?;
+    validate::max_chars("first_name", body.first_name.as_deref(), validate::NAME_MAX)?;
+    validate::max_chars("last_name", body.last_name.as_deref(), validate::NAME_MAX)?;
+    validate::max_chars("locale", body.locale.as_deref(), validate::LOCALE_MAX)?;
     validate::external_id(body.external_id.as_deref())?;
     let metadata = validate::new_metadata(body.metadata)?;
     let password_hash = password_hash(
@@ -232,6 +235,12 @@ async fn update_user(
     AppJson(body): AppJson<UpdateUser>,
 ) -> ApiResult<Json<User>> {
     let email = body.email.as_deref().map(EmailAddress::parse).transpose()?;
+    let first_name = body.first_name.value().map(String::as_str);
+    validate::max_chars("first_name", first_name, validate::NAME_MAX)?;
+    let last_name = body.last_name.value().map(String::as_str);
+    validate::max_chars("last_name", last_name, validate::NAME_MAX)?;
+    let locale = body.locale.value().map(String::as_str);
+    validate::max_chars("locale", locale, validate::LOCALE_MAX)?;
     validate::external_id(body.external_id.value().map(String::as_str))?;
     if let Patch::Value(m) = &body.metadata {
         validate::metadata(m)?;
