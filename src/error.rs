@@ -84,6 +84,9 @@ pub enum ApiError {
     /// 429: a rate limit was exceeded; renders `Retry-After` and `X-RateLimit-*` headers.
     #[error("rate limited")]
     RateLimited {
+        /// WorkOS error code: `rate_limit_exceeded`, or the code the spec names for the
+        /// operation (`daily_quota_exceeded` on the send-code routes).
+        code: &'static str,
         /// The class's burst (`X-RateLimit-Limit`).
         limit: u32,
         /// Seconds until the bucket is full again (`X-RateLimit-Reset`).
@@ -280,8 +283,8 @@ impl ApiError {
                 "code": "request_timeout",
                 "message": "The request took too long to process."
             }),
-            Self::RateLimited { .. } => json!({
-                "code": "rate_limit_exceeded",
+            Self::RateLimited { code, .. } => json!({
+                "code": code,
                 "message": "Too many requests."
             }),
             Self::PayloadTooLarge => json!({
@@ -334,6 +337,7 @@ impl IntoResponse for ApiError {
             limit,
             reset_secs,
             retry_after_secs,
+            ..
         } = self
         {
             let headers = response.headers_mut();

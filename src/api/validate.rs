@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 
 /// Longest name (an organization's `name`, a user's `first_name` and `last_name`), in
@@ -60,6 +61,20 @@ pub fn max_chars(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> 
         )),
         _ => Ok(()),
     }
+}
+
+/// `email` as [`EmailAddress::parse`] takes it, for the operations whose spec answers a bad
+/// address with its 422 (`POST /user_management/users`, `/invitations`, `/magic_auth`,
+/// `/password_reset`). Errors: 422 `invalid_request_parameters` with
+/// `errors: [{field: "email", code: "invalid_email"}]`.
+pub fn email(raw: &str) -> ApiResult<EmailAddress> {
+    EmailAddress::parse(raw).map_err(|_| {
+        ApiError::invalid_field(
+            "email",
+            "invalid_email",
+            format!("'{raw}' is not a valid email address."),
+        )
+    })
 }
 
 /// A required non-blank string. Errors: 422 naming the field.

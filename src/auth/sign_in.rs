@@ -238,13 +238,28 @@ pub fn attempt(
 }
 
 /// The `sends` rate limit (Magic Auth, verification, password reset and email change emails),
-/// per email address. Errors: 429 `rate_limit_exceeded`.
+/// per email address. Errors: 429 `daily_quota_exceeded`, the code the spec names for the 429
+/// of each of these send operations (with the usual `Retry-After` and `X-RateLimit-*`
+/// headers).
 pub async fn limit_sends(
     state: &AppState,
     env: &EnvironmentId,
     email: &EmailAddress,
 ) -> ApiResult<()> {
-    limit_email(state, Class::Sends, env, email).await
+    match limit_email(state, Class::Sends, env, email).await {
+        Err(ApiError::RateLimited {
+            limit,
+            reset_secs,
+            retry_after_secs,
+            ..
+        }) => Err(ApiError::RateLimited {
+            code: "daily_quota_exceeded",
+            limit,
+            reset_secs,
+            retry_after_secs,
+        }),
+        other => other,
+    }
 }
 
 /// The `authenticate_email` rate limit for one-time-code grants keyed by email.

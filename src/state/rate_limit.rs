@@ -69,6 +69,7 @@ impl Decision {
     /// The 429 error for a rejected decision.
     pub fn error(&self) -> ApiError {
         ApiError::RateLimited {
+            code: "rate_limit_exceeded",
             limit: self.limit,
             reset_secs: self.reset_secs,
             retry_after_secs: self.retry_after_secs,

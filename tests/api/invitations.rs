@@ -107,7 +107,11 @@ async fn invitation_errors_use_the_spec_codes() {
             400,
             "user_already_exists",
         ),
-        (json!({"email": "not-an-email"}), 400, "invalid_email"),
+        (
+            json!({"email": "not-an-email"}),
+            422,
+            "invalid_request_parameters",
+        ),
     ] {
         let res = app.post("/user_management/invitations", &body).await;
         assert_eq!(res.status.as_u16(), status, "{body}: {}", res.text);

@@ -198,7 +198,7 @@ async fn sends_are_limited_per_email_and_codes_are_tenant_scoped() {
         )
         .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(limited.body["code"], "rate_limit_exceeded");
+    assert_eq!(limited.body["code"], "daily_quota_exceeded");
     assert!(limited.headers.get("retry-after").is_some());
     // Another address is not affected; repeated sends name the same future user.
     let a = send(&app, "bob@example.com").await;
@@ -235,7 +235,7 @@ async fn sends_are_limited_per_email_and_codes_are_tenant_scoped() {
         app.post("/user_management/magic_auth", &json!({"email": "nope"}))
             .await
             .body["code"],
-        "invalid_email"
+        "invalid_request_parameters"
     );
     assert_eq!(
         app.get("/user_management/magic_auth/magic_auth_nope")

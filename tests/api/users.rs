@@ -101,8 +101,8 @@ async fn user_errors_are_workos_shaped_and_write_nothing() {
         ),
         (
             json!({"email": "not-an-email"}),
-            StatusCode::BAD_REQUEST,
-            "invalid_email",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request_parameters",
         ),
         (
             json!({"email": "a@b.co", "password": "short"}),

@@ -115,7 +115,7 @@ async fn queue_email(tx: &mut Tx, env: &EnvironmentId, i: &Invitation) -> ApiRes
 /// `POST /user_management/invitations` → 201; records `invitation.created` (and
 /// `organization_membership.created` for a pending membership) and queues the email.
 ///
-/// Errors: 400 `invalid_email`, `expires_in_days_too_short`, `expires_in_days_too_long`,
+/// Errors: 422 `invalid_request_parameters` naming `email`; 400 `expires_in_days_too_short`, `expires_in_days_too_long`,
 /// `invalid_role`, `user_already_organization_member`, `user_already_exists`,
 /// `email_already_invited_to_organization`, `email_already_invited`; 404 unknown organization or
 /// inviter.
@@ -125,7 +125,7 @@ async fn send_invitation(
     AppJson(body): AppJson<SendInvitation>,
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     let env = &ctx.environment_id;
-    let email = EmailAddress::parse(&body.email)?;
+    let email = crate::api::validate::email(&body.email)?;
     let days = body.expires_in_days.unwrap_or(DEFAULT_EXPIRES_IN_DAYS);
     if days < 1 {
         return Err(ApiError::bad_request(

@@ -47,15 +47,16 @@ pub struct CreateMagicAuth {
 /// `POST /user_management/magic_auth` → 201 MagicAuth (with `code`); creates the user of an
 /// unknown email (unverified, `user.created`), records `magic_auth.created` and queues the email.
 ///
-/// Errors: 400 `invalid_email`; 400 `{error: invitation_invalid}` for an unknown, used or
-/// expired invitation, or one for another email; 429 `rate_limit_exceeded`.
+/// Errors: 422 `invalid_request_parameters` naming `email`; 400 `{error: invitation_invalid}`
+/// for an unknown, used or expired invitation, or one for another email; 429
+/// `daily_quota_exceeded`.
 async fn create_magic_auth(
     State(state): State<AppState>,
     Env(ctx): Env,
     AppJson(body): AppJson<CreateMagicAuth>,
 ) -> ApiResult<(StatusCode, Json<MagicAuth>)> {
     let env = &ctx.environment_id;
-    let email = EmailAddress::parse(&body.email)?;
+    let email = crate::api::validate::email(&body.email)?;
     limit_sends(&state, env, &email).await?;
     let mut tx = state.db.begin().await?;
     let invitation_id = match &body.invitation_token {

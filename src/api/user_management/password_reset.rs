@@ -16,7 +16,6 @@ use serde_json::json;
 use super::email_verification::UserResponse;
 use crate::auth::password::redeem_reset_token;
 use crate::auth::sign_in::limit_sends;
-use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
 use crate::ids::PasswordResetId;
@@ -62,15 +61,15 @@ fn reset_error(code: &str, message: &str) -> ApiError {
 }
 
 /// `POST /user_management/password_reset` → 201 PasswordReset (token and URL); records
-/// `password_reset.created` and queues the email. Errors: 400 `invalid_email`; 404 unknown
-/// email; 429.
+/// `password_reset.created` and queues the email. Errors: 422 `invalid_request_parameters` naming
+/// `email`; 404 unknown email; 429 `daily_quota_exceeded`.
 async fn create_reset(
     State(state): State<AppState>,
     Env(ctx): Env,
     AppJson(body): AppJson<CreatePasswordReset>,
 ) -> ApiResult<(StatusCode, Json<PasswordReset>)> {
     let env = &ctx.environment_id;
-    let email = EmailAddress::parse(&body.email)?;
+    let email = crate::api::validate::email(&body.email)?;
     limit_sends(&state, env, &email).await?;
     let mut tx = state.db.begin().await?;
     let user = users::find_by_email(&mut tx, env, &email)

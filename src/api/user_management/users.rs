@@ -167,7 +167,7 @@ async fn create_user(
     Env(ctx): Env,
     AppJson(body): AppJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    let email = EmailAddress::parse(&body.email)?;
+    let email = validate::email(&body.email)?;
     validate::max_chars("first_name", body.first_name.as_deref(), validate::NAME_MAX)?;
     validate::max_chars("last_name", body.last_name.as_deref(), validate::NAME_MAX)?;
     validate::max_chars("locale", body.locale.as_deref(), validate::LOCALE_MAX)?;
