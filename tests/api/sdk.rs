@@ -7,7 +7,9 @@
 //! created on that server. `tests/sdk/smoke.py` and `tests/sdk/smoke.mjs` must exit 0.
 //!
 //! Sealed sessions (`tests/sdk/sealed_session.py`) run with the oldest Python SDK we support and
-//! the newest published one ([`PYTHON_SDK`], [`PYTHON_SDK_NEWEST`]), each in its own venv.
+//! the newest published one ([`PYTHON_SDK`], [`PYTHON_SDK_NEWEST`]), each in its own venv. The
+//! Node smoke script and its sealed-session twin (`tests/sdk/sealed_session.mjs`) run with both
+//! pinned Node SDKs ([`NODE_SDK_VERSION`], [`NODE_SDK_NEWEST`]), each under its own npm prefix.
 //!
 //! Set `KEYSTEAD_SKIP_SDK_TESTS=1` to skip (for machines without registry access); otherwise a
 //! failed install fails the test with the installer's output.
@@ -26,12 +28,23 @@ use crate::support::command::target_dir;
 use crate::support::node::pinned_npm_package;
 use crate::support::python::pinned_venv;
 
-/// Exact versions of the official SDKs under test.
+// Exact versions of the official SDKs under test, all pinned here: the oldest we support and the
+// newest published one of each. To bump deliberately: look up the newest release
+// (`pip index versions workos`, `npm view @workos-inc/node version`), read its changelog for
+// wire changes, change the `*_NEWEST` pin here (it installs into its own `target/` directory on the
+// next run), run `cargo test --test api sdk`, and fix Keystead or report what the new SDK expects.
+// Raise an oldest pin only when that version is no longer supported.
+
+/// The oldest Python SDK we support.
 const PYTHON_SDK: &str = "workos==10.7.0";
 /// The newest published Python SDK: its session-cookie check requires an integer `auth_time`.
 const PYTHON_SDK_NEWEST: &str = "workos==10.8.0";
 const NODE_SDK: &str = "@workos-inc/node";
+/// The oldest Node SDK we support.
 const NODE_SDK_VERSION: &str = "11.0.0";
+/// The newest published Node SDK: its `verifyAccessToken` (behind `authenticate`) requires
+/// `sid` and a numeric `auth_time` in the access token.
+const NODE_SDK_NEWEST: &str = "12.3.0";
 
 const API_KEY: &str = "sk_test_sdksmoke0123456789abcdefghij";
 const CLIENT_ID: &str = "client_01SDKSMOKE0000000000000000";
@@ -47,6 +60,16 @@ fn install_sdks() -> (PathBuf, PathBuf) {
     let python = pinned_venv(&dir, PYTHON_SDK, NEEDS);
     let package = pinned_npm_package(&dir, NODE_SDK, NODE_SDK_VERSION, NEEDS);
     (python, package)
+}
+
+/// Installs the newest pinned Node SDK into `target/sdk-node-newest`; returns its package directory.
+fn install_node_sdk_newest() -> PathBuf {
+    pinned_npm_package(
+        &target_dir("sdk-node-newest"),
+        NODE_SDK,
+        NODE_SDK_NEWEST,
+        NEEDS,
+    )
 }
 
 /// The running server; SIGTERM on drop (also when the test panics), then cleanup.
@@ -276,18 +299,23 @@ fn official_sdks_drive_the_real_server() {
         return;
     }
     let (python, node_package) = install_sdks();
+    let node_newest = install_node_sdk_newest();
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
     let server = Server::start();
 
     let mut py = Command::new(&python);
     py.arg(scripts.join("smoke.py"));
-    let mut node = Command::new("node");
-    node.arg(scripts.join("smoke.mjs"))
-        .env("KEYSTEAD_NODE_SDK_DIR", &node_package);
+    let node = |package: &Path| {
+        let mut node = Command::new("node");
+        node.arg(scripts.join("smoke.mjs"))
+            .env("KEYSTEAD_NODE_SDK_DIR", package);
+        node
+    };
 
     let results = [
         run_script("python", py, &server),
-        run_script("node", node, &server),
+        run_script("node", node(&node_package), &server),
+        run_script("node-newest", node(&node_newest), &server),
     ];
     let mut failures = Vec::new();
     for result in results {
@@ -349,6 +377,43 @@ fn official_python_sdks_seal_refresh_and_log_out_sessions() {
         let mut py = Command::new(&python);
         py.arg(&script);
         match run_script(label, py, &server) {
+            Ok(output) => println!("{output}"),
+            Err(report) => failures.push(report),
+        }
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{}\n--- server log\n{}",
+            failures.join("\n\n"),
+            server.log_text()
+        );
+    }
+}
+
+/// Both pinned Node SDKs seal a password sign-in into a session cookie
+/// (`authenticateWithPassword` with `sealSession`), authenticate it (`authenticateWithSessionCookie`,
+/// `loadSealedSession().authenticate()`), refresh it, and log out through `getLogoutUrl`
+/// (`tests/sdk/sealed_session.mjs`).
+#[test]
+fn official_node_sdks_seal_refresh_and_log_out_sessions() {
+    if crate::support::skip(
+        "KEYSTEAD_SKIP_SDK_TESTS",
+        "the WorkOS Node SDK sealed-session test",
+    ) {
+        return;
+    }
+    let oldest = pinned_npm_package(&target_dir("sdk"), NODE_SDK, NODE_SDK_VERSION, NEEDS);
+    let newest = install_node_sdk_newest();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/sealed_session.mjs");
+    let server = Server::start();
+    let mut failures = Vec::new();
+    for (label, package) in [
+        ("node-sealed-oldest", oldest),
+        ("node-sealed-newest", newest),
+    ] {
+        let mut node = Command::new("node");
+        node.arg(&script).env("KEYSTEAD_NODE_SDK_DIR", &package);
+        match run_script(label, node, &server) {
             Ok(output) => println!("{output}"),
             Err(report) => failures.push(report),
         }

@@ -1,6 +1,7 @@
 // Smoke test: the official WorkOS Node SDK against a running Keystead.
 //
-// Run by `tests/api/sdk.rs` with the SDK installed under `target/sdk/node`. Environment:
+// Run by `tests/api/sdk.rs` with each pinned SDK version (`target/sdk/node`,
+// `target/sdk-node-newest/node`). Environment:
 // KEYSTEAD_BASE_URL, KEYSTEAD_API_KEY, KEYSTEAD_CLIENT_ID, and KEYSTEAD_NODE_SDK_DIR (the
 // installed `@workos-inc/node` package directory). Every call goes through the SDK. The access
 // token is checked twice: by the SDK's own session helper (sealed session -> jose `jwtVerify`
