@@ -24,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod idp;
 pub mod ids;
+pub mod limits;
 pub mod pages;
 pub mod password;
 pub mod protocols;

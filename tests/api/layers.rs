@@ -35,6 +35,7 @@ const LAYERS: &[(&str, bool, &[&str])] = &[
             "crypto",
             "password",
             "ids",
+            "limits",
             "error",
             "config",
             "settings",

@@ -153,6 +153,18 @@ pub async fn sign_up(state: &AppState, flow: &Flow, browser: &Browser, form_: Si
     if let Err(m) = crate::password::check_strength(&form_.password) {
         return form(StatusCode::BAD_REQUEST, &m);
     }
+    for (label, value) in [
+        ("First name", &form_.first_name),
+        ("Last name", &form_.last_name),
+    ] {
+        if crate::limits::max_chars(label, Some(value.trim()), crate::limits::NAME_MAX).is_err() {
+            let max = crate::limits::NAME_MAX;
+            return form(
+                StatusCode::BAD_REQUEST,
+                &format!("{label} must be at most {max} characters."),
+            );
+        }
+    }
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
     let hash = state.passwords.hash(form_.password).await?;
     let name = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());

@@ -668,3 +668,47 @@ async fn without_smtp_the_email_steps_are_skipped_and_hidden() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(tokens["user"]["email_verified"], false);
 }
+
+#[tokio::test]
+async fn sign_up_refuses_an_over_long_name_and_creates_no_user() {
+    let site = Site::start_with(false, &[]).await;
+    let mut b = site.browser();
+    let start = b.authorize(&site, &[("screen_hint", "sign-up")]).await;
+    let long = "n".repeat(257);
+    for field in ["first_name", "last_name"] {
+        let res = b
+            .submit(
+                &start,
+                &[
+                    (field, long.as_str()),
+                    ("email", "long@example.com"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{field}");
+        assert!(
+            res.body.contains("must be at most 256 characters."),
+            "{field}: {}",
+            res.body
+        );
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from users where environment_id = $1")
+        .bind(&site.env)
+        .fetch_one(&site.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+    let at_limit = "n".repeat(256);
+    let done = b
+        .submit(
+            &start,
+            &[
+                ("first_name", at_limit.as_str()),
+                ("email", "long@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+}
