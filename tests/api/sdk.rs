@@ -255,6 +255,25 @@ fn drop_database(admin: PgConnectOptions, name: &str) {
     });
 }
 
+/// Runs each labelled script against `server`, printing the outputs of those that pass, and
+/// panics with every failure's report and the server log when any fails.
+fn run_scripts<'a>(server: &Server, runs: impl IntoIterator<Item = (&'a str, Command)>) {
+    let mut failures = Vec::new();
+    for (label, cmd) in runs {
+        match run_script(label, cmd, server) {
+            Ok(output) => println!("{output}"),
+            Err(report) => failures.push(report),
+        }
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{}\n--- server log\n{}",
+            failures.join("\n\n"),
+            server.log_text()
+        );
+    }
+}
+
 /// Runs one smoke script with a 5-minute limit; returns whether it passed and its output.
 fn run_script(label: &str, mut cmd: Command, server: &Server) -> Result<String, String> {
     let out_path = server.scratch.join(format!("{label}.out"));
@@ -312,25 +331,14 @@ fn official_sdks_drive_the_real_server() {
         node
     };
 
-    let results = [
-        run_script("python", py, &server),
-        run_script("node", node(&node_package), &server),
-        run_script("node-newest", node(&node_newest), &server),
-    ];
-    let mut failures = Vec::new();
-    for result in results {
-        match result {
-            Ok(output) => println!("{output}"),
-            Err(report) => failures.push(report),
-        }
-    }
-    if !failures.is_empty() {
-        panic!(
-            "{}\n--- server log\n{}",
-            failures.join("\n\n"),
-            server.log_text()
-        );
-    }
+    run_scripts(
+        &server,
+        [
+            ("python", py),
+            ("node", node(&node_package)),
+            ("node-newest", node(&node_newest)),
+        ],
+    );
 }
 
 /// The Python SDK drives every User Management flow (`tests/sdk/user_management.py`), including
@@ -369,25 +377,18 @@ fn official_python_sdks_seal_refresh_and_log_out_sessions() {
     let newest = pinned_venv(&target_dir("sdk-python-newest"), PYTHON_SDK_NEWEST, NEEDS);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/sealed_session.py");
     let server = Server::start();
-    let mut failures = Vec::new();
-    for (label, python) in [
-        ("python-sealed-oldest", oldest),
-        ("python-sealed-newest", newest),
-    ] {
-        let mut py = Command::new(&python);
+    let python = |venv: &Path| {
+        let mut py = Command::new(venv);
         py.arg(&script);
-        match run_script(label, py, &server) {
-            Ok(output) => println!("{output}"),
-            Err(report) => failures.push(report),
-        }
-    }
-    if !failures.is_empty() {
-        panic!(
-            "{}\n--- server log\n{}",
-            failures.join("\n\n"),
-            server.log_text()
-        );
-    }
+        py
+    };
+    run_scripts(
+        &server,
+        [
+            ("python-sealed-oldest", python(&oldest)),
+            ("python-sealed-newest", python(&newest)),
+        ],
+    );
 }
 
 /// Both pinned Node SDKs seal a password sign-in into a session cookie
@@ -406,23 +407,16 @@ fn official_node_sdks_seal_refresh_and_log_out_sessions() {
     let newest = install_node_sdk_newest();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/sealed_session.mjs");
     let server = Server::start();
-    let mut failures = Vec::new();
-    for (label, package) in [
-        ("node-sealed-oldest", oldest),
-        ("node-sealed-newest", newest),
-    ] {
+    let node = |package: &Path| {
         let mut node = Command::new("node");
-        node.arg(&script).env("KEYSTEAD_NODE_SDK_DIR", &package);
-        match run_script(label, node, &server) {
-            Ok(output) => println!("{output}"),
-            Err(report) => failures.push(report),
-        }
-    }
-    if !failures.is_empty() {
-        panic!(
-            "{}\n--- server log\n{}",
-            failures.join("\n\n"),
-            server.log_text()
-        );
-    }
+        node.arg(&script).env("KEYSTEAD_NODE_SDK_DIR", package);
+        node
+    };
+    run_scripts(
+        &server,
+        [
+            ("node-sealed-oldest", node(&oldest)),
+            ("node-sealed-newest", node(&newest)),
+        ],
+    );
 }
