@@ -24,7 +24,7 @@ use super::hooks::{self, Outcome};
 use crate::crypto::ct_eq;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{EnvironmentId, OrganizationId, UserId};
+use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::device_authorizations::{self, Poll};
@@ -95,12 +95,13 @@ pub async fn redeem_authorization_code(
         state,
         &mut tx,
         env,
-        Redeemed {
+        NewSession {
             user_id: &code.user_id,
             organization_id: code.organization_id.as_ref(),
             auth_method: &code.auth_method,
             ip_address: code.ip_address.as_deref(),
             user_agent: code.user_agent.as_deref(),
+            ttl: state.settings.session_ttl,
             public_client_id,
         },
     )
@@ -155,36 +156,19 @@ pub async fn redeem_device_code(
         state,
         &mut tx,
         env,
-        Redeemed {
+        NewSession {
             user_id: &user_id,
             organization_id: organization_id.as_ref(),
             auth_method: &auth_method,
             ip_address,
             user_agent,
+            ttl: state.settings.session_ttl,
             public_client_id: None,
         },
     )
     .await?;
     tx.commit().await?;
     Ok(started)
-}
-
-/// A sign-in finished elsewhere (on the hosted pages) that a grant redeems: an authorization
-/// code, or an approved device authorization.
-#[derive(Debug)]
-pub struct Redeemed<'a> {
-    /// The user who signed in.
-    pub user_id: &'a UserId,
-    /// The organization the pages settled on.
-    pub organization_id: Option<&'a OrganizationId>,
-    /// Session vocabulary of the first factor.
-    pub auth_method: &'a str,
-    /// End user's IP address.
-    pub ip_address: Option<&'a str>,
-    /// End user's user agent.
-    pub user_agent: Option<&'a str>,
-    /// The public client (PKCE, no secret) that redeemed it, if one did.
-    pub public_client_id: Option<&'a str>,
 }
 
 /// What [`start_session`] made.
@@ -198,31 +182,18 @@ pub struct Started {
     pub refresh_token: String,
 }
 
-/// Starts the session of a redeemed sign-in, the same way for the `authorization_code` and
-/// device code grants: `session.created` and the user's `last_sign_in_at`, then the
+/// Starts the session of a sign-in finished elsewhere (on the hosted pages or the SSO callback)
+/// that a grant redeems, the same way for the `authorization_code` and device code grants: `session.created` and the user's `last_sign_in_at`, then the
 /// post-success hooks, in `tx`. The `authentication.*` events were recorded by the pages (or the
 /// SSO callback) when the person signed in there.
 pub async fn start_session(
     state: &AppState,
     tx: &mut Tx,
     env: &EnvironmentId,
-    r: Redeemed<'_>,
+    new: NewSession<'_>,
 ) -> ApiResult<Started> {
-    let user_id = r.user_id;
-    let (session, refresh_token) = sessions::create(
-        tx,
-        env,
-        NewSession {
-            user_id,
-            organization_id: r.organization_id,
-            auth_method: r.auth_method,
-            ip_address: r.ip_address,
-            user_agent: r.user_agent,
-            ttl: state.settings.session_ttl,
-            public_client_id: r.public_client_id,
-        },
-    )
-    .await?;
+    let user_id = new.user_id;
+    let (session, refresh_token) = sessions::create(tx, env, new).await?;
     let user = users::touch_sign_in(tx, env, user_id).await?;
     let outcome = Outcome {
         environment_id: env,

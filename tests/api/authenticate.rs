@@ -235,6 +235,16 @@ async fn form_encoded_bodies_are_accepted() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 }
 
+/// Ada's password sign-in: the `authenticate` response body.
+async fn password_sign_in(app: &TestApp) -> Value {
+    app.post(
+        "/user_management/authenticate",
+        &password_body(app, "ada@example.com", PASSWORD),
+    )
+    .await
+    .body
+}
+
 async fn refresh(app: &TestApp, token: &str, org: Option<&str>) -> crate::support::TestResponse {
     let mut body = json!({"grant_type": "refresh_token", "client_id": app.tenant.client_id, "client_secret": app.tenant.api_key, "refresh_token": token});
     if let Some(org) = org {
@@ -247,13 +257,7 @@ async fn refresh(app: &TestApp, token: &str, org: Option<&str>) -> crate::suppor
 async fn refresh_tokens_rotate_with_a_grace_window_then_reuse_revokes_the_session() {
     let app = TestApp::new().await;
     user(&app, "ada@example.com").await;
-    let first = app
-        .post(
-            "/user_management/authenticate",
-            &password_body(&app, "ada@example.com", PASSWORD),
-        )
-        .await
-        .body;
+    let first = password_sign_in(&app).await;
     let t1 = first["refresh_token"].as_str().unwrap();
 
     let second = refresh(&app, t1, None).await;
@@ -300,13 +304,7 @@ async fn refresh_tokens_rotate_with_a_grace_window_then_reuse_revokes_the_sessio
 async fn auth_time_is_the_sign_in_time_and_survives_refreshes() {
     let app = TestApp::new().await;
     user(&app, "ada@example.com").await;
-    let first = app
-        .post(
-            "/user_management/authenticate",
-            &password_body(&app, "ada@example.com", PASSWORD),
-        )
-        .await
-        .body;
+    let first = password_sign_in(&app).await;
     let claims = verify_with_jwks(&app, first["access_token"].as_str().unwrap()).await;
     let auth_time = claims["auth_time"]
         .as_i64()
@@ -354,13 +352,7 @@ async fn refresh_with_an_organization_switches_the_session_scope() {
     let u = user(&app, "ada@example.com").await;
     let org = app.post("/organizations", &json!({"name": "O"})).await.body;
     let org_id = org["id"].as_str().unwrap();
-    let first = app
-        .post(
-            "/user_management/authenticate",
-            &password_body(&app, "ada@example.com", PASSWORD),
-        )
-        .await
-        .body;
+    let first = password_sign_in(&app).await;
 
     let denied = refresh(&app, first["refresh_token"].as_str().unwrap(), Some(org_id)).await;
     assert_eq!(denied.status, StatusCode::BAD_REQUEST);
@@ -385,13 +377,7 @@ async fn refresh_with_an_organization_switches_the_session_scope() {
 async fn revoking_a_session_stops_its_refresh_token() {
     let app = TestApp::new().await;
     let u = user(&app, "ada@example.com").await;
-    let first = app
-        .post(
-            "/user_management/authenticate",
-            &password_body(&app, "ada@example.com", PASSWORD),
-        )
-        .await
-        .body;
+    let first = password_sign_in(&app).await;
     let sid = verify_with_jwks(&app, first["access_token"].as_str().unwrap()).await["sid"]
         .as_str()
         .unwrap()
@@ -463,13 +449,7 @@ async fn sessions_and_jwks_are_tenant_scoped() {
     let app = TestApp::new().await;
     let other = app.new_tenant("Other").await;
     user(&app, "ada@example.com").await;
-    let first = app
-        .post(
-            "/user_management/authenticate",
-            &password_body(&app, "ada@example.com", PASSWORD),
-        )
-        .await
-        .body;
+    let first = password_sign_in(&app).await;
     let sid = verify_with_jwks(&app, first["access_token"].as_str().unwrap()).await["sid"]
         .as_str()
         .unwrap()
