@@ -277,7 +277,11 @@ async fn the_process_flag_is_the_default_and_an_explicit_setting_wins() {
     let res = password(&app, "ada@example.com").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(res.body["code"], "email_verification_required");
-    assert_eq!(app.drain_emails().await, 2, "one verification code per stopped sign-in");
+    assert_eq!(
+        app.drain_emails().await,
+        2,
+        "one verification code per stopped sign-in"
+    );
 }
 
 #[tokio::test]
