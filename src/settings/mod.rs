@@ -25,9 +25,9 @@ pub use webhooks::WebhookSettings;
 pub struct Settings {
     /// Externally visible base URL, no trailing slash.
     pub public_url: String,
-    /// Access-token lifetime.
+    /// Access-token lifetime: the default of environments' `access_token_ttl_seconds`.
     pub access_token_ttl: Duration,
-    /// Session and refresh-token lifetime.
+    /// Session and refresh-token lifetime: the default of environments' `session_ttl_seconds`.
     pub session_ttl: Duration,
     /// How long a rotated refresh token may still be used.
     pub refresh_reuse_grace: Duration,
@@ -47,7 +47,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Enterprise SSO settings.
     pub sso: SsoSettings,
-    /// Sign-ins of users with an unverified email stop at `email_verification_required`.
+    /// Sign-ins of users with an unverified email stop at `email_verification_required`: the
+    /// default of environments' `email_verification_required` setting.
     pub require_email_verification: bool,
     /// Email delivery settings.
     pub email: EmailSettings,

@@ -35,7 +35,7 @@ use crate::http::extract::from_value;
 use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::sessions::Presenter;
-use crate::store::{environment_keys, environments};
+use crate::store::{environment_keys, environment_settings, environments};
 
 pub use crate::auth::tokens::AuthenticateResponse;
 
@@ -120,6 +120,9 @@ async fn authenticate(
         "{}/user_management/{}",
         state.settings.public_url, env.client_id
     );
+    if matches!(creds.grant_type.as_str(), "password" | grants::MAGIC_AUTH) {
+        method_enabled(&state, &env.id, &creds.grant_type).await?;
+    }
     match creds.grant_type.as_str() {
         "password" => password_grant(&state, &env.id, issuer, from_value(body)?).await,
         "refresh_token" => {
@@ -133,6 +136,30 @@ async fn authenticate(
         other => grants::dispatch(&state, &env.id, issuer, other, body).await,
     }
     .map(Json)
+}
+
+/// The environment's `sign_in_methods` must allow the first-factor grant: 403
+/// `email_password_auth_disabled` for a disabled password, 400 `authentication_method_not_allowed`
+/// for disabled Magic Auth (codes of the spec's `authenticate` operation).
+async fn method_enabled(state: &AppState, env: &EnvironmentId, grant_type: &str) -> ApiResult<()> {
+    let mut conn = state.db.acquire().await?;
+    let methods = environment_settings::get(&mut conn, env, &state.settings)
+        .await?
+        .sign_in_methods;
+    if grant_type == "password" && !methods.password {
+        return Err(ApiError::Forbidden {
+            code: "email_password_auth_disabled",
+            message: "Email and password sign-in is disabled for this environment.".into(),
+            extra: serde_json::Map::new(),
+        });
+    }
+    if grant_type == grants::MAGIC_AUTH && !methods.magic_auth {
+        return Err(ApiError::oauth(
+            "authentication_method_not_allowed",
+            "Magic Auth sign-in is disabled for this environment.",
+        ));
+    }
+    Ok(())
 }
 
 async fn password_grant(
