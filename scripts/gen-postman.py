@@ -80,6 +80,8 @@ PLAN = [
         checks=["pm.expect(body.status).to.eql('ok');"],
     ),
     step("get", "/ready", 200, "Ready", auth=False),
+    step("get", "/environment", 200, "Get the environment's settings",
+         checks=["pm.expect(body.client_id).to.eql(pm.environment.get('clientId'));"]),
     # --- Organizations
     step(
         "post", "/organizations", 201, "Create an organization",
