@@ -56,3 +56,4 @@ mod um;
 mod um_schemas;
 mod users;
 mod webhooks;
+mod workos_cli;

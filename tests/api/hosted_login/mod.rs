@@ -4,6 +4,7 @@
 //! browser (no automatic redirects, same-origin `Origin` on POSTs). The headless-Chromium test
 //! is in `browser.rs`.
 
+mod authkit_session;
 mod browser;
 mod codes;
 mod flows;
