@@ -533,3 +533,51 @@ async fn app_homepage_url_is_set_with_put_as_the_workos_cli_sends_it() {
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn turning_http_webhook_endpoints_off_stops_deliveries_to_them() {
+    let app = TestApp::new().await;
+    let rx = crate::webhooks::receiver(0, std::time::Duration::ZERO).await;
+    let created = app
+        .post(
+            "/webhook_endpoints",
+            &json!({"endpoint_url": rx.url, "events": ["organization.created"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    app.post("/organizations", &json!({"name": "First"})).await;
+    assert_eq!(app.drain_webhooks().await, 1);
+    assert_eq!(rx.hits().len(), 1);
+
+    patch(
+        &app,
+        &app.tenant.api_key,
+        json!({"allow_http_webhook_endpoints": false}),
+    )
+    .await;
+    app.post("/organizations", &json!({"name": "Second"})).await;
+    assert_eq!(app.drain_webhooks().await, 1);
+    assert_eq!(rx.hits().len(), 1, "not sent");
+    let deliveries = app
+        .get(&format!(
+            "/webhook_endpoints/{}/deliveries?limit=100",
+            created.body["id"].as_str().unwrap()
+        ))
+        .await;
+    let failed: Vec<&Value> = deliveries.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", deliveries.text);
+    assert_eq!(failed[0]["attempts"], 1, "no retry");
+    assert!(
+        failed[0]["attempt_log"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("allow_http_webhook_endpoints"),
+        "{}",
+        deliveries.text
+    );
+}
