@@ -4,8 +4,10 @@
 //! browser (no automatic redirects, same-origin `Origin` on POSTs). The headless-Chromium test
 //! is in `browser.rs`.
 
+mod authkit_js;
 mod browser;
 mod codes;
+mod cookie_mode;
 mod flows;
 mod security;
 
