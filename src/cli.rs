@@ -1,5 +1,6 @@
-//! `keystead environments …` and `keystead api-keys …`: tenant management against the same
-//! database the server uses (`DATABASE_URL` or the data dir), whether or not it is running.
+//! `keystead environments …` (create, update settings, list) and `keystead api-keys …`: tenant
+//! management against the same database the server uses (`DATABASE_URL` or the data dir),
+//! whether or not it is running.
 //!
 //! With the embedded default and a server already running on the same data dir, the CLI
 //! connects to that server's socket instead of starting a second cluster.
@@ -12,7 +13,7 @@ use crate::config::{ApiKeysCommand, DbArgs, EnvironmentsCommand};
 use crate::crypto::{self, vault::Vault};
 use crate::db::{self, Database};
 use crate::ids::{EnvironmentId, EnvironmentKeyId};
-use crate::store::{environment_keys, environments};
+use crate::store::{environment_keys, environment_settings, environments};
 
 /// Opens the database for a CLI command: `DATABASE_URL`, the running server's embedded cluster,
 /// or a freshly started one.
@@ -61,6 +62,47 @@ pub async fn environments(cmd: EnvironmentsCommand) -> anyhow::Result<()> {
                 println!("API key:     {}   (shown once)", created.api_key);
             }
         }
+        EnvironmentsCommand::Update {
+            environment,
+            set,
+            json,
+            db,
+        } => {
+            let env = parse_environment(&environment)?;
+            let patch = crate::api::environment::parse_patch(&settings_object(&set)?)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let database = open(&db).await?;
+            let mut tx = database.pool.begin().await?;
+            if environments::find(&mut tx, &env).await?.is_none() {
+                bail!("no environment {environment}");
+            }
+            let updated = environment_settings::update(&mut tx, &env, patch).await?;
+            let s = &updated.stored;
+            if let (Some(access), Some(session)) =
+                (s.access_token_ttl_seconds, s.session_ttl_seconds)
+                && session < access
+            {
+                bail!(
+                    "session_ttl_seconds ({session}) must be at least access_token_ttl_seconds ({access})"
+                );
+            }
+            tx.commit().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&updated.stored)?);
+            } else {
+                let map = serde_json::to_value(&updated.stored)?;
+                for (k, v) in map.as_object().into_iter().flatten() {
+                    println!(
+                        "{k}: {}",
+                        if v.is_null() {
+                            "(default)".to_string()
+                        } else {
+                            v.to_string()
+                        }
+                    );
+                }
+            }
+        }
         EnvironmentsCommand::List { json, db } => {
             let database = open(&db).await?;
             let mut conn = database.pool.acquire().await?;
@@ -80,6 +122,51 @@ pub async fn environments(cmd: EnvironmentsCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `settings` object of `--set key=value` arguments: `null`, `true`/`false` and integers as
+/// JSON, `sign_in_methods.oauth_providers` as a comma-separated list, anything else a string;
+/// `sign_in_methods.<method>` keys nest.
+fn settings_object(set: &[String]) -> anyhow::Result<serde_json::Value> {
+    use serde_json::Value;
+    let mut root = serde_json::Map::new();
+    for item in set {
+        let (key, raw) = item
+            .split_once('=')
+            .with_context(|| format!("--set {item}: expected KEY=VALUE"))?;
+        let value = match raw {
+            "null" => Value::Null,
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ if key == "sign_in_methods.oauth_providers" => Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            ),
+            _ => raw
+                .parse::<u64>()
+                .map_or_else(|_| Value::String(raw.to_string()), Value::from),
+        };
+        match key.split_once('.') {
+            Some((outer, inner)) => {
+                let slot = root
+                    .entry(outer.to_string())
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                match slot {
+                    Value::Object(m) => {
+                        m.insert(inner.to_string(), value);
+                    }
+                    _ => bail!("--set {item}: {outer} is not an object"),
+                }
+            }
+            None => {
+                root.insert(key.to_string(), value);
+            }
+        }
+    }
+    Ok(Value::Object(root))
 }
 
 /// An environment id given on the command line; a malformed one names no environment.

@@ -51,6 +51,25 @@ pub enum EnvironmentsCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Change an environment's settings (the settings of `PATCH /environment`); prints the
+    /// settings now set explicitly (null: the serving process's default applies).
+    Update {
+        /// The environment (`environment_…`).
+        #[arg(long)]
+        environment: String,
+        /// A setting as `key=value`, e.g. `access_token_ttl_seconds=600`,
+        /// `sign_in_methods.password=false`, `mfa_enrollment=required`,
+        /// `sign_in_methods.oauth_providers=GoogleOAuth,GitHubOAuth`; `key=null` returns it to
+        /// its default. Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Database options.
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// List environments.
     List {
         /// Print the result as JSON.
@@ -160,10 +179,12 @@ pub struct ServeArgs {
     /// Ensure a default environment with exactly this client id (`client_…`).
     #[arg(long, env = "KEYSTEAD_BOOTSTRAP_CLIENT_ID")]
     pub bootstrap_client_id: Option<String>,
-    /// Access-token lifetime in seconds.
+    /// Access-token lifetime in seconds: the default of every environment's
+    /// `access_token_ttl_seconds` setting.
     #[arg(long, env = "KEYSTEAD_ACCESS_TOKEN_TTL", default_value_t = 300)]
     pub access_token_ttl: u64,
-    /// Session (and refresh-token) lifetime in seconds.
+    /// Session (and refresh-token) lifetime in seconds: the default of every environment's
+    /// `session_ttl_seconds` setting.
     #[arg(long, env = "KEYSTEAD_SESSION_TTL", default_value_t = 30 * 24 * 3600)]
     pub session_ttl: u64,
     /// Seconds during which an already-rotated refresh token may be used again (concurrent
@@ -206,7 +227,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub sso: SsoArgs,
     /// Users whose email is not verified must verify it (403 `email_verification_required`)
-    /// before a password or other non-email sign-in completes.
+    /// before a password or other non-email sign-in completes: the default of every
+    /// environment's `email_verification_required` setting.
     #[arg(
         long,
         env = "KEYSTEAD_REQUIRE_EMAIL_VERIFICATION",
@@ -281,9 +303,16 @@ pub struct WebhookArgs {
     /// Deliveries in flight at once per replica.
     #[arg(long, env = "KEYSTEAD_WEBHOOK_CONCURRENCY", default_value_t = 16)]
     pub webhook_concurrency: usize,
-    /// Accept plain `http://` endpoint URLs (development and private networks only).
-    #[arg(long, env = "KEYSTEAD_WEBHOOK_ALLOW_HTTP", default_value_t = false)]
-    pub webhook_allow_http: bool,
+    /// Accept plain `http://` endpoint URLs: the default of every environment's
+    /// `allow_http_webhook_endpoints` setting. When not given, staging environments accept them
+    /// and production environments do not.
+    #[arg(
+        long,
+        env = "KEYSTEAD_WEBHOOK_ALLOW_HTTP",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub webhook_allow_http: Option<bool>,
     /// Do not run the delivery worker in this process (events still queue).
     #[arg(
         long,

@@ -7,6 +7,7 @@ pub mod connections;
 pub mod directories;
 pub mod directory_groups;
 pub mod directory_users;
+pub mod environment;
 pub mod events;
 pub mod health;
 pub mod mfa;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(sso::router())
         .merge(mfa::router())
         .merge(authorization::router())
+        .merge(environment::router())
 }
 
 /// Every public route (no API key).

@@ -33,7 +33,7 @@ use crate::protocols::with_query;
 use crate::state::AppState;
 use crate::store::connections::{self, Settings};
 use crate::store::sso::{self, TokenKind};
-use crate::store::{environment_keys, environments, redirect_uris};
+use crate::store::{environment_keys, environment_settings, environments, redirect_uris};
 
 /// SSO access-token lifetime (`expires_in`).
 const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(600);
@@ -82,12 +82,20 @@ async fn authorize(
         .await?
         .ok_or_else(|| ApiError::oauth("invalid_client", "Invalid client ID."))?;
     let redirect_uri = q.get("redirect_uri").unwrap_or_default();
-    if !redirect_uris::is_allowed(&mut *state.db.acquire().await?, &env.id, redirect_uri).await? {
+    let mut conn = state.db.acquire().await?;
+    let http_refused = redirect_uri
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("http:"))
+        && !environment_settings::get(&mut conn, &env.id, &state.settings)
+            .await?
+            .allow_http_redirect_uris;
+    if http_refused || !redirect_uris::is_allowed(&mut conn, &env.id, redirect_uri).await? {
         return Err(ApiError::oauth(
             "invalid_redirect_uri",
             "redirect_uri is not one of the environment's redirect URIs.",
         ));
     }
+    drop(conn);
     let back = |code: &str, message: &str| {
         let to = with_query(
             redirect_uri,

@@ -45,8 +45,19 @@ fn endpoint_not_found(id: &WebhookEndpointId) -> ApiError {
 
 type Result<T> = crate::error::ApiResult<T>;
 
-/// `endpoint_url` must be an absolute HTTPS URL (plain HTTP only when
-/// `KEYSTEAD_WEBHOOK_ALLOW_HTTP` is set). Errors: 422 `invalid_url`.
+/// The environment's `allow_http_webhook_endpoints` setting (default: `KEYSTEAD_WEBHOOK_ALLOW_HTTP`
+/// when given, else on in staging and off in production).
+async fn allow_http(state: &AppState, env: &crate::ids::EnvironmentId) -> Result<bool> {
+    let mut conn = state.db.acquire().await?;
+    Ok(
+        crate::store::environment_settings::get(&mut conn, env, &state.settings)
+            .await?
+            .allow_http_webhook_endpoints,
+    )
+}
+
+/// `endpoint_url` must be an absolute HTTPS URL (plain HTTP only when the environment's
+/// `allow_http_webhook_endpoints` setting is on). Errors: 422 `invalid_url`.
 fn validate_url(url: &str, allow_http: bool) -> std::result::Result<String, ApiError> {
     let invalid = || ApiError::Unprocessable {
         code: "invalid_url",
@@ -136,7 +147,8 @@ async fn create_webhook_endpoint(
     Env(ctx): Env,
     AppJson(body): AppJson<CreateWebhookEndpoint>,
 ) -> Result<(StatusCode, Json<WebhookEndpoint>)> {
-    let url = validate_url(&body.endpoint_url, state.settings.webhooks.allow_http)?;
+    let allow_http = allow_http(&state, &ctx.environment_id).await?;
+    let url = validate_url(&body.endpoint_url, allow_http)?;
     let events = validate_events(&body.events)?;
     let mut tx = state.db.begin().await?;
     let e = endpoints::insert(&mut tx, &state.vault, &ctx.environment_id, &url, &events).await?;
@@ -151,11 +163,15 @@ async fn update_webhook_endpoint(
     IdPath(id): IdPath<WebhookEndpointId>,
     AppJson(body): AppJson<UpdateWebhookEndpoint>,
 ) -> Result<Json<WebhookEndpoint>> {
+    let allow_http = match body.endpoint_url {
+        Some(_) => allow_http(&state, &ctx.environment_id).await?,
+        None => false,
+    };
     let up = EndpointUpdate {
         endpoint_url: body
             .endpoint_url
             .as_deref()
-            .map(|u| validate_url(u, state.settings.webhooks.allow_http))
+            .map(|u| validate_url(u, allow_http))
             .transpose()?,
         status: match body.status.as_deref() {
             None => None,

@@ -28,6 +28,7 @@ use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::authorization_codes::{self, Redemption};
 use crate::store::device_authorizations::{self, Poll};
+use crate::store::environment_settings;
 use crate::store::sessions::{self, NewSession, Session};
 use crate::store::users;
 
@@ -91,6 +92,9 @@ pub async fn redeem_authorization_code(
         tx.commit().await?;
         return Err(e);
     }
+    let session_ttl = environment_settings::get(&mut tx, env, &state.settings)
+        .await?
+        .session_ttl();
     let started = start_session(
         state,
         &mut tx,
@@ -101,7 +105,7 @@ pub async fn redeem_authorization_code(
             auth_method: &code.auth_method,
             ip_address: code.ip_address.as_deref(),
             user_agent: code.user_agent.as_deref(),
-            ttl: state.settings.session_ttl,
+            ttl: session_ttl,
             public_client_id,
         },
     )
@@ -152,6 +156,9 @@ pub async fn redeem_device_code(
             return Err(ApiError::oauth(error, description));
         }
     };
+    let session_ttl = environment_settings::get(&mut tx, env, &state.settings)
+        .await?
+        .session_ttl();
     let started = start_session(
         state,
         &mut tx,
@@ -162,7 +169,7 @@ pub async fn redeem_device_code(
             auth_method: &auth_method,
             ip_address,
             user_agent,
-            ttl: state.settings.session_ttl,
+            ttl: session_ttl,
             public_client_id: None,
         },
     )

@@ -3,9 +3,13 @@
 //! `pending_authentication_token` (WORKOS-API-NOTES §4.4) that a continuation grant of
 //! `POST /user_management/authenticate` spends:
 //!
-//! 1. `email_verification_required` when `KEYSTEAD_REQUIRE_EMAIL_VERIFICATION` is on and the
+//! 1. `email_verification_required` when the environment's `email_verification_required`
+//!    setting (default `KEYSTEAD_REQUIRE_EMAIL_VERIFICATION`) is on and the
 //!    email is unverified (a code is sent; `…:email-verification:code` continues);
-//! 2. `mfa_challenge` when the user has an authentication factor (`…:mfa-totp` continues);
+//! 2. `mfa_challenge` when the user has an authentication factor (`…:mfa-totp` continues), or
+//!    `mfa_enrollment` when the environment's `mfa_enrollment` setting is `required` and the
+//!    user has none (the client enrolls a TOTP factor with `POST
+//!    /user_management/users/{id}/auth_factors`, then `…:mfa-totp` with its challenge);
 //! 3. `organization_selection_required` when the user is an active member of more than one
 //!    organization and none was chosen (`…:organization-selection` continues); with exactly one
 //!    the session is scoped to it.
@@ -22,6 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Class;
 use crate::ids::{EnvironmentId, OrganizationId};
 use crate::state::AppState;
+use crate::store::environment_settings::{self, MfaEnrollment};
 use crate::store::pending_authentications::{self as pending, NewPending, Stage};
 use crate::store::sessions::{self, NewSession, Session};
 use crate::store::users::User;
@@ -93,7 +98,8 @@ pub async fn complete(
         ip_address: s.ip_address.as_deref(),
         user_agent: s.user_agent.as_deref(),
     };
-    if state.settings.require_email_verification && !s.user.email_verified {
+    let settings = environment_settings::get(tx, env, &state.settings).await?;
+    if settings.email_verification_required && !s.user.email_verified {
         let v =
             email_verifications::insert(tx, &state.vault, env, &s.user.id, &s.user.email).await?;
         let token = pending::create(
@@ -118,6 +124,25 @@ pub async fn complete(
     }
     if !s.mfa_verified {
         let factors = auth_factors::all_for_user(tx, env, &s.user.id).await?;
+        if factors.is_empty() && settings.mfa_enrollment == MfaEnrollment::Required {
+            let token = pending::create(
+                tx,
+                env,
+                NewPending {
+                    stage: Stage::MfaChallenge,
+                    ..base.clone()
+                },
+            )
+            .await?;
+            return Ok(Step::Pending(pending_error(
+                "mfa_enrollment",
+                "The user must enroll an MFA factor to finish authenticating.",
+                json!({
+                    "pending_authentication_token": token,
+                    "user": s.user,
+                }),
+            )));
+        }
         if !factors.is_empty() {
             let token = pending::create(
                 tx,
@@ -195,7 +220,7 @@ pub async fn complete(
             auth_method: &s.auth_method,
             ip_address: s.ip_address.as_deref(),
             user_agent: s.user_agent.as_deref(),
-            ttl: state.settings.session_ttl,
+            ttl: settings.session_ttl(),
             public_client_id: None,
         },
     )

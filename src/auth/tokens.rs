@@ -15,9 +15,9 @@ use super::sign_in::Step;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{EnvironmentId, OrganizationId};
 use crate::state::AppState;
-use crate::store::organization_memberships;
 use crate::store::sessions::{self, Presenter, Rotation, Session};
 use crate::store::users::{self, User};
+use crate::store::{environment_settings, organization_memberships};
 
 /// `UserlandAuthenticateResponse`.
 #[derive(Debug, Serialize)]
@@ -72,7 +72,9 @@ pub async fn issue(
         user: &user,
         session,
         roles: roles.as_deref(),
-        ttl: state.settings.access_token_ttl,
+        ttl: environment_settings::get(&mut conn, env, &state.settings)
+            .await?
+            .access_token_ttl(),
     };
     let contributors = state.auth.claims_contributors();
     let token_claims = claims::build(&contributors, &ctx, &mut conn).await?;

@@ -12,9 +12,11 @@
 //! (HttpOnly, `Path=/user_management`, host-only), read back and rotated on refresh, cleared on
 //! logout. `workos-has-session` carries the `KEYSTEAD_COOKIE_DOMAIN` domain so that an app on a
 //! sibling subdomain can read it. Both are `SameSite=Lax` (the app and Keystead share a site),
-//! `Secure` when `KEYSTEAD_PUBLIC_URL` is https, and last as long as a session.
+//! `Secure` when `KEYSTEAD_PUBLIC_URL` is https, and last as long as the environment's sessions.
 
 use axum::http::header::{COOKIE, ORIGIN, SET_COOKIE};
+use std::time::Duration;
+
 use axum::http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
@@ -23,7 +25,7 @@ use crate::error::ApiResult;
 use crate::ids::EnvironmentId;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::store::cors_origins;
+use crate::store::{cors_origins, environment_settings};
 
 /// The readable cookie authkit-js looks for before restoring a session.
 pub const HAS_SESSION: &str = "workos-has-session";
@@ -76,6 +78,14 @@ pub async fn cookie_mode(
     cors_origins::is_allowed(&mut conn, env, &origin).await
 }
 
+/// The environment's session lifetime: the cookies' `Max-Age`.
+pub async fn lifetime(state: &AppState, env: &EnvironmentId) -> ApiResult<Duration> {
+    let mut conn = state.db.acquire().await?;
+    Ok(environment_settings::get(&mut conn, env, &state.settings)
+        .await?
+        .session_ttl())
+}
+
 /// The value of the request's cookie `name` (the first one, if several).
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -115,15 +125,16 @@ fn listed(request: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-/// Sets the refresh cookie of `client_id` and adds the client to `workos-has-session`.
+/// Sets the refresh cookie of `client_id` and adds the client to `workos-has-session`, both
+/// for `lifetime`.
 pub fn set(
     settings: &Settings,
     request: &HeaderMap,
     out: &mut HeaderMap,
-    client_id: &str,
+    (client_id, lifetime): (&str, Duration),
     refresh_token: &str,
 ) {
-    let ttl = settings.session_ttl.as_secs();
+    let ttl = lifetime.as_secs();
     push(
         out,
         format!(
@@ -151,8 +162,14 @@ pub fn set(
 }
 
 /// Clears the refresh cookie of `client_id` and removes the client from `workos-has-session`
-/// (the cookie expires when no client is left), for the cookies the request carries.
-pub fn clear(settings: &Settings, request: &HeaderMap, out: &mut HeaderMap, client_id: &str) {
+/// (the cookie expires when no client is left; else it is set again for `lifetime`), for the
+/// cookies the request carries.
+pub fn clear(
+    settings: &Settings,
+    request: &HeaderMap,
+    out: &mut HeaderMap,
+    (client_id, lifetime): (&str, Duration),
+) {
     let name = refresh_cookie_name(client_id);
     if read(request, &name).is_some() {
         push(
@@ -171,7 +188,7 @@ pub fn clear(settings: &Settings, request: &HeaderMap, out: &mut HeaderMap, clie
         let cookie = if rest.is_empty() {
             format!("{HAS_SESSION}=; {}", attributes(settings, "/", 0, true))
         } else {
-            let ttl = settings.session_ttl.as_secs();
+            let ttl = lifetime.as_secs();
             format!(
                 "{HAS_SESSION}={}; {}",
                 rest.join("."),
@@ -218,7 +235,8 @@ mod tests {
             HeaderValue::from_static("workos-has-session=client_a; keystead-refresh-client_b=x"),
         );
         let mut out = HeaderMap::new();
-        set(&settings, &req, &mut out, "client_b", "tok");
+        let client = ("client_b", Duration::from_secs(3600));
+        set(&settings, &req, &mut out, client, "tok");
         let cookies: Vec<_> = out.get_all(SET_COOKIE).iter().collect();
         assert_eq!(
             cookies[0],
@@ -231,7 +249,7 @@ mod tests {
              Domain=example.com; Secure"
         );
         let mut out = HeaderMap::new();
-        clear(&settings, &req, &mut out, "client_b");
+        clear(&settings, &req, &mut out, client);
         let cookies: Vec<_> = out.get_all(SET_COOKIE).iter().collect();
         assert!(cookies[0].to_str().unwrap().contains("Max-Age=0"));
         assert!(

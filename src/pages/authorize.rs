@@ -34,7 +34,7 @@ use crate::error::ApiError;
 use crate::http::OAuthQuery;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, NewFlow};
-use crate::store::{environments, organizations, redirect_uris};
+use crate::store::{environment_settings, environments, organizations, redirect_uris};
 
 /// The route.
 pub(super) fn router() -> Router<AppState> {
@@ -102,6 +102,12 @@ async fn authorize(
     if !redirect_uris::is_allowed(&mut conn, &env.id, raw_redirect).await? {
         return Err(PageError::BadRequest(
             "The redirect_uri is not registered for this application.".into(),
+        ));
+    }
+    let settings = environment_settings::get(&mut conn, &env.id, &state.settings).await?;
+    if redirect_uri.scheme() == "http" && !settings.allow_http_redirect_uris {
+        return Err(PageError::BadRequest(
+            "http:// redirect URIs are not allowed in this environment.".into(),
         ));
     }
 
@@ -179,9 +185,22 @@ async fn authorize(
             ..Selector::default()
         })
     };
+    // The environment's sign_in_methods: an explicitly requested connection or provider that
+    // is disabled goes back as `authentication_method_not_allowed`; an organization's disabled
+    // connection is skipped (the hosted pages take over).
+    let methods = &settings.sign_in_methods;
     let chosen = match (selector, &organization_id) {
         (Some(sel), _) => match select_connection(&state, &env.id, sel).await? {
-            Ok(c) => Some(c),
+            Ok(c) if methods.allows_connection_type(&c.connection.connection_type) => Some(c),
+            Ok(c) => {
+                return back(
+                    "authentication_method_not_allowed",
+                    &format!(
+                        "Sign-in with {} is disabled for this environment.",
+                        c.connection.connection_type
+                    ),
+                );
+            }
             Err(f) => return back(f.code, &f.message),
         },
         (None, Some(org)) if q.get("provider").is_none() => {
@@ -189,7 +208,10 @@ async fn authorize(
                 organization: Some(org.as_str()),
                 ..Selector::default()
             };
-            select_connection(&state, &env.id, sel).await?.ok()
+            select_connection(&state, &env.id, sel)
+                .await?
+                .ok()
+                .filter(|c| methods.allows_connection_type(&c.connection.connection_type))
         }
         (None, _) => None,
     };

@@ -2,7 +2,9 @@
 //! (`/authkit/sign-up`), magic code (`/authkit/magic-code`, `/authkit/magic-code/verify`),
 //! and password reset (`/authkit/forgot-password`, `/authkit/reset-password`).
 //!
-//! Email-based options are offered only when emails can be sent (`KEYSTEAD_SMTP_URL`). The
+//! Email-based options are offered only when emails can be sent (`KEYSTEAD_SMTP_URL`); the
+//! password form and the magic-code pages only when the environment's `sign_in_methods` allow
+//! them (a disabled method's pages answer 400). The
 //! reset link works without the flow cookie (it may be opened in another browser): it carries
 //! the environment's `client_id` and the token.
 
@@ -27,6 +29,7 @@ use crate::http::extract::{FormBody, FormError};
 use crate::password::MIN_PASSWORD_CHARS;
 use crate::state::AppState;
 use crate::store::authkit_flows::Flow;
+use crate::store::environment_settings::{self, SignInMethods};
 use crate::store::environments::{self, Environment};
 
 /// Routes of the first-factor pages.
@@ -89,12 +92,42 @@ struct ResetForm {
     password: String,
 }
 
-fn sign_in_view(state: &AppState, csrf: String, email: String, page: Chrome) -> SignIn {
+fn sign_in_view(
+    state: &AppState,
+    methods: &SignInMethods,
+    csrf: String,
+    email: String,
+    page: Chrome,
+) -> SignIn {
+    let email_enabled = state.settings.email.enabled();
     SignIn {
         page,
         csrf,
         email,
-        email_enabled: state.settings.email.enabled(),
+        email_enabled,
+        password_enabled: methods.password,
+        magic_enabled: email_enabled && methods.magic_auth,
+    }
+}
+
+/// The flow's environment's `sign_in_methods`, read per request.
+async fn sign_in_methods(state: &AppState, flow: &Flow) -> Result<SignInMethods, PageError> {
+    let mut conn = state.db.acquire().await?;
+    Ok(
+        environment_settings::get(&mut conn, &flow.environment_id, &state.settings)
+            .await?
+            .sign_in_methods,
+    )
+}
+
+/// Refuses a first-factor page whose method the environment disabled.
+fn method_enabled(enabled: bool) -> Result<(), PageError> {
+    if enabled {
+        Ok(())
+    } else {
+        Err(PageError::BadRequest(
+            "This sign-in method is disabled for this application.".into(),
+        ))
     }
 }
 
@@ -116,9 +149,10 @@ async fn sign_in_page(
     let (flow, csrf) = current_flow(&state, &browser).await?;
     let email = flow.login_hint.clone().unwrap_or_default();
     let page = Chrome::new(&flow.environment_name, "Sign in");
+    let methods = sign_in_methods(&state, &flow).await?;
     Ok(views::render(
         StatusCode::OK,
-        &sign_in_view(&state, csrf, email, page),
+        &sign_in_view(&state, &methods, csrf, email, page),
     ))
 }
 
@@ -130,10 +164,12 @@ async fn sign_in(
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
+    let methods = sign_in_methods(&state, &flow).await?;
+    method_enabled(methods.password)?;
     match flows::password_sign_in(&state, &flow, &browser, &form.email, form.password).await {
         Ok(()) => go(&state, &flow, &browser).await,
         Err(f) => form_again(f, &flow.environment_name, "Sign in", |page| {
-            sign_in_view(&state, csrf, form.email, page)
+            sign_in_view(&state, &methods, csrf, form.email, page)
         }),
     }
 }
@@ -195,6 +231,7 @@ async fn magic_code_page(
 ) -> Result<Response, PageError> {
     email_pages_enabled(&state)?;
     let (flow, csrf) = current_flow(&state, &browser).await?;
+    method_enabled(sign_in_methods(&state, &flow).await?.magic_auth)?;
     let view = MagicCode {
         page: Chrome::new(&flow.environment_name, "Sign in with a code"),
         csrf,
@@ -212,6 +249,7 @@ async fn send_magic_code(
     email_pages_enabled(&state)?;
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
+    method_enabled(sign_in_methods(&state, &flow).await?.magic_auth)?;
     match flows::send_magic_code(&state, &flow, &form.email).await {
         Ok(()) => Ok(see_other("/authkit/magic-code/verify")),
         Err(f) => form_again(f, &flow.environment_name, "Sign in with a code", |page| {
@@ -264,6 +302,7 @@ async fn verify_magic_code(
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
+    method_enabled(sign_in_methods(&state, &flow).await?.magic_auth)?;
     match flows::verify_magic_code(&state, &flow, &browser, &form.code).await {
         Ok(()) => go(&state, &flow, &browser).await,
         Err(f) => form_again(f, &flow.environment_name, "Check your email", |page| {

@@ -59,6 +59,10 @@ pub(super) struct SignIn {
     pub(super) email: String,
     /// Whether email-based options (codes, reset links) are offered.
     pub(super) email_enabled: bool,
+    /// Whether the password form is offered (`sign_in_methods.password`).
+    pub(super) password_enabled: bool,
+    /// Whether the magic-code link is offered (email enabled and `sign_in_methods.magic_auth`).
+    pub(super) magic_enabled: bool,
 }
 
 /// Account creation.

@@ -27,9 +27,9 @@ pub struct Settings {
     pub public_url: String,
     /// Domain attribute of the `workos-has-session` cookie (AuthKit production mode), if any.
     pub cookie_domain: Option<String>,
-    /// Access-token lifetime.
+    /// Access-token lifetime: the default of environments' `access_token_ttl_seconds`.
     pub access_token_ttl: Duration,
-    /// Session and refresh-token lifetime.
+    /// Session and refresh-token lifetime: the default of environments' `session_ttl_seconds`.
     pub session_ttl: Duration,
     /// How long a rotated refresh token may still be used.
     pub refresh_reuse_grace: Duration,
@@ -49,7 +49,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Enterprise SSO settings.
     pub sso: SsoSettings,
-    /// Sign-ins of users with an unverified email stop at `email_verification_required`.
+    /// Sign-ins of users with an unverified email stop at `email_verification_required`: the
+    /// default of environments' `email_verification_required` setting.
     pub require_email_verification: bool,
     /// Email delivery settings.
     pub email: EmailSettings,

@@ -18,8 +18,10 @@ pub struct WebhookSettings {
     pub poll_interval: Duration,
     /// Deliveries in flight at once.
     pub concurrency: usize,
-    /// Accept `http://` endpoint URLs.
-    pub allow_http: bool,
+    /// `KEYSTEAD_WEBHOOK_ALLOW_HTTP` when given: the default of every environment's
+    /// `allow_http_webhook_endpoints` setting; when `None`, staging environments accept `http://`
+    /// endpoints and production ones do not (see `store::environment_settings`).
+    pub allow_http: Option<bool>,
     /// Run the worker in this process.
     pub worker_enabled: bool,
 }
@@ -32,7 +34,7 @@ impl Default for WebhookSettings {
             timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
             concurrency: 16,
-            allow_http: false,
+            allow_http: None,
             worker_enabled: true,
         }
     }

@@ -106,6 +106,19 @@ pub async fn list(conn: &mut PgConnection) -> anyhow::Result<Vec<Environment>> {
     .await?)
 }
 
+/// The environment with this id.
+pub async fn find(
+    conn: &mut PgConnection,
+    id: &EnvironmentId,
+) -> sqlx::Result<Option<Environment>> {
+    sqlx::query_as(
+        "select id, name, production, client_id, created_at from environments where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The environment with this client id.
 pub async fn find_by_client_id(
     conn: &mut PgConnection,

@@ -17,6 +17,7 @@ pub mod email_changes;
 pub mod email_outbox;
 pub mod email_verifications;
 pub mod environment_keys;
+pub mod environment_settings;
 pub mod environments;
 pub mod events;
 pub mod idempotency;

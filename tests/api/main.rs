@@ -20,6 +20,7 @@ mod directories;
 mod dns;
 mod email;
 mod email_flows;
+mod environment_settings;
 mod events;
 mod hosted_login;
 mod idempotency;

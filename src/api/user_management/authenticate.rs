@@ -43,7 +43,7 @@ use crate::http::session_cookie;
 use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::sessions::Presenter;
-use crate::store::{environment_keys, environments};
+use crate::store::{environment_keys, environment_settings, environments};
 
 pub use crate::auth::tokens::AuthenticateResponse;
 
@@ -131,6 +131,9 @@ async fn authenticate(
         "{}/user_management/{}",
         state.settings.public_url, env.client_id
     );
+    if matches!(creds.grant_type.as_str(), "password" | grants::MAGIC_AUTH) {
+        method_enabled(&state, &env.id, &creds.grant_type).await?;
+    }
     let answer = match creds.grant_type.as_str() {
         "password" => password_grant(&state, &env.id, issuer, from_value(body)?).await,
         "refresh_token" => {
@@ -160,7 +163,11 @@ async fn authenticate(
         return answer.map(|r| Json(r).into_response());
     }
     let refresh = creds.grant_type == "refresh_token";
-    cookie_answer(&state, &headers, &env.client_id, refresh, answer)
+    let client = (
+        env.client_id.as_str(),
+        session_cookie::lifetime(&state, &env.id).await?,
+    );
+    cookie_answer(&state, &headers, client, refresh, answer)
 }
 
 /// The answer in cookie mode: the refresh token moves from the JSON into the cookie; a refused
@@ -168,7 +175,7 @@ async fn authenticate(
 fn cookie_answer(
     state: &AppState,
     headers: &HeaderMap,
-    client_id: &str,
+    client: (&str, std::time::Duration),
     refresh: bool,
     answer: ApiResult<AuthenticateResponse>,
 ) -> ApiResult<Response> {
@@ -181,17 +188,41 @@ fn cookie_answer(
                 fields.remove("refresh_token");
             }
             let mut res = Json(json).into_response();
-            session_cookie::set(settings, headers, res.headers_mut(), client_id, &token);
+            session_cookie::set(settings, headers, res.headers_mut(), client, &token);
             Ok(res)
         }
         Err(error) => {
             let mut res = error.into_response();
             if refresh && res.status() == StatusCode::BAD_REQUEST {
-                session_cookie::clear(settings, headers, res.headers_mut(), client_id);
+                session_cookie::clear(settings, headers, res.headers_mut(), client);
             }
             Ok(res)
         }
     }
+}
+
+/// The environment's `sign_in_methods` must allow the first-factor grant: 403
+/// `email_password_auth_disabled` for a disabled password, 400 `authentication_method_not_allowed`
+/// for disabled Magic Auth (codes of the spec's `authenticate` operation).
+async fn method_enabled(state: &AppState, env: &EnvironmentId, grant_type: &str) -> ApiResult<()> {
+    let mut conn = state.db.acquire().await?;
+    let methods = environment_settings::get(&mut conn, env, &state.settings)
+        .await?
+        .sign_in_methods;
+    if grant_type == "password" && !methods.password {
+        return Err(ApiError::Forbidden {
+            code: "email_password_auth_disabled",
+            message: "Email and password sign-in is disabled for this environment.".into(),
+            extra: serde_json::Map::new(),
+        });
+    }
+    if grant_type == grants::MAGIC_AUTH && !methods.magic_auth {
+        return Err(ApiError::oauth(
+            "authentication_method_not_allowed",
+            "Magic Auth sign-in is disabled for this environment.",
+        ));
+    }
+    Ok(())
 }
 
 async fn password_grant(

@@ -75,7 +75,11 @@ async fn logout(
         None => StatusCode::OK.into_response(),
     };
     if let Some(client_id) = client_id {
-        session_cookie::clear(&state.settings, &headers, res.headers_mut(), &client_id);
+        let client = (
+            client_id.as_str(),
+            session_cookie::lifetime(&state, &env).await?,
+        );
+        session_cookie::clear(&state.settings, &headers, res.headers_mut(), client);
     }
     Ok(res)
 }

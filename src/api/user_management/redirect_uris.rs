@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::RedirectUriId;
 use crate::state::AppState;
+use crate::store::environment_settings;
 use crate::store::redirect_uris::{self, RedirectUri};
 
 /// Routes of this area (API-key authenticated).
@@ -40,9 +41,10 @@ pub struct CreateRedirectUri {
     pub default: Option<bool>,
 }
 
-/// Checks a redirect URI: absolute, no fragment, not `javascript:`/`data:`/`file:`/`vbscript:`.
-/// Errors: 422 `{message}`.
-pub fn validate(uri: &str) -> ApiResult<()> {
+/// Checks a redirect URI: absolute, no fragment, not `javascript:`/`data:`/`file:`/`vbscript:`,
+/// and `http://` only when `allow_http` (the environment's `allow_http_redirect_uris` setting:
+/// on in staging, off in production by default). Errors: 422 `{message}`.
+pub fn validate(uri: &str, allow_http: bool) -> ApiResult<()> {
     let bad = |why: &str| ApiError::Unprocessable {
         code: "invalid_request_parameters",
         message: format!("Invalid redirect URI '{uri}': {why}."),
@@ -61,6 +63,11 @@ pub fn validate(uri: &str) -> ApiResult<()> {
     if matches!(url.scheme(), "http" | "https") && url.host_str().is_none() {
         return Err(bad("no host"));
     }
+    if url.scheme() == "http" && !allow_http {
+        return Err(bad(
+            "http:// redirect URIs are not allowed in this environment (allow_http_redirect_uris)",
+        ));
+    }
     Ok(())
 }
 
@@ -72,8 +79,9 @@ async fn create_redirect_uri(
     AppJson(body): AppJson<CreateRedirectUri>,
 ) -> ApiResult<(StatusCode, Json<RedirectUri>)> {
     let uri = body.uri.trim();
-    validate(uri)?;
     let mut tx = state.db.begin().await?;
+    let settings = environment_settings::get(&mut tx, &ctx.environment_id, &state.settings).await?;
+    validate(uri, settings.allow_http_redirect_uris)?;
     let created = redirect_uris::insert(
         &mut tx,
         &ctx.environment_id,

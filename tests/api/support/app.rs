@@ -84,7 +84,7 @@ impl TestApp {
         settings.webhooks = keystead::settings::WebhookSettings {
             retry_base: std::time::Duration::from_millis(50),
             timeout: std::time::Duration::from_secs(2),
-            allow_http: true,
+            allow_http: Some(true),
             worker_enabled: false,
             ..Default::default()
         };
