@@ -163,57 +163,10 @@ pub fn form_fields(html: &str) -> (String, Vec<(String, String)>) {
     (action, fields)
 }
 
-static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-
-/// The pinned WorkOS Python SDK.
-pub const WORKOS_PYTHON: &str = "workos==10.6.0";
-
-fn venv() -> Result<PathBuf, String> {
-    let dir = manifest_dir().join("target/sso-venv");
-    let python = dir.join("bin/python");
-    let version_ok = Command::new(&python)
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('workos'))",
-        ])
-        .output()
-        .is_ok_and(|o| {
-            String::from_utf8_lossy(&o.stdout).trim()
-                == WORKOS_PYTHON.trim_start_matches("workos==")
-        });
-    if version_ok {
-        return Ok(python);
-    }
-    let out = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .output()
-        .map_err(|e| format!("python3 -m venv: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    let out = Command::new(&python)
-        .args(["-m", "pip", "install", "-q", WORKOS_PYTHON])
-        .output()
-        .map_err(|e| format!("pip: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pip install {WORKOS_PYTHON}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(python)
-}
-
 /// Runs `tests/sdk/<script>` with the SDK's interpreter; returns stdout (panics on failure).
 pub fn python(script: &str, args: &[&str]) -> String {
-    let python = match VENV.get_or_init(venv) {
-        Ok(p) => p.clone(),
-        Err(e) => panic!(
-            "the WorkOS Python SDK could not be installed ({e}); \
-             set KEYSTEAD_SKIP_IDP_TESTS=1 to skip these tests"
-        ),
-    };
+    // The oldest Python SDK we support, as locked in tests/sdk/locks/python-oldest.
+    let python = crate::support::locks::python("python-oldest");
     let out = Command::new(python)
         .arg(manifest_dir().join("tests/sdk").join(script))
         .args(args)

@@ -54,3 +54,4 @@ mod um;
 mod um_schemas;
 mod users;
 mod webhooks;
+mod workos_cli;

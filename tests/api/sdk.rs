@@ -1,15 +1,16 @@
 //! Smoke tests with the official WorkOS SDKs: the Python (`workos`) and Node
-//! (`@workos-inc/node`) packages, pinned below, drive the real `keystead` binary over HTTP.
+//! (`@workos-inc/node`) packages, locked in `tests/sdk/locks/`, drive the real `keystead` binary
+//! over HTTP.
 //!
-//! The SDKs are installed from their package registries into `target/sdk/` on first use (a
-//! venv and an npm prefix) and reused afterwards. The server runs with its own embedded
+//! The SDKs are installed from their package registries into `target/locks/` on first use
+//! ([`locks`]) and reused afterwards. The server runs with its own embedded
 //! PostgreSQL in a temporary data dir, or, when `DATABASE_URL` is set, on a fresh database
 //! created on that server. `tests/sdk/smoke.py` and `tests/sdk/smoke.mjs` must exit 0.
 //!
 //! Sealed sessions (`tests/sdk/sealed_session.py`) run with the oldest Python SDK we support and
-//! the newest published one ([`PYTHON_SDK`], [`PYTHON_SDK_NEWEST`]), each in its own venv. The
+//! the newest published one ([`PYTHON_OLDEST`], [`PYTHON_NEWEST`]), each in its own venv. The
 //! Node smoke script and its sealed-session twin (`tests/sdk/sealed_session.mjs`) run with both
-//! pinned Node SDKs ([`NODE_SDK_VERSION`], [`NODE_SDK_NEWEST`]), each under its own npm prefix.
+//! locked Node SDKs ([`NODE_OLDEST`], [`NODE_NEWEST`]), each under its own npm prefix.
 //!
 //! Set `KEYSTEAD_SKIP_SDK_TESTS=1` to skip (for machines without registry access); otherwise a
 //! failed install fails the test with the installer's output.
@@ -24,52 +25,31 @@ use std::time::{Duration, Instant};
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::support::command::target_dir;
-use crate::support::node::pinned_npm_package;
-use crate::support::python::pinned_venv;
+use crate::support::locks;
 
-// Exact versions of the official SDKs under test, all pinned here: the oldest we support and the
-// newest published one of each. To bump deliberately: look up the newest release
-// (`pip index versions workos`, `npm view @workos-inc/node version`), read its changelog for
-// wire changes, change the `*_NEWEST` pin here (it installs into its own `target/` directory on the
-// next run), run `cargo test --test api sdk`, and fix Keystead or report what the new SDK expects.
-// Raise an oldest pin only when that version is no longer supported.
+// The SDKs under test are the oldest we support and the newest published one of each, installed
+// exactly as their lock files say (`tests/sdk/locks/{python,node}-{oldest,newest}/`). To bump
+// deliberately: `scripts/bump-sdks newest`, read the changelogs for wire changes, run
+// `scripts/test --test api sdk`, and fix Keystead or report what the new SDK expects. Raise
+// the oldest locks (`scripts/bump-sdks oldest …`) only when that version is no longer supported.
 
-/// The oldest Python SDK we support.
-const PYTHON_SDK: &str = "workos==10.7.0";
-/// The newest published Python SDK: its session-cookie check requires an integer `auth_time`.
-const PYTHON_SDK_NEWEST: &str = "workos==10.8.0";
-const NODE_SDK: &str = "@workos-inc/node";
-/// The oldest Node SDK we support.
-const NODE_SDK_VERSION: &str = "11.0.0";
-/// The newest published Node SDK: its `verifyAccessToken` (behind `authenticate`) requires
-/// `sid` and a numeric `auth_time` in the access token.
-const NODE_SDK_NEWEST: &str = "12.3.0";
+/// The oldest Python SDK we support (10.7).
+const PYTHON_OLDEST: &str = "python-oldest";
+/// The newest published Python SDK (10.8 when locked): its session-cookie check requires an
+/// integer `auth_time`.
+const PYTHON_NEWEST: &str = "python-newest";
+/// The oldest Node SDK we support (11.0).
+const NODE_OLDEST: &str = "node-oldest";
+/// The newest published Node SDK (12.3 when locked): its `verifyAccessToken` (behind
+/// `authenticate`) requires `sid` and a numeric `auth_time` in the access token.
+const NODE_NEWEST: &str = "node-newest";
 
 const API_KEY: &str = "sk_test_sdksmoke0123456789abcdefghij";
 const CLIENT_ID: &str = "client_01SDKSMOKE0000000000000000";
 
-/// What the SDK tests need when an install fails.
-const NEEDS: &str = "Are the package registries reachable? Set KEYSTEAD_SKIP_SDK_TESTS=1 to skip \
-                     the SDK smoke tests.";
-
-/// Installs both SDKs into `target/sdk` unless the pinned versions are already there; returns
-/// (python interpreter of the venv, directory of the installed Node package).
-fn install_sdks() -> (PathBuf, PathBuf) {
-    let dir = target_dir("sdk");
-    let python = pinned_venv(&dir, PYTHON_SDK, NEEDS);
-    let package = pinned_npm_package(&dir, NODE_SDK, NODE_SDK_VERSION, NEEDS);
-    (python, package)
-}
-
-/// Installs the newest pinned Node SDK into `target/sdk-node-newest`; returns its package directory.
-fn install_node_sdk_newest() -> PathBuf {
-    pinned_npm_package(
-        &target_dir("sdk-node-newest"),
-        NODE_SDK,
-        NODE_SDK_NEWEST,
-        NEEDS,
-    )
+/// The package directory of the Node SDK that lock `name` installs.
+fn node_sdk(name: &str) -> PathBuf {
+    locks::node_modules(name).join("@workos-inc/node")
 }
 
 /// The running server; SIGTERM on drop (also when the test panics), then cleanup.
@@ -317,8 +297,9 @@ fn official_sdks_drive_the_real_server() {
     if crate::support::skip("KEYSTEAD_SKIP_SDK_TESTS", "the WorkOS SDK smoke tests") {
         return;
     }
-    let (python, node_package) = install_sdks();
-    let node_newest = install_node_sdk_newest();
+    let python = locks::python(PYTHON_OLDEST);
+    let node_package = node_sdk(NODE_OLDEST);
+    let node_newest = node_sdk(NODE_NEWEST);
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
     let server = Server::start();
 
@@ -351,7 +332,7 @@ fn official_python_sdk_drives_user_management() {
     ) {
         return;
     }
-    let (python, _) = install_sdks();
+    let python = locks::python(PYTHON_OLDEST);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/user_management.py");
     let server = Server::start_with(&[("KEYSTEAD_REQUIRE_EMAIL_VERIFICATION", "true")]);
     let mut py = Command::new(&python);
@@ -373,8 +354,8 @@ fn official_python_sdks_seal_refresh_and_log_out_sessions() {
     ) {
         return;
     }
-    let oldest = pinned_venv(&target_dir("sdk"), PYTHON_SDK, NEEDS);
-    let newest = pinned_venv(&target_dir("sdk-python-newest"), PYTHON_SDK_NEWEST, NEEDS);
+    let oldest = locks::python(PYTHON_OLDEST);
+    let newest = locks::python(PYTHON_NEWEST);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/sealed_session.py");
     let server = Server::start();
     let python = |venv: &Path| {
@@ -403,8 +384,8 @@ fn official_node_sdks_seal_refresh_and_log_out_sessions() {
     ) {
         return;
     }
-    let oldest = pinned_npm_package(&target_dir("sdk"), NODE_SDK, NODE_SDK_VERSION, NEEDS);
-    let newest = install_node_sdk_newest();
+    let oldest = node_sdk(NODE_OLDEST);
+    let newest = node_sdk(NODE_NEWEST);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/sealed_session.mjs");
     let server = Server::start();
     let node = |package: &Path| {

@@ -247,19 +247,13 @@ pub fn verify_with_sdks(cases: &[Value]) {
         return;
     }
     let root = env!("CARGO_MANIFEST_DIR");
-    let setup = std::process::Command::new("bash")
-        .arg(format!("{root}/tests/sdk/setup.sh"))
-        .output()
-        .expect("run tests/sdk/setup.sh");
-    assert!(
-        setup.status.success(),
-        "installing the WorkOS SDKs failed (set KEYSTEAD_SKIP_SDK_TESTS=1 to skip): {}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
-    let tools = format!("{root}/target/dsync-tools");
+    // Each SDK verifies with the oldest version we support (tests/sdk/locks/).
+    let python = crate::support::locks::python("python-oldest");
+    let node_modules = crate::support::locks::node_modules("node-oldest");
+    let prefix = node_modules.parent().expect("the lock's install directory");
     let file = std::env::temp_dir().join(format!("keystead-webhooks-{}.json", ulid::Ulid::new()));
     std::fs::write(&file, serde_json::to_vec(cases).unwrap()).unwrap();
-    let py = std::process::Command::new(format!("{tools}/venv-workos/bin/python"))
+    let py = std::process::Command::new(&python)
         .arg(format!("{root}/tests/sdk/verify_webhooks.py"))
         .arg(&file)
         .output()
@@ -272,7 +266,7 @@ pub fn verify_with_sdks(cases: &[Value]) {
     let node = std::process::Command::new("node")
         .arg(format!("{root}/tests/sdk/verify_webhooks.mjs"))
         .arg(&file)
-        .env("WORKOS_NODE_PREFIX", format!("{tools}/node"))
+        .env("WORKOS_NODE_PREFIX", prefix)
         .output()
         .unwrap();
     assert!(

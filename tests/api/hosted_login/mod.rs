@@ -5,6 +5,7 @@
 //! is in `browser.rs`.
 
 mod authkit_js;
+mod authkit_session;
 mod browser;
 mod codes;
 mod cookie_mode;

@@ -1,7 +1,8 @@
 //! Test support: one embedded PostgreSQL cluster per test binary (or the server at
 //! `DATABASE_URL`), a migrated template database, and a fresh database per test
 //! ([`database`]); the application over it ([`app`]); its background queues and the check that
-//! a test leaves none of their jobs behind ([`jobs`]); pinned Python venvs and npm packages
+//! a test leaves none of their jobs behind ([`jobs`]); the locked client libraries ([`locks`]),
+//! pinned Python venvs and npm packages
 //! ([`python`], [`node`], [`command`]); and the `KEYSTEAD_SKIP_*` switches ([`skip`]).
 
 mod app;
@@ -9,6 +10,7 @@ pub mod command;
 mod concurrency;
 mod database;
 mod jobs;
+pub mod locks;
 pub mod node;
 pub mod python;
 mod skip;
