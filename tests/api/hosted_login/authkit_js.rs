@@ -1,5 +1,5 @@
-//! `@workos-inc/authkit-js` (pinned below, installed into `target/authkit-js/node`, its ESM
-//! build loaded by the page as is) in headless Chromium against Keystead, in both of its modes
+//! `@workos-inc/authkit-js` (installed from its lock, `tests/sdk/locks/authkit-js`; its ESM
+//! build is loaded by the page as is) in headless Chromium against Keystead, in both of its modes
 //! (`src/http/session_cookie.rs`).
 //!
 //! Keystead runs on `http://auth.keystead.test:<port>` (its public URL) with the cookie domain
@@ -15,7 +15,7 @@
 //! `KEYSTEAD_SKIP_BROWSER_TESTS=1` skips it; otherwise a missing Chromium or a failed install
 //! fails the test. `KEYSTEAD_CHROMIUM` overrides the browser path.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -29,25 +29,10 @@ use serde_json::{Value, json};
 use super::PASSWORD;
 use super::browser::install_playwright;
 use crate::support::TestApp;
-use crate::support::command::target_dir;
-use crate::support::node::pinned_npm_package;
-
-/// Exact authkit-js version under test (the newest published when this was written).
-const AUTHKIT_JS_VERSION: &str = "0.20.3";
+use crate::support::locks;
 
 /// The access-token lifetime, in seconds.
 const TTL: u64 = 3;
-
-/// `target/authkit-js/node/node_modules/@workos-inc/authkit-js`, installed once per target dir.
-fn install_authkit_js() -> PathBuf {
-    pinned_npm_package(
-        &target_dir("authkit-js"),
-        "@workos-inc/authkit-js",
-        AUTHKIT_JS_VERSION,
-        "Is the npm registry reachable? Set KEYSTEAD_SKIP_BROWSER_TESTS=1 to skip the browser \
-         tests.",
-    )
-}
 
 /// What the app server serves: the page (with its settings) and the authkit-js ESM build.
 #[derive(Clone)]
@@ -115,9 +100,11 @@ async fn authkit_js_signs_in_refreshes_and_signs_out_in_dev_and_production_mode(
     let playwright = tokio::task::spawn_blocking(install_playwright)
         .await
         .expect("install");
-    let authkit = tokio::task::spawn_blocking(install_authkit_js)
-        .await
-        .expect("install");
+    let authkit = tokio::task::spawn_blocking(|| {
+        locks::node_modules("authkit-js").join("@workos-inc/authkit-js")
+    })
+    .await
+    .expect("install");
 
     // Keystead on auth.keystead.test (its port is known before its settings are).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
