@@ -274,7 +274,7 @@ fn official_operations_are_in_the_vendored_workos_spec() {
 }
 
 /// PyYAML version `scripts/gen-openapi.py` runs with in the regeneration check.
-const PYYAML: &str = "6.0.3";
+pub const PYYAML: &str = "6.0.3";
 
 /// What the regeneration and validity checks need when a step fails.
 const NEEDS: &str = "The regeneration and validity checks need python3 with venv and pip (Debian: \

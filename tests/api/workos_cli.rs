@@ -1,6 +1,7 @@
 //! The official `workos` CLI (locked in `tests/sdk/locks/workos-cli`) pointed at Keystead with
 //! `workos env add … --endpoint <url>`: organizations, domains, users, memberships,
-//! invitations, sessions, roles, webhooks, events, redirect URIs and CORS origins, each
+//! invitations, sessions, roles, webhooks, events, redirect URIs, CORS origins and the app
+//! homepage URL, each
 //! command's JSON answer checked against what the API then holds.
 
 use std::path::{Path, PathBuf};
@@ -218,6 +219,19 @@ async fn the_workos_cli_manages_an_environment_through_its_endpoint_option() {
             .await
             .unwrap();
     assert_eq!(origins, ["http://localhost:3000"]);
+    cli.ok(&[
+        "config",
+        "homepage-url",
+        "set",
+        "http://localhost:3000/home",
+    ])
+    .await;
+    let environment = app.get("/environment").await;
+    assert_eq!(
+        environment.body["settings"]["app_homepage_url"], "http://localhost:3000/home",
+        "{}",
+        environment.text
+    );
 
     // Errors come back as the CLI's error objects, and deletes stick.
     let (ok, missing) = cli
