@@ -154,7 +154,11 @@ ROUTES = [
          "same `client_id`: a public client such as AuthKit in the browser). An "
          "authorization code is single use and valid 10 minutes; presenting a spent code revokes "
          "the session its first exchange created. Browser callers must come from one of the "
-         "environment's CORS origins (else 403 `{error: access_denied}`).",
+         "environment's CORS origins (else 403 `{error: access_denied}`). A public client "
+         "calling from a registered origin whose host is not `localhost`/`127.0.0.1` "
+         "(authkit-js production mode) gets no `refresh_token` in the body: it is set in the "
+         "HttpOnly cookie `keystead-refresh-<client_id>` with a readable `workos-has-session`, "
+         "and a `refresh_token` grant without one in the body reads and rotates that cookie.",
          keep_grants("password", "refresh_token", "authorization_code",
                      "urn:workos:oauth:grant-type:magic-auth:code",
                      "urn:workos:oauth:grant-type:email-verification:code",
@@ -264,7 +268,9 @@ ROUTES = [
     ("/user_management/cors_origins", "/user_management/cors_origins", "post", []),
     ("/user_management/sessions/logout", "/user_management/sessions/logout", "get", [
         ("`return_to` must be one of the environment's redirect URIs (else 422); without it the "
-         "redirect goes to the default redirect URI, or the answer is 200 with no body.",
+         "redirect goes to the default redirect URI, or the answer is 200 with no body. The "
+         "answer clears authkit-js production-mode cookies (`keystead-refresh-<client_id>`, "
+         "`workos-has-session`) the request carries.",
          lambda op: None),
     ]),
     ("/user_management/authorize/device", "/user_management/authorize/device", "post", []),

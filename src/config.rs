@@ -157,6 +157,11 @@ pub struct ServeArgs {
     /// Externally visible base URL (issuer, links); default `http://<bind>`.
     #[arg(long, env = "KEYSTEAD_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Domain of the `workos-has-session` cookie that AuthKit's production mode sets (e.g.
+    /// `example.com`, so an app on `app.example.com` sees the cookie Keystead sets on
+    /// `auth.example.com`); the public URL's host or a parent of it. Unset: host-only.
+    #[arg(long, env = "KEYSTEAD_COOKIE_DOMAIN")]
+    pub cookie_domain: Option<String>,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info,keystead=debug`.
     #[arg(long, env = "KEYSTEAD_LOG", default_value = "info,sqlx=warn")]
     pub log: String,

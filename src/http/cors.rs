@@ -4,14 +4,16 @@
 //!
 //! A request carrying an `Origin` header other than Keystead's own must come from an origin of
 //! the environment named by its `client_id`, else it is refused with 403 `access_denied`;
-//! allowed responses carry `Access-Control-Allow-Origin`. Preflights (`OPTIONS`) carry no client
-//! id, so they are answered for origins some environment registered.
+//! allowed responses carry `Access-Control-Allow-Origin` and `Access-Control-Allow-Credentials:
+//! true` (authkit-js's production mode calls with `credentials: "include"`, see
+//! [`super::session_cookie`]). Preflights (`OPTIONS`) carry no client id, so they are answered,
+//! with the same two headers, for origins some environment registered.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, CONTENT_TYPE, ORIGIN, VARY,
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, CONTENT_TYPE, ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -133,6 +135,10 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         && let Ok(value) = HeaderValue::from_str(&origin)
     {
         res.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        res.headers_mut().insert(
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
         res.headers_mut()
             .insert(VARY, HeaderValue::from_static("Origin"));
     }
@@ -154,6 +160,10 @@ pub async fn preflight(State(state): State<AppState>, headers: HeaderMap) -> Api
     let h = res.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&origin) {
         h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        h.insert(
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
     }
     h.insert(
         ACCESS_CONTROL_ALLOW_METHODS,

@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every area: extractors (the request's [`Client`] among them),
-//! API-key auth and pagination.
+//! API-key auth, pagination, CORS and AuthKit's production-mode session cookies.
 
 pub mod auth;
 pub mod client;
@@ -8,6 +8,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod pagination;
 pub mod rate_limit;
+pub mod session_cookie;
 
 pub use auth::{AuthContext, Env};
 pub use client::Client;

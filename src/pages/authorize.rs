@@ -189,6 +189,12 @@ async fn authorize(
     // is disabled goes back as `authentication_method_not_allowed`; an organization's disabled
     // connection is skipped (the hosted pages take over).
     let methods = &settings.sign_in_methods;
+    if let Some(p) = provider.filter(|p| !methods.allows_connection_type(p)) {
+        return back(
+            "authentication_method_not_allowed",
+            &format!("Sign-in with {p} is disabled for this environment."),
+        );
+    }
     let chosen = match (selector, &organization_id) {
         (Some(sel), _) => match select_connection(&state, &env.id, sel).await? {
             Ok(c) if methods.allows_connection_type(&c.connection.connection_type) => Some(c),

@@ -3,7 +3,9 @@
 //! (`/authkit/organization`), then the authorization code sent to the client ([`go`]).
 //!
 //! Which step comes next is recomputed from the flow and the user each time ([`next_step`]):
-//! an unverified email (only when emails can be sent), then a TOTP factor not yet passed, then
+//! an unverified email (only when emails can be sent), then a TOTP factor not yet passed (or,
+//! when the environment's `mfa_enrollment` setting is `required` and the user has none, TOTP
+//! enrollment at `/authkit/mfa/enroll`, whose code is checked by `/authkit/mfa`), then
 //! the organization (the requested one, which the user must belong to; else the chosen one when
 //! the user has several; else the only one, or none). A device verification flow then goes to
 //! the device confirmation page ([`super::device`]) instead of the client.
@@ -26,6 +28,7 @@ use crate::ids::OrganizationId;
 use crate::state::AppState;
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::authorization_codes::{self, NewCode};
+use crate::store::environment_settings::{self, MfaEnrollment};
 use crate::store::organization_memberships;
 use crate::store::users::{self, User};
 
@@ -47,6 +50,7 @@ pub(super) fn router() -> Router<AppState> {
             post(resend_verification),
         )
         .route("/authkit/mfa", get(mfa_page).post(verify_mfa))
+        .route("/authkit/mfa/enroll", get(mfa_enroll_page))
         .route(
             "/authkit/organization",
             get(organization_page).post(select_organization),
@@ -61,6 +65,8 @@ pub(super) enum Next {
     EmailVerification(User),
     /// The user must enter a TOTP code.
     Mfa(User),
+    /// The user must enroll a TOTP factor (the environment requires MFA).
+    MfaEnrollment(User),
     /// The user must pick one of these organizations.
     Organization(Vec<OrganizationChoice>),
     /// The requested organization is not one of the user's.
@@ -81,12 +87,17 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
     if !user.email_verified && state.settings.email.enabled() {
         return Ok(Next::EmailVerification(user));
     }
-    if !flow.mfa_passed
-        && flows::has_totp(state, env, &user.id)
+    if !flow.mfa_passed {
+        if flows::has_totp(state, env, &user.id)
             .await
             .map_err(Failure::into_page)?
-    {
-        return Ok(Next::Mfa(user));
+        {
+            return Ok(Next::Mfa(user));
+        }
+        let settings = environment_settings::get(&mut conn, env, &state.settings).await?;
+        if settings.mfa_enrollment == MfaEnrollment::Required {
+            return Ok(Next::MfaEnrollment(user));
+        }
     }
     let orgs: Vec<OrganizationChoice> =
         organization_memberships::active_organizations(&mut conn, env, &user.id)
@@ -135,6 +146,7 @@ pub(super) async fn go(
             Ok(see_other("/authkit/email-verification"))
         }
         Next::Mfa(_) => Ok(see_other("/authkit/mfa")),
+        Next::MfaEnrollment(_) => Ok(see_other("/authkit/mfa/enroll")),
         Next::Organization(_) => Ok(see_other("/authkit/organization")),
         Next::NotMember => Err(PageError::Forbidden(
             "This account is not a member of the organization you are signing in to. Sign in \
@@ -287,6 +299,34 @@ async fn mfa_page(State(state): State<AppState>, browser: Browser) -> Result<Res
     };
     let chrome = Chrome::new(&flow.environment_name, "Two-step verification");
     Ok(views::render(StatusCode::OK, &mfa_view(csrf, chrome)))
+}
+
+/// `GET /authkit/mfa/enroll`: enrolls a TOTP factor for the user and shows its key once; the
+/// code it produces is posted to `/authkit/mfa` (the user now has a factor).
+async fn mfa_enroll_page(
+    State(state): State<AppState>,
+    browser: Browser,
+) -> Result<Response, PageError> {
+    let (flow, csrf) = current_flow(&state, &browser).await?;
+    let Next::MfaEnrollment(user) = next_step(&state, &flow).await? else {
+        return go(&state, &flow, &browser).await;
+    };
+    let factor = flows::enroll_totp(&state, &flow, &user)
+        .await
+        .map_err(Failure::into_page)?;
+    let view = Code {
+        page: Chrome::new(&flow.environment_name, "Set up two-step verification"),
+        csrf,
+        explanation: format!(
+            "This application requires two-step verification. Add this key to your \
+             authenticator app: {}. Then enter the 6-digit code it shows.",
+            factor.totp.secret
+        ),
+        label: "Authentication code",
+        action: "/authkit/mfa",
+        resend_action: None,
+    };
+    Ok(views::render(StatusCode::OK, &view))
 }
 
 /// `POST /authkit/mfa`.

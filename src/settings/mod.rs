@@ -25,6 +25,8 @@ pub use webhooks::WebhookSettings;
 pub struct Settings {
     /// Externally visible base URL, no trailing slash.
     pub public_url: String,
+    /// Domain attribute of the `workos-has-session` cookie (AuthKit production mode), if any.
+    pub cookie_domain: Option<String>,
     /// Access-token lifetime: the default of environments' `access_token_ttl_seconds`.
     pub access_token_ttl: Duration,
     /// Session and refresh-token lifetime: the default of environments' `session_ttl_seconds`.
@@ -59,6 +61,8 @@ impl Settings {
     pub fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
         Ok(Self {
             public_url: args.public_url(),
+            cookie_domain: cookie_domain(&args.public_url(), args.cookie_domain.as_deref())
+                .map_err(|e| anyhow::anyhow!("KEYSTEAD_COOKIE_DOMAIN: {e}"))?,
             access_token_ttl: Duration::from_secs(args.access_token_ttl),
             session_ttl: Duration::from_secs(args.session_ttl),
             refresh_reuse_grace: Duration::from_secs(args.refresh_reuse_grace),
@@ -83,6 +87,7 @@ impl Settings {
     pub fn for_tests(public_url: &str) -> Self {
         Self {
             public_url: public_url.to_string(),
+            cookie_domain: None,
             access_token_ttl: Duration::from_secs(300),
             session_ttl: Duration::from_secs(3600),
             refresh_reuse_grace: Duration::from_secs(2),
@@ -96,6 +101,53 @@ impl Settings {
             sso: SsoSettings::default(),
             require_email_verification: false,
             email: EmailSettings::default(),
+        }
+    }
+}
+
+/// The cookie domain, lowercase without a leading dot; it must be the host of `public_url` or a
+/// parent domain of it (browsers drop a cookie whose `Domain` does not cover the setting host).
+pub fn cookie_domain(public_url: &str, domain: Option<&str>) -> Result<Option<String>, String> {
+    let Some(domain) = domain.map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase()) else {
+        return Ok(None);
+    };
+    if domain.is_empty() {
+        return Ok(None);
+    }
+    let host = url::Url::parse(public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .ok_or_else(|| format!("the public URL '{public_url}' has no host"))?;
+    let valid = domain
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if valid && (host == domain || host.ends_with(&format!(".{domain}"))) {
+        Ok(Some(domain))
+    } else {
+        Err(format!(
+            "'{domain}' is neither the public URL's host '{host}' nor a parent domain of it"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_domain;
+
+    #[test]
+    fn the_cookie_domain_covers_the_public_host() {
+        let url = "https://auth.example.com";
+        assert_eq!(cookie_domain(url, None), Ok(None));
+        assert_eq!(
+            cookie_domain(url, Some(".Example.com")),
+            Ok(Some("example.com".into()))
+        );
+        assert_eq!(
+            cookie_domain(url, Some("auth.example.com")),
+            Ok(Some("auth.example.com".into()))
+        );
+        for bad in ["other.com", "ample.com", "app.example.com", "exa mple.com"] {
+            assert!(cookie_domain(url, Some(bad)).is_err(), "{bad}");
         }
     }
 }

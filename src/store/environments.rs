@@ -132,6 +132,17 @@ pub async fn find_by_client_id(
     .await
 }
 
+/// The client id of the environment `id`.
+pub async fn client_id(
+    conn: &mut PgConnection,
+    id: &EnvironmentId,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select client_id from environments where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// The environment's active signing keys, newest first (the first one signs).
 pub async fn signing_keys(
     pool: &PgPool,

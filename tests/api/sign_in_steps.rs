@@ -128,6 +128,11 @@ async fn users_in_several_organizations_choose_one_and_a_single_one_is_automatic
     assert_eq!(c["role"], "member");
     assert_eq!(c["roles"], json!(["member"]));
     assert_eq!(
+        c["permissions"],
+        json!([]),
+        "an organization-scoped token lists permissions"
+    );
+    assert_eq!(
         grant(&app, body(&two)).await.body["code"],
         "invalid_pending_authentication_token"
     );

@@ -13,12 +13,19 @@
 //! Password sign-ins are limited per email (failures count) and per end-user `ip_address`
 //! (`KEYSTEAD_RATE_LIMITS` classes `authenticate_email`, `authenticate_ip`).
 //!
+//! AuthKit's production mode ([`crate::http::session_cookie`]): a public client calling from a
+//! registered CORS origin that is not `localhost`/`127.0.0.1` gets no `refresh_token` in the
+//! JSON; the token is set in an HttpOnly cookie with `workos-has-session`, read from that cookie
+//! when a refresh carries none in the body, rotated, and cleared when the refresh fails.
+//!
 //! Errors: 400 `{error: invalid_client}` for a wrong client, 400 `{error:
 //! unsupported_grant_type}`, 400 `{code: invalid_credentials}` for a wrong email or password
 //! (same path and cost for both), 400 `{error: invalid_grant}` for a bad refresh token or
 //! authorization code ([`crate::auth::session`]), 422 for missing fields.
 
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -32,6 +39,7 @@ use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::OAuthJson;
 use crate::http::extract::from_value;
+use crate::http::session_cookie;
 use crate::ids::EnvironmentId;
 use crate::state::AppState;
 use crate::store::sessions::Presenter;
@@ -87,8 +95,9 @@ struct AuthorizationCodeGrant {
 
 async fn authenticate(
     State(state): State<AppState>,
-    OAuthJson(body): OAuthJson<Value>,
-) -> ApiResult<Json<AuthenticateResponse>> {
+    headers: HeaderMap,
+    OAuthJson(mut body): OAuthJson<Value>,
+) -> ApiResult<Response> {
     let creds: ClientCredentials = from_value(body.clone())?;
     let env = environments::find_by_client_id(&mut *state.db.acquire().await?, &creds.client_id)
         .await?
@@ -100,7 +109,7 @@ async fn authenticate(
         );
         return grants::device_code(&state, &env.id, issuer, body)
             .await
-            .map(Json);
+            .map(|r| Json(r).into_response());
     }
     // A public client (no secret) may only exchange an authorization code with a PKCE verifier,
     // and refresh the sessions such exchanges started (checked against the token's session).
@@ -116,6 +125,8 @@ async fn authenticate(
             return Err(ApiError::oauth("invalid_client", "Invalid client secret."));
         }
     }
+    let cookie_mode =
+        public_client.is_some() && session_cookie::cookie_mode(&state, &headers, &env.id).await?;
     let issuer = format!(
         "{}/user_management/{}",
         state.settings.public_url, env.client_id
@@ -123,19 +134,71 @@ async fn authenticate(
     if matches!(creds.grant_type.as_str(), "password" | grants::MAGIC_AUTH) {
         method_enabled(&state, &env.id, &creds.grant_type).await?;
     }
-    match creds.grant_type.as_str() {
+    let answer = match creds.grant_type.as_str() {
         "password" => password_grant(&state, &env.id, issuer, from_value(body)?).await,
         "refresh_token" => {
-            let grant = from_value(body)?;
-            refresh_grant(&state, &env.id, issuer, grant, public_client).await
+            let name = session_cookie::refresh_cookie_name(&env.client_id);
+            let from_cookie = (cookie_mode && body.get("refresh_token").is_none_or(Value::is_null))
+                .then(|| session_cookie::read(&headers, &name));
+            match from_cookie {
+                Some(None) => Err(ApiError::oauth("invalid_grant", "Missing refresh token.")),
+                Some(Some(token)) => {
+                    body["refresh_token"] = Value::String(token);
+                    let grant = from_value(body)?;
+                    refresh_grant(&state, &env.id, issuer, grant, public_client).await
+                }
+                None => {
+                    let grant = from_value(body)?;
+                    refresh_grant(&state, &env.id, issuer, grant, public_client).await
+                }
+            }
         }
         "authorization_code" => {
             let grant = from_value(body)?;
             authorization_code_grant(&state, &env.id, issuer, grant, public_client).await
         }
         other => grants::dispatch(&state, &env.id, issuer, other, body).await,
+    };
+    if !cookie_mode {
+        return answer.map(|r| Json(r).into_response());
     }
-    .map(Json)
+    let refresh = creds.grant_type == "refresh_token";
+    let client = (
+        env.client_id.as_str(),
+        session_cookie::lifetime(&state, &env.id).await?,
+    );
+    cookie_answer(&state, &headers, client, refresh, answer)
+}
+
+/// The answer in cookie mode: the refresh token moves from the JSON into the cookie; a refused
+/// refresh (400) clears the cookies it came with.
+fn cookie_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: (&str, std::time::Duration),
+    refresh: bool,
+    answer: ApiResult<AuthenticateResponse>,
+) -> ApiResult<Response> {
+    let settings = &state.settings;
+    match answer {
+        Ok(mut answer) => {
+            let token = std::mem::take(&mut answer.refresh_token);
+            let mut json = serde_json::to_value(&answer).map_err(anyhow::Error::from)?;
+            if let Some(fields) = json.as_object_mut() {
+                fields.remove("refresh_token");
+            }
+            let mut res = Json(json).into_response();
+            session_cookie::set(settings, headers, res.headers_mut(), client, &token);
+            Ok(res)
+        }
+        Err(error) => {
+            let mut res = error.into_response();
+            if refresh && res.status() == StatusCode::BAD_REQUEST {
+                session_cookie::clear(settings, headers, res.headers_mut(), client);
+            }
+            Ok(res)
+        }
+    }
 }
 
 /// The environment's `sign_in_methods` must allow the first-factor grant: 403

@@ -2,7 +2,8 @@
 //! claims to the token's JSON object. The built-in contributors (always first) produce today's claims: [`StandardClaims`]
 //! (`iss`, `sub`, `sid`, `org_id`, `role`, `exp`, `iat`, `jti`, as
 //! [`crate::crypto::access_token::AccessClaims`] spells them), [`auth_time::AuthTimeClaim`]
-//! (`auth_time`, the session's sign-in time), [`RolesClaim`] (`roles` of a scoped session) and
+//! (`auth_time`, the session's sign-in time), [`RolesClaim`] (`roles` and `permissions` of a
+//! scoped session) and
 //! [`jwt_template::TemplateClaims`] (the environment's JWT template, which never overrides an
 //! earlier claim).
 //!
@@ -54,7 +55,11 @@ impl ClaimsContributor for StandardClaims {
     }
 }
 
-/// `roles`: every active role slug of a scoped session's membership.
+/// `roles`: every active role slug of a scoped session's membership; and `permissions`, the
+/// permission slugs those roles grant, which WorkOS sends with every organization-scoped token
+/// (an array, empty when the roles grant none). Roles carry no permissions until the
+/// Authorization area models them, so it is `[]` today; that area's contributor, registered
+/// after the built-in ones, replaces it.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RolesClaim;
 
@@ -68,6 +73,7 @@ impl ClaimsContributor for RolesClaim {
         Box::pin(async move {
             if let Some(roles) = ctx.roles {
                 claims.insert("roles".into(), json!(roles));
+                claims.insert("permissions".into(), json!([]));
             }
             Ok(())
         })

@@ -15,11 +15,13 @@ use crate::auth::codes::{self, redeem_magic_code};
 use crate::auth::hooks::{self, Attempt};
 use crate::auth::password::{PasswordChecked, check_password};
 use crate::auth::sign_in::attempt;
+use crate::crypto::totp;
 use crate::email::EmailAddress;
 use crate::error::ApiError;
 use crate::http::rate_limit::Class;
 use crate::ids::{EnvironmentId, UserId};
 use crate::state::AppState;
+use crate::store::auth_factors::{EnrolledFactor, NewFactor};
 use crate::store::authkit_flows::{self, Flow};
 use crate::store::events::{self, EventName, names};
 use crate::store::one_time_codes::CodeError;
@@ -314,6 +316,33 @@ pub async fn has_totp(state: &AppState, env: &EnvironmentId, user_id: &UserId) -
     Ok(!auth_factors::all_for_user(&mut conn, env, user_id)
         .await?
         .is_empty())
+}
+
+/// Enrolls a TOTP factor for the user (a fresh 160-bit secret; issuer: the environment's name,
+/// account: the user's email), as the MFA API does; the returned factor shows the secret once.
+pub async fn enroll_totp(state: &AppState, flow: &Flow, user: &User) -> Step<EnrolledFactor> {
+    let env = &flow.environment_id;
+    let issuer = flow.environment_name.replace(':', " ");
+    let account = user.email.replace(':', " ");
+    let mut tx = state.db.begin().await?;
+    let factor = auth_factors::insert(
+        &mut tx,
+        &state.vault,
+        env,
+        NewFactor {
+            user_id: Some(&user.id),
+            issuer: if issuer.trim().is_empty() {
+                "Keystead"
+            } else {
+                &issuer
+            },
+            user: &account,
+            secret: totp::generate_secret(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(factor)
 }
 
 /// Checks a TOTP code (SHA-1, 6 digits, 30 s, ±1 step) against the user's factors (the same

@@ -35,7 +35,7 @@ use crate::support::node::pinned_npm_package;
 const PLAYWRIGHT_VERSION: &str = "1.65.1";
 
 /// `target/browser/node/node_modules/playwright-core`, installed once per target dir.
-fn install_playwright() -> PathBuf {
+pub(super) fn install_playwright() -> PathBuf {
     pinned_npm_package(
         &target_dir("browser"),
         "playwright-core",

@@ -4,9 +4,11 @@
 //! browser (no automatic redirects, same-origin `Origin` on POSTs). The headless-Chromium test
 //! is in `browser.rs`.
 
+mod authkit_js;
 mod authkit_session;
 mod browser;
 mod codes;
+mod cookie_mode;
 mod flows;
 mod security;
 

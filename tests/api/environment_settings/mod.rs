@@ -2,7 +2,10 @@
 //! and `keystead environments update`; each setting changes behaviour through HTTP (token and
 //! session lifetimes, email verification, MFA enrollment, sign-in methods, plain-HTTP webhook
 //! endpoints and redirect URIs), the process flags are the defaults, and a change in one
-//! environment leaves the others alone.
+//! environment leaves the others alone. The hosted login pages (sign-in methods, MFA
+//! enrollment) and the bootstrap environment of the real binary are in `hosted.rs`.
+
+mod hosted;
 
 use axum::http::{Method, StatusCode};
 use keystead::store::environments;
