@@ -4,7 +4,8 @@
 //!
 //! Email-based options are offered only when emails can be sent (`KEYSTEAD_SMTP_URL`); the
 //! password form and the magic-code pages only when the environment's `sign_in_methods` allow
-//! them (a disabled method's pages answer 400). The
+//! them (a disabled method's pages answer 400; sign-up, which sets a password, goes with
+//! `password`). The
 //! reset link works without the flow cookie (it may be opened in another browser): it carries
 //! the environment's `client_id` and the token.
 
@@ -191,6 +192,7 @@ async fn sign_up_page(
     browser: Browser,
 ) -> Result<Response, PageError> {
     let (flow, csrf) = current_flow(&state, &browser).await?;
+    method_enabled(sign_in_methods(&state, &flow).await?.password)?;
     let form = SignUpForm {
         email: flow.login_hint.clone().unwrap_or_default(),
         ..SignUpForm::default()
@@ -210,6 +212,7 @@ async fn sign_up(
 ) -> Result<Response, PageError> {
     let form = read_form(form)?;
     let (flow, csrf) = posted_flow(&state, &browser, &form.csrf_token).await?;
+    method_enabled(sign_in_methods(&state, &flow).await?.password)?;
     let input = flows::SignUp {
         first_name: form.first_name.clone(),
         last_name: form.last_name.clone(),

@@ -6,7 +6,8 @@
 //! HMAC-SHA256(secret, "<t>.<body>")>` (WORKOS-API-NOTES §3.4). A 2xx is success; anything else
 //! (or a timeout) is retried with exponential backoff until `max_attempts`. Redirects are not
 //! followed. Deliveries run concurrently, outside any transaction, so a slow or dead receiver
-//! holds only its own slot.
+//! holds only its own slot. A delivery to an `http://` endpoint fails without retry while the
+//! environment's `allow_http_webhook_endpoints` setting is off.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::settings::webhooks::WebhookSettings;
 use crate::state::AppState;
+use crate::store::environment_settings;
 use crate::store::webhook_deliveries::{self as deliveries, Claimed, Outcome};
 
 /// `hex(HMAC-SHA256(secret, "<t>.<body>"))`, the `v1` of `WorkOS-Signature`.
@@ -84,6 +86,25 @@ pub fn client(s: &WebhookSettings) -> anyhow::Result<reqwest::Client> {
         .context("building the webhook HTTP client")
 }
 
+/// Whether the endpoint's scheme may be used now: `https`, or `http` while the environment's
+/// `allow_http_webhook_endpoints` setting is on (turning it off stops deliveries to the
+/// endpoints created while it was on; they fail without retry).
+async fn scheme_allowed(state: &AppState, c: &Claimed) -> anyhow::Result<bool> {
+    let http = c
+        .endpoint_url
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("http:"));
+    if !http {
+        return Ok(true);
+    }
+    let mut conn = state.db.acquire().await?;
+    Ok(
+        environment_settings::get(&mut conn, &c.environment_id, &state.settings)
+            .await?
+            .allow_http_webhook_endpoints,
+    )
+}
+
 /// Sends one claimed delivery and records the attempt.
 async fn deliver(state: &AppState, http: &reqwest::Client, c: Claimed) -> anyhow::Result<()> {
     let s = &state.settings.webhooks;
@@ -92,6 +113,25 @@ async fn deliver(state: &AppState, http: &reqwest::Client, c: Claimed) -> anyhow
     let t = Utc::now().timestamp_millis();
     let signature = format!("t={t}, v1={}", sign(&secret, t, &body));
     let started = Instant::now();
+    if !scheme_allowed(state, &c).await? {
+        let outcome = Outcome {
+            status_code: None,
+            error: Some(
+                "http:// endpoints are not allowed in this environment \
+                 (allow_http_webhook_endpoints)"
+                    .to_string(),
+            ),
+            response_body: None,
+            duration: started.elapsed(),
+        };
+        tracing::info!(
+            endpoint_id = %c.endpoint_id,
+            event_id = %c.event_id,
+            "webhook delivery refused: plain http endpoint"
+        );
+        deliveries::record(&state.db, &c, &outcome, None).await?;
+        return Ok(());
+    }
     let sent = http
         .post(&c.endpoint_url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -94,6 +94,14 @@ async fn the_hosted_login_hides_and_refuses_disabled_methods() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("name=\"password\""), "{}", page.body);
     assert!(!page.body.contains("/authkit/magic-code"), "{}", page.body);
+    assert!(
+        !page.body.contains("/authkit/sign-up"),
+        "sign-up sets a password"
+    );
+    assert_eq!(
+        b.get("/authkit/sign-up").await.status,
+        StatusCode::BAD_REQUEST
+    );
     let refused = b
         .post(
             "/authkit/sign-in",

@@ -3,15 +3,16 @@
 //! session lifetimes, email verification, MFA enrollment, sign-in methods, plain-HTTP webhook
 //! endpoints and redirect URIs), the process flags are the defaults, and a change in one
 //! environment leaves the others alone. The hosted login pages (sign-in methods, MFA
-//! enrollment) and the bootstrap environment of the real binary are in `hosted.rs`.
+//! enrollment) and the bootstrap environment of the real binary are in `hosted.rs`, `keystead
+//! environments update` in `cli.rs`.
 
+mod cli;
 mod hosted;
 
 use axum::http::{Method, StatusCode};
 use keystead::store::environments;
 use serde_json::{Value, json};
 
-use crate::cli::TEST_ENCRYPTION_KEY;
 use crate::support::{TestApp, TestResponse};
 use crate::um::{claims, fresh_step, grant, password, totp, user};
 
@@ -533,103 +534,50 @@ async fn app_homepage_url_is_set_with_put_as_the_workos_cli_sends_it() {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
-fn keystead(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keystead"))
-        .args(args)
-        .env("DATABASE_URL", &app.database_url)
-        .env("KEYSTEAD_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
-        .output()
-        .expect("run keystead");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 #[tokio::test]
-async fn the_cli_updates_an_environments_settings() {
+async fn turning_http_webhook_endpoints_off_stops_deliveries_to_them() {
     let app = TestApp::new().await;
-    let env = app.tenant.environment_id.to_string();
-    let (ok, out) = keystead(
-        &app,
-        &[
-            "environments",
-            "update",
-            "--environment",
-            &env,
-            "--set",
-            "access_token_ttl_seconds=900",
-            "--set",
-            "sign_in_methods.password=false",
-            "--set",
-            "sign_in_methods.oauth_providers=GoogleOAuth,GitHubOAuth",
-            "--set",
-            "app_homepage_url=https://app.example.com",
-            "--json",
-        ],
-    );
-    assert!(ok, "{out}");
-    let printed: Value = serde_json::from_str(&out).expect("json output");
-    assert_eq!(printed["access_token_ttl_seconds"], 900);
-    assert_eq!(
-        printed["session_ttl_seconds"],
-        Value::Null,
-        "not set explicitly"
-    );
-    let res = app.get("/environment").await;
-    let s = &res.body["settings"];
-    assert_eq!(s["access_token_ttl_seconds"], 900);
-    assert_eq!(s["sign_in_methods"]["password"], false);
-    assert_eq!(
-        s["sign_in_methods"]["oauth_providers"],
-        json!(["GoogleOAuth", "GitHubOAuth"])
-    );
-    assert_eq!(s["app_homepage_url"], "https://app.example.com");
+    let rx = crate::webhooks::receiver(0, std::time::Duration::ZERO).await;
+    let created = app
+        .post(
+            "/webhook_endpoints",
+            &json!({"endpoint_url": rx.url, "events": ["organization.created"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    app.post("/organizations", &json!({"name": "First"})).await;
+    assert_eq!(app.drain_webhooks().await, 1);
+    assert_eq!(rx.hits().len(), 1);
 
-    for (args, says) in [
-        (vec!["--set", "bogus=1"], "settings.bogus"),
-        (
-            vec!["--set", "access_token_ttl_seconds=5"],
-            "access_token_ttl_seconds",
-        ),
-        (vec!["--set", "no-equals-sign"], "KEY=VALUE"),
-    ] {
-        let mut all = vec!["environments", "update", "--environment", &env];
-        all.extend(args);
-        let (ok, out) = keystead(&app, &all);
-        assert!(!ok && out.contains(says), "{all:?}: {out}");
-    }
-    let (ok, out) = keystead(
+    patch(
         &app,
-        &[
-            "environments",
-            "update",
-            "--environment",
-            "environment_01NOPE",
-            "--set",
-            "mfa_enrollment=required",
-        ],
-    );
-    assert!(!ok && out.contains("no environment"), "{out}");
-    // Back to the default.
-    let (ok, out) = keystead(
-        &app,
-        &[
-            "environments",
-            "update",
-            "--environment",
-            &env,
-            "--set",
-            "access_token_ttl_seconds=null",
-        ],
-    );
-    assert!(ok, "{out}");
-    assert_eq!(
-        app.get("/environment").await.body["settings"]["access_token_ttl_seconds"],
-        300
+        &app.tenant.api_key,
+        json!({"allow_http_webhook_endpoints": false}),
+    )
+    .await;
+    app.post("/organizations", &json!({"name": "Second"})).await;
+    assert_eq!(app.drain_webhooks().await, 1);
+    assert_eq!(rx.hits().len(), 1, "not sent");
+    let deliveries = app
+        .get(&format!(
+            "/webhook_endpoints/{}/deliveries?limit=100",
+            created.body["id"].as_str().unwrap()
+        ))
+        .await;
+    let failed: Vec<&Value> = deliveries.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", deliveries.text);
+    assert_eq!(failed[0]["attempts"], 1, "no retry");
+    assert!(
+        failed[0]["attempt_log"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("allow_http_webhook_endpoints"),
+        "{}",
+        deliveries.text
     );
 }
