@@ -5,8 +5,8 @@
 //!   the pinned PyYAML of `tests/api/openapi.rs`), so they stay generated;
 //! - they have the v2.1 shape: `info.schema`, folders of requests on `{{baseUrl}}`, bearer auth
 //!   with `{{apiKey}}`, the environment's `baseUrl`, `apiKey` and `clientId`;
-//! - newman (pinned, [`NEWMAN_VERSION`], installed into `target/newman/` on first use; a failed
-//!   install fails the test) runs the collection against the real `keystead serve`: every
+//! - newman (installed as `tests/sdk/locks/newman/` locks it, into `target/locks/newman/` on
+//!   first use; a failed install fails the test; `scripts/bump-sdks tools` moves it) runs the collection against the real `keystead serve`: every
 //!   request runs, every assertion holds (each checks its request's status, and the ids it
 //!   captures flow into later requests), and no response is a 5xx.
 
@@ -18,20 +18,17 @@ use serde_json::Value;
 use crate::binary::Server;
 use crate::support::TestApp;
 use crate::support::command::{ok_or_explain, run, target_dir};
-use crate::support::node::pinned_npm_package;
+use crate::support::locks;
 use crate::support::python::pinned_venv;
 
-/// The newman release the test runs.
-const NEWMAN_VERSION: &str = "6.2.2";
 const COLLECTION: &str = "keystead.postman_collection.json";
 const ENVIRONMENT: &str = "keystead.postman_environment.json";
 const SCHEMA_V2_1: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
 
 const API_KEY: &str = "sk_test_postman0123456789abcdefghijklm";
 const CLIENT_ID: &str = "client_01POSTMAN000000000000000000";
-const NEEDS: &str = "The Postman tests need python3 with venv and pip (Debian: python3-venv \
-                     python3-pip), Node.js with npm (Debian: nodejs npm), and the package \
-                     registries once.";
+const NEEDS: &str = "The staleness check needs python3 with venv and pip (Debian: python3-venv \
+                     python3-pip) and the Python package registry once (PyYAML).";
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -135,10 +132,9 @@ fn the_collection_is_postman_v2_1_with_the_environment_variables() {
     assert_eq!(keys, ["baseUrl", "apiKey", "clientId"]);
 }
 
-/// The `newman` script of the pinned install.
+/// The `newman` script of the locked install.
 fn newman() -> PathBuf {
-    let package = pinned_npm_package(&target_dir("newman"), "newman", NEWMAN_VERSION, NEEDS);
-    package.join("bin").join("newman.js")
+    locks::node_modules("newman").join("newman/bin/newman.js")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

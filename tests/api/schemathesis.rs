@@ -13,7 +13,8 @@
 //! take them), so the handlers behind the 404s get fuzzed too. The SCIM operations get the directory's
 //! SCIM bearer token.
 //!
-//! Schemathesis (pinned, [`SCHEMATHESIS`]) is installed into `target/schemathesis/` on first use;
+//! Schemathesis is installed as `tests/sdk/locks/schemathesis/requirements.txt` pins it (every
+//! package; `scripts/bump-sdks tools` moves it), into `target/locks/schemathesis/` on first use;
 //! a failed install fails the test. Its seed is fixed ([`SEED`]) so a run is reproducible; set
 //! `KEYSTEAD_SCHEMATHESIS_SEED` to explore with another one and `KEYSTEAD_SCHEMATHESIS_EXAMPLES`
 //! for more examples per operation.
@@ -26,11 +27,9 @@ use serde_json::{Value, json};
 
 use crate::binary::Server;
 use crate::support::TestApp;
-use crate::support::command::{run, target_dir};
-use crate::support::python::pinned_venv;
+use crate::support::command::run;
+use crate::support::locks;
 
-/// The Schemathesis release the test runs.
-pub const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 /// Examples per operation and phase (the run takes about a minute on two cores).
 const EXAMPLES: u32 = 25;
 /// Operations left out, by operationId, and why.
@@ -45,8 +44,6 @@ const SEED: u64 = 20_261_205;
 
 const API_KEY: &str = "sk_test_schemathesis0123456789abcdefgh";
 const CLIENT_ID: &str = "client_01SCHEMATHESIS000000000000";
-const NEEDS: &str = "The Schemathesis test needs python3 with venv and pip (Debian: python3-venv \
-                     python3-pip) and the Python package registry once.";
 
 /// Ids of the objects created before the run, by dictionary name.
 struct Seeds {
@@ -408,7 +405,7 @@ fn server_errors(log: &str) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error() {
-    let python = pinned_venv(&target_dir("schemathesis"), SCHEMATHESIS, NEEDS);
+    let python = locks::python("schemathesis");
     let schemathesis = python.with_file_name("schemathesis");
     let app = TestApp::new().await;
     app.allow_pending_jobs();

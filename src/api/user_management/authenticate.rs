@@ -20,7 +20,9 @@
 //!
 //! Errors: 400 `{error: invalid_client}` for a wrong client, 400 `{error:
 //! unsupported_grant_type}`, 400 `{code: invalid_credentials}` for a wrong email or password
-//! (same path and cost for both), 400 `{error: invalid_grant}` for a bad refresh token or
+//! (same path and cost for both), 403 `email_password_auth_disabled` / 400 `{error:
+//! authentication_method_not_allowed}` when the environment's `sign_in_methods` disable
+//! password / Magic Auth, 400 `{error: invalid_grant}` for a bad refresh token or
 //! authorization code ([`crate::auth::session`]), 422 for missing fields, 400 `{error:
 //! invalid_request}` for a field over its length ([`crate::limits::oauth_max_chars`]).
 

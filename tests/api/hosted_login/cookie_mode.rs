@@ -18,9 +18,9 @@ const APP: &str = "http://app.example.test";
 const DEV: &str = "http://localhost:5173";
 const VERIFIER: &str = "cookie-mode-verifier-0123456789-abcdefghijklmnopq";
 
-/// A site with a user and `APP` and `DEV` registered as CORS origins.
-async fn site() -> Site {
-    let site = Site::start(&[]).await;
+/// A site (with `extra` env vars) with a user and `APP` and `DEV` registered as CORS origins.
+async fn site(extra: &[(&str, &str)]) -> Site {
+    let site = Site::start(extra).await;
     site.user("spa@example.com", true).await;
     for origin in [APP, DEV] {
         let res = site
@@ -127,7 +127,8 @@ fn refresh() -> Value {
 
 #[tokio::test]
 async fn a_registered_origin_gets_the_refresh_token_in_an_http_only_cookie() {
-    let site = site().await;
+    // The public URL is http://127.0.0.1:<port>, so that is the only valid cookie domain.
+    let site = site(&[("KEYSTEAD_COOKIE_DOMAIN", "127.0.0.1")]).await;
     let name = format!("keystead-refresh-{}", site.client_id);
 
     let started = authenticate(&site, exchange(&code(&site).await), Some(APP), None).await;
@@ -159,6 +160,10 @@ async fn a_registered_origin_gets_the_refresh_token_in_an_http_only_cookie() {
         .expect("has-session");
     assert!(has.starts_with(&format!("workos-has-session={};", site.client_id)));
     assert!(has.contains("Path=/") && !has.contains("HttpOnly"), "{has}");
+    assert!(
+        has.contains("Domain=127.0.0.1"),
+        "KEYSTEAD_COOKIE_DOMAIN: {has}"
+    );
     let t1 = started.cookie_value(&name).unwrap();
 
     // Refresh from the cookie: a new token, the old one rotated out.
@@ -238,7 +243,7 @@ async fn a_registered_origin_gets_the_refresh_token_in_an_http_only_cookie() {
 
 #[tokio::test]
 async fn localhost_no_origin_and_secrets_keep_the_refresh_token_in_the_body() {
-    let site = site().await;
+    let site = site(&[]).await;
     let name = format!("keystead-refresh-{}", site.client_id);
 
     // authkit-js dev mode: a localhost page.
@@ -271,7 +276,7 @@ async fn localhost_no_origin_and_secrets_keep_the_refresh_token_in_the_body() {
 
 #[tokio::test]
 async fn credentials_are_allowed_for_registered_origins_only() {
-    let site = site().await;
+    let site = site(&[]).await;
     let url = format!("{}/user_management/authenticate", site.server.base_url);
     let preflight = |origin: &str| {
         site.http
@@ -312,6 +317,32 @@ async fn credentials_are_allowed_for_registered_origins_only() {
     assert_eq!(post.status, StatusCode::FORBIDDEN);
     assert!(post.header("access-control-allow-credentials").is_none());
     assert!(post.header("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn a_cookie_domain_that_does_not_cover_the_public_host_stops_the_server() {
+    let data = std::env::temp_dir().join(format!("keystead-cookie-domain-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keystead"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["--public-url", "https://auth.example.com"])
+        .args(["--cookie-domain", "app.example.com"])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run keystead");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("KEYSTEAD_COOKIE_DOMAIN: 'app.example.com' is neither"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 /// The `sid` claim of an access token.
