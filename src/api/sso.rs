@@ -29,7 +29,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{from_value, has_nul};
 use crate::http::{AppJson, Client, Env, OAuthJson, OAuthQuery, QueryMap};
 use crate::ids::ProfileId;
-use crate::limits::TOKEN_MAX;
+use crate::limits::{TOKEN_MAX, URL_MAX};
 use crate::protocols::with_query;
 use crate::state::AppState;
 use crate::store::connections::{self, Settings};
@@ -119,6 +119,16 @@ async fn authorize(
         return Ok(back(
             "invalid_request",
             "code_challenge_method must be S256.",
+        ));
+    }
+    // Stored with the login until the IdP answers: as `/user_management/authorize` does.
+    if ["state", "login_hint", "code_challenge"]
+        .iter()
+        .any(|k| q.get(k).is_some_and(|v| v.chars().count() > URL_MAX))
+    {
+        return Ok(back(
+            "invalid_request",
+            &format!("state, login_hint and code_challenge must be at most {URL_MAX} characters."),
         ));
     }
     let selector = Selector {

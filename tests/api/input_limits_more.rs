@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::connections::IDP_METADATA;
+use crate::sso_saml::{APP_CALLBACK, location, register_redirect};
 use crate::support::{TestApp, TestResponse};
 use crate::um::{PASSWORD, org, user};
 
@@ -346,4 +347,76 @@ async fn the_oauth_endpoints_refuse_over_long_fields_as_invalid_request() {
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text);
     assert_eq!(res.body["error"], "invalid_request", "{}", res.text);
+
+    // `/sso/authorize` sends an over-long `state` back to the application as `invalid_request`
+    // before it picks a connection or stores anything.
+    register_redirect(&app).await;
+    let o = org(&app, "Acme").await;
+    let cb = url::form_urlencoded::byte_serialize(APP_CALLBACK.as_bytes()).collect::<String>();
+    let query = |state: &str| {
+        format!(
+            "/sso/authorize?client_id={client}&redirect_uri={cb}&response_type=code\
+             &organization={}&state={state}",
+            o["id"].as_str().unwrap()
+        )
+    };
+    let res = app
+        .send(Method::GET, &query(&"s".repeat(URL_MAX + 1)), None, None)
+        .await;
+    let back = location(&res);
+    let error = back.query_pairs().find(|(k, _)| k == "error").unwrap().1;
+    assert_eq!(error, "invalid_request");
+    let res = app
+        .send(Method::GET, &query(&"s".repeat(URL_MAX)), None, None)
+        .await;
+    let error = location(&res)
+        .query_pairs()
+        .find(|(k, _)| k == "error")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(
+        error, "connection_invalid",
+        "at the limit the request goes on"
+    );
+}
+
+#[tokio::test]
+async fn the_hosted_sign_in_page_refuses_an_over_long_password_with_a_form_error() {
+    let site = crate::hosted_login::Site::start(&[]).await;
+    site.user("ada@example.com", true).await;
+    let mut b = site.browser();
+    let start = b.authorize(&site, &[("provider", "authkit")]).await;
+    let long = "p".repeat(SIGN_IN_PASSWORD_MAX + 1);
+    let page = b
+        .submit(&start, &[("email", "ada@example.com"), ("password", &long)])
+        .await;
+    assert_eq!(
+        page.status,
+        reqwest::StatusCode::BAD_REQUEST,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("role=\"alert\""), "{}", page.body);
+    assert!(
+        page.body
+            .contains("Password must be at most 1024 characters."),
+        "{}",
+        page.body
+    );
+    // At the limit the password is checked (and is wrong).
+    let at_limit = "p".repeat(SIGN_IN_PASSWORD_MAX);
+    let page = b
+        .submit(
+            &start,
+            &[("email", "ada@example.com"), ("password", &at_limit)],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Incorrect email or password."));
 }
