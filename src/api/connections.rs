@@ -23,6 +23,7 @@ use crate::crypto::signing;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, QueryMap};
 use crate::ids::{ConnectionId, IdFilter, OrganizationId};
+use crate::limits::{TOKEN_MAX, URL_MAX};
 use crate::protocols::saml::metadata;
 use crate::state::AppState;
 use crate::store::connections::{
@@ -333,6 +334,36 @@ fn oauth_settings(
     Ok((s, input.client_secret))
 }
 
+/// The IdP URLs and identifiers of `saml`/`oidc`/`oauth`: URLs at most [`URL_MAX`] characters,
+/// client ids and secrets at most [`TOKEN_MAX`]. Errors: 422 naming the field
+/// (`saml.idp_sso_url`, …).
+fn check_lengths(saml: Option<&SamlInput>, oauth: [&Option<OAuthInput>; 2]) -> ApiResult<()> {
+    use super::validate::max_chars;
+    if let Some(s) = saml {
+        max_chars(
+            "saml.idp_metadata_url",
+            s.idp_metadata_url.as_deref(),
+            URL_MAX,
+        )?;
+        max_chars("saml.idp_entity_id", s.idp_entity_id.as_deref(), URL_MAX)?;
+        max_chars("saml.idp_sso_url", s.idp_sso_url.as_deref(), URL_MAX)?;
+    }
+    for (key, o) in ["oidc", "oauth"].into_iter().zip(oauth) {
+        let Some(o) = o else { continue };
+        for (field, value, max) in [
+            ("discovery_endpoint", &o.discovery_endpoint, URL_MAX),
+            ("authorization_endpoint", &o.authorization_endpoint, URL_MAX),
+            ("token_endpoint", &o.token_endpoint, URL_MAX),
+            ("userinfo_endpoint", &o.userinfo_endpoint, URL_MAX),
+            ("client_id", &o.client_id, TOKEN_MAX),
+            ("client_secret", &o.client_secret, TOKEN_MAX),
+        ] {
+            max_chars(&format!("{key}.{field}"), value.as_deref(), max)?;
+        }
+    }
+    Ok(())
+}
+
 fn domains(input: &[String]) -> ApiResult<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for d in input {
@@ -383,6 +414,8 @@ async fn create_connection(
     AppJson(body): AppJson<CreateConnection>,
 ) -> ApiResult<(StatusCode, Json<ConnectionWithSp>)> {
     super::validate::non_blank("name", &body.name)?;
+    super::validate::max_chars("name", Some(body.name.trim()), super::validate::NAME_MAX)?;
+    check_lengths(body.saml.as_ref(), [&body.oidc, &body.oauth])?;
     let connection_type = match (&body.connection_type, &body.saml, &body.oidc) {
         (Some(t), _, _) => t.clone(),
         (None, Some(_), _) => "GenericSAML".to_string(),
@@ -493,7 +526,9 @@ async fn update_connection(
     };
     if let Some(name) = &body.name {
         super::validate::non_blank("name", name)?;
+        super::validate::max_chars("name", Some(name.trim()), super::validate::NAME_MAX)?;
     }
+    check_lengths(body.saml.as_ref(), [&body.oidc, &body.oauth])?;
     let mut changes = ConnectionChanges {
         name: body.name.map(|n| n.trim().to_string()),
         state: body.state.as_deref().map(check_state).transpose()?,

@@ -78,6 +78,8 @@ async fn create_directory(
     AppJson(body): AppJson<CreateDirectory>,
 ) -> ApiResult<(StatusCode, Json<DirectoryWithScim>)> {
     crate::api::validate::non_blank("name", &body.name)?;
+    let name_max = crate::api::validate::NAME_MAX;
+    crate::api::validate::max_chars("name", Some(body.name.trim()), name_max)?;
     let kind = body.kind.unwrap_or_else(|| "generic scim v2.0".into());
     if !SCIM_TYPES.contains(&kind.as_str()) {
         return Err(ApiError::invalid_field(

@@ -120,6 +120,9 @@ pub async fn enroll(
         })?,
         None => totp::generate_secret(),
     };
+    let name_max = crate::limits::NAME_MAX;
+    crate::limits::max_chars("totp_issuer", e.issuer.as_deref(), name_max)?;
+    crate::limits::max_chars("totp_user", e.account.as_deref(), name_max)?;
     let issuer = e.issuer.unwrap_or_else(|| DEFAULT_ISSUER.to_string());
     let account = e
         .account
@@ -249,6 +252,7 @@ async fn verify_challenge(
     IdPath(id): IdPath<AuthenticationChallengeId>,
     AppJson(body): AppJson<VerifyChallenge>,
 ) -> ApiResult<(StatusCode, Json<VerifyResponse>)> {
+    crate::limits::max_chars("code", Some(&body.code), crate::limits::TOKEN_MAX)?;
     let mut tx = state.db.begin().await?;
     let v =
         auth_factors::verify(&mut tx, &state.vault, &ctx.environment_id, &id, &body.code).await?;

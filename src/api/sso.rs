@@ -29,6 +29,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{from_value, has_nul};
 use crate::http::{AppJson, Client, Env, OAuthJson, OAuthQuery, QueryMap};
 use crate::ids::ProfileId;
+use crate::limits::TOKEN_MAX;
 use crate::protocols::with_query;
 use crate::state::AppState;
 use crate::store::connections::{self, Settings};
@@ -195,7 +196,12 @@ async fn token(
     if let Value::Object(b) = body {
         merged.extend(b.into_iter().filter(|(_, v)| !v.is_null()));
     }
-    let req: TokenRequest = from_value(Value::Object(merged))?;
+    let merged = Value::Object(merged);
+    crate::limits::oauth_max_chars(
+        &merged,
+        &["client_id", "client_secret", "code", "code_verifier"].map(|f| (f, TOKEN_MAX)),
+    )?;
+    let req: TokenRequest = from_value(merged)?;
     let invalid_client = || ApiError::oauth("invalid_client", "Invalid client ID or secret.");
     let env = environments::find_by_client_id(&mut *state.db.acquire().await?, &req.client_id)
         .await?

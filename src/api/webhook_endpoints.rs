@@ -57,8 +57,10 @@ async fn allow_http(state: &AppState, env: &crate::ids::EnvironmentId) -> Result
 }
 
 /// `endpoint_url` must be an absolute HTTPS URL (plain HTTP only when the environment's
-/// `allow_http_webhook_endpoints` setting is on). Errors: 422 `invalid_url`.
+/// `allow_http_webhook_endpoints` setting is on). Errors: 422 `invalid_url`; 422
+/// `invalid_request_parameters` past [`crate::limits::URL_MAX`] characters.
 fn validate_url(url: &str, allow_http: bool) -> std::result::Result<String, ApiError> {
+    crate::limits::max_chars("endpoint_url", Some(url), crate::limits::URL_MAX)?;
     let invalid = || ApiError::Unprocessable {
         code: "invalid_url",
         message: format!("'{url}' is not a valid HTTPS URL."),

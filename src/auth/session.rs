@@ -120,11 +120,12 @@ pub async fn redeem_authorization_code(
 /// polled faster than the interval; then `access_denied`, `expired_token`, or the session once
 /// (a second exchange is `invalid_grant`). The person's `authentication.*` events were recorded
 /// when they signed in on the hosted pages, and the spec names no event for approving or
-/// denying a device.
+/// denying a device. The session remembers `client_id` as its public client, so it refreshes
+/// with that `client_id` and no secret, as a PKCE session does (a device holds no secret).
 pub async fn redeem_device_code(
     state: &AppState,
     env: &EnvironmentId,
-    device_code: &str,
+    (client_id, device_code): (&str, &str),
     (ip_address, user_agent): (Option<&str>, Option<&str>),
 ) -> ApiResult<Started> {
     let mut tx = state.db.begin().await?;
@@ -170,7 +171,7 @@ pub async fn redeem_device_code(
             ip_address,
             user_agent,
             ttl: session_ttl,
-            public_client_id: None,
+            public_client_id: Some(client_id),
         },
     )
     .await?;

@@ -1,5 +1,6 @@
 //! What every SCIM handler shares: the authenticated directory ([`ScimContext`], set by the
-//! [`require_directory_token`] middleware), the JSON body extractor ([`ScimJson`]), and the
+//! [`require_directory_token`] middleware), the body and query extractors ([`ScimJson`],
+//! [`ScimQuery`], which refuse a NUL character in SCIM's error shape, RFC 7644 §3.12), and the
 //! response builders (`application/scim+json`, `ETag`/`Location`, RFC 7644 §3.4.2 ListResponse,
 //! §3.14 `If-Match` preconditions).
 
@@ -13,6 +14,8 @@ use serde_json::{Map, Value, json};
 
 use super::resource;
 use crate::crypto::sha256_hex;
+use crate::http::QueryMap;
+use crate::http::extract::{has_nul, nul_field};
 use crate::ids::DirectoryId;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::{CONTENT_TYPE, endpoint};
@@ -75,7 +78,8 @@ pub async fn require_directory_token(
 }
 
 /// A JSON request body, whatever its content type (`application/scim+json` or
-/// `application/json`). Errors: 400 `invalidSyntax`.
+/// `application/json`). Errors: 400 `invalidSyntax`; 400 `invalidValue` for a NUL character
+/// (`\u0000`) in any string or key, which no stored text can hold.
 #[derive(Debug)]
 pub struct ScimJson(pub Value);
 
@@ -94,10 +98,38 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
                 ScimError::invalid_syntax("The request body could not be read.")
             }
         })?;
-        serde_json::from_slice(&bytes).map(ScimJson).map_err(|e| {
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}."))
-        })
+        })?;
+        match nul_field(&value) {
+            Some(field) => Err(refuse_nul(&field)),
+            None => Ok(ScimJson(value)),
+        }
     }
+}
+
+/// The query string (`filter`, `attributes`, `startIndex`, …). Errors: 400 `invalidValue` for a
+/// NUL character (`%00`) in a name or value.
+#[derive(Debug)]
+pub struct ScimQuery(pub QueryMap);
+
+impl<S: Send + Sync> FromRequestParts<S> for ScimQuery {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ScimError> {
+        let raw = parts.uri.query().unwrap_or_default();
+        let nul = url::form_urlencoded::parse(raw.as_bytes())
+            .find(|(k, v)| has_nul(k) || has_nul(v))
+            .map(|(k, _)| k.replace('\0', "\\u0000"));
+        match nul {
+            Some(name) => Err(refuse_nul(&name)),
+            None => Ok(ScimQuery(QueryMap::parse(raw))),
+        }
+    }
+}
+
+fn refuse_nul(field: &str) -> ScimError {
+    ScimError::invalid_value(format!("{field} must not contain a NUL character."))
 }
 
 /// A SCIM JSON response with the SCIM content type, and for single resources the `ETag` and

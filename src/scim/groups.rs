@@ -15,11 +15,10 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 
-use super::context::{ScimContext, ScimJson, respond};
+use super::context::{ScimContext, ScimJson, ScimQuery, respond};
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource, render_one};
 use crate::db::Tx;
-use crate::http::QueryMap;
 use crate::ids::DirectoryGroupId;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::patch;
@@ -64,7 +63,7 @@ impl ScimResource for GroupRecord {
 pub async fn create(
     State(state): State<AppState>,
     ctx: ScimContext,
-    q: QueryMap,
+    ScimQuery(q): ScimQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let (resource, members) = resource::prepare_group(body)?;

@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::limits::SCIM_KEY_MAX;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::schema::{GROUP_SCHEMA, USER_SCHEMA, normalize};
 use crate::store::directory_group_members::Member;
@@ -34,8 +35,24 @@ fn ensure_schemas(m: &mut Map<String, Value>, core: &str) {
     m.insert("schemas".into(), json!(schemas));
 }
 
+/// The strings Keystead indexes (`userName`, `externalId`, `displayName`) must be at most
+/// [`SCIM_KEY_MAX`] characters. Errors: 400 `invalidValue` naming the attribute.
+fn check_lengths(m: &Map<String, Value>, keys: &[&str]) -> Result<(), ScimError> {
+    for k in keys {
+        if let Some(Value::String(v)) = m.get(*k)
+            && v.chars().count() > SCIM_KEY_MAX
+        {
+            return Err(ScimError::invalid_value(format!(
+                "{k} must be at most {SCIM_KEY_MAX} characters."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Validates and cleans a User document (after POST, PUT or PATCH) into the stored resource.
-/// Errors: 400 `invalidValue` when `userName` is missing or a value has the wrong type.
+/// Errors: 400 `invalidValue` when `userName` is missing, a value has the wrong type, or an
+/// indexed string is over [`SCIM_KEY_MAX`] characters.
 pub fn prepare_user(doc: Value) -> Result<Value, ScimError> {
     let Value::Object(mut m) = normalize(doc) else {
         return Err(ScimError::invalid_syntax("A User must be a JSON object."));
@@ -80,12 +97,14 @@ pub fn prepare_user(doc: Value) -> Result<Value, ScimError> {
             return Err(ScimError::invalid_value(format!("{s} must be a string.")));
         }
     }
+    check_lengths(&m, &["userName", "externalId", "displayName"])?;
     ensure_schemas(&mut m, USER_SCHEMA);
     Ok(Value::Object(m))
 }
 
 /// Validates and cleans a Group document into the stored resource plus its member user ids.
-/// Errors: 400 `invalidValue` when `displayName` is missing or a member has no `value`.
+/// Errors: 400 `invalidValue` when `displayName` is missing, a member has no `value`, or
+/// `displayName` or `externalId` is over [`SCIM_KEY_MAX`] characters.
 pub fn prepare_group(doc: Value) -> Result<(Value, Vec<String>), ScimError> {
     let Value::Object(mut m) = normalize(doc) else {
         return Err(ScimError::invalid_syntax("A Group must be a JSON object."));
@@ -112,6 +131,7 @@ pub fn prepare_group(doc: Value) -> Result<(Value, Vec<String>), ScimError> {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => return Err(ScimError::invalid_value("displayName is required.")),
     }
+    check_lengths(&m, &["displayName", "externalId"])?;
     ensure_schemas(&mut m, GROUP_SCHEMA);
     Ok((Value::Object(m), members))
 }

@@ -15,10 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
-use super::context::{ScimContext, ScimJson, check_if_match, list_response, respond};
+use super::context::{ScimContext, ScimJson, ScimQuery, check_if_match, list_response, respond};
 use super::query::ListQuery;
 use super::resource::Projection;
-use crate::http::QueryMap;
 use crate::ids::TypedId;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::filter;
@@ -133,7 +132,7 @@ async fn run_list<R: ScimResource>(
 pub async fn list<R: ScimResource>(
     State(state): State<AppState>,
     ctx: ScimContext,
-    q: QueryMap,
+    ScimQuery(q): ScimQuery,
 ) -> Result<Response, ScimError> {
     run_list::<R>(&state, &ctx, ListQuery::from_query(&q)?).await
 }
@@ -152,7 +151,7 @@ pub async fn get_one<R: ScimResource>(
     State(state): State<AppState>,
     ctx: ScimContext,
     Path((_, id)): Path<(String, String)>,
-    q: QueryMap,
+    ScimQuery(q): ScimQuery,
 ) -> Result<Response, ScimError> {
     let mut conn = state.db.acquire().await?;
     let found = match R::Id::parse_lenient(&id) {

@@ -13,10 +13,9 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
-use super::context::{ScimContext, ScimJson, respond};
+use super::context::{ScimContext, ScimJson, ScimQuery, respond};
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource};
-use crate::http::QueryMap;
 use crate::ids::DirectoryUserId;
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::patch;
@@ -63,7 +62,7 @@ impl ScimResource for UserRecord {
 pub async fn create(
     State(state): State<AppState>,
     ctx: ScimContext,
-    q: QueryMap,
+    ScimQuery(q): ScimQuery,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let resource = resource::prepare_user(body)?;

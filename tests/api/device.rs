@@ -148,6 +148,25 @@ async fn a_device_polls_until_a_person_approves_then_gets_tokens_once() {
     );
     assert_eq!(count(&app, "session.created").await, 1);
 
+    // A device holds no secret: its session refreshes with the client id alone (a public
+    // client, like a PKCE session), and the rotated token does too.
+    let mut refresh_token = ok.body["refresh_token"].clone();
+    for _ in 0..2 {
+        let refreshed = app
+            .send(
+                Method::POST,
+                "/user_management/authenticate",
+                None,
+                Some(&json!({"grant_type": "refresh_token", "client_id": client,
+                    "refresh_token": refresh_token})),
+            )
+            .await;
+        assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+        assert_eq!(refreshed.body["user"]["id"], u["id"]);
+        assert_ne!(refreshed.body["refresh_token"], refresh_token);
+        refresh_token = refreshed.body["refresh_token"].clone();
+    }
+
     wait_interval(&app).await;
     let again = poll(&app, &client, &d["device_code"]).await;
     assert_eq!(

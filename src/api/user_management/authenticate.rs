@@ -5,7 +5,7 @@
 //! ([`crate::auth`]) and renders its answer. The client authenticates with `client_id` and
 //! `client_secret` (an API key of that environment) in the body, as the SDKs send them (the
 //! device code grant takes no secret, RFC 8628; an `authorization_code` exchange with a PKCE
-//! `code_verifier` may omit it, and the session it starts may then `refresh_token` with the same
+//! `code_verifier` may omit it; the sessions both start may then `refresh_token` with the same
 //! `client_id` and no secret, as AuthKit in the browser does); JSON and form bodies are accepted (WORKOS-API-NOTES §4, §8
 //! item 2). A correct password continues through [`crate::auth::sign_in::complete`] (email
 //! verification, MFA, organization selection).
@@ -23,7 +23,8 @@
 //! (same path and cost for both), 403 `email_password_auth_disabled` / 400 `{error:
 //! authentication_method_not_allowed}` when the environment's `sign_in_methods` disable
 //! password / Magic Auth, 400 `{error: invalid_grant}` for a bad refresh token or
-//! authorization code ([`crate::auth::session`]), 422 for missing fields.
+//! authorization code ([`crate::auth::session`]), 422 for missing fields, 400 `{error:
+//! invalid_request}` for a field over its length ([`crate::limits::oauth_max_chars`]).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -43,6 +44,7 @@ use crate::http::OAuthJson;
 use crate::http::extract::from_value;
 use crate::http::session_cookie;
 use crate::ids::EnvironmentId;
+use crate::limits::{SIGN_IN_PASSWORD_MAX, TOKEN_MAX, oauth_max_chars};
 use crate::state::AppState;
 use crate::store::sessions::Presenter;
 use crate::store::{environment_keys, environment_settings, environments};
@@ -95,11 +97,30 @@ struct AuthorizationCodeGrant {
     code_verifier: Option<String>,
 }
 
+/// Longest string of each field any grant reads (the password bounds the hashing work).
+const FIELD_LIMITS: [(&str, usize); 14] = [
+    ("password", SIGN_IN_PASSWORD_MAX),
+    ("email", TOKEN_MAX),
+    ("client_id", TOKEN_MAX),
+    ("client_secret", TOKEN_MAX),
+    ("code", TOKEN_MAX),
+    ("code_verifier", TOKEN_MAX),
+    ("refresh_token", TOKEN_MAX),
+    ("device_code", TOKEN_MAX),
+    ("pending_authentication_token", TOKEN_MAX),
+    ("invitation_token", TOKEN_MAX),
+    ("authentication_challenge_id", TOKEN_MAX),
+    ("organization_id", TOKEN_MAX),
+    ("ip_address", TOKEN_MAX),
+    ("user_agent", TOKEN_MAX),
+];
+
 async fn authenticate(
     State(state): State<AppState>,
     headers: HeaderMap,
     OAuthJson(mut body): OAuthJson<Value>,
 ) -> ApiResult<Response> {
+    oauth_max_chars(&body, &FIELD_LIMITS)?;
     let creds: ClientCredentials = from_value(body.clone())?;
     let env = environments::find_by_client_id(&mut *state.db.acquire().await?, &creds.client_id)
         .await?
@@ -109,7 +130,7 @@ async fn authenticate(
             "{}/user_management/{}",
             state.settings.public_url, env.client_id
         );
-        return grants::device_code(&state, &env.id, issuer, body)
+        return grants::device_code(&state, &env.id, (issuer, &creds.client_id), body)
             .await
             .map(|r| Json(r).into_response());
     }

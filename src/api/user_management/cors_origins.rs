@@ -44,6 +44,7 @@ async fn create_cors_origin(
     Env(ctx): Env,
     AppJson(body): AppJson<CreateCorsOrigin>,
 ) -> ApiResult<(StatusCode, Json<CorsOrigin>)> {
+    crate::limits::max_chars("origin", Some(&body.origin), crate::limits::URL_MAX)?;
     let origin = normalize_origin(&body.origin).ok_or_else(|| ApiError::Unprocessable {
         code: "invalid_request_parameters",
         message: format!("'{}' is not an origin (scheme://host[:port]).", body.origin),

@@ -135,6 +135,7 @@ async fn confirm_email_change(
     IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<ConfirmEmailChange>,
 ) -> ApiResult<Json<EmailChangeConfirmation>> {
+    crate::limits::max_chars("code", Some(&body.code), crate::limits::TOKEN_MAX)?;
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
     let user = users::find(&mut tx, env, &id)

@@ -86,6 +86,7 @@ async fn confirm_verification(
     IdPath(id): IdPath<UserId>,
     AppJson(body): AppJson<ConfirmVerification>,
 ) -> ApiResult<Json<UserResponse>> {
+    crate::limits::max_chars("code", Some(&body.code), crate::limits::TOKEN_MAX)?;
     let env = &ctx.environment_id;
     let mut tx = state.db.begin().await?;
     let user = users::find(&mut tx, env, &id)

@@ -155,11 +155,11 @@ struct DeviceCodeGrant {
 }
 
 /// The device code grant (RFC 8628 §3.4, no client secret): [`session::redeem_device_code`],
-/// then the tokens.
+/// then the tokens; the session refreshes with `client_id` alone (a public client).
 pub async fn device_code(
     state: &AppState,
     env: &EnvironmentId,
-    issuer: String,
+    (issuer, client_id): (String, &str),
     body: Value,
 ) -> ApiResult<AuthenticateResponse> {
     let grant: DeviceCodeGrant = from_value(body)?;
@@ -168,6 +168,6 @@ pub async fn device_code(
         user,
         session,
         refresh_token,
-    } = session::redeem_device_code(state, env, &grant.device_code, client).await?;
+    } = session::redeem_device_code(state, env, (client_id, &grant.device_code), client).await?;
     tokens::issue(state, env, issuer, user, &session, refresh_token).await
 }

@@ -126,6 +126,9 @@ async fn send_invitation(
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     let env = &ctx.environment_id;
     let email = crate::api::validate::email(&body.email)?;
+    use crate::limits::{LOCALE_MAX, ROLE_SLUG_MAX, max_chars};
+    max_chars("role_slug", body.role_slug.as_deref(), ROLE_SLUG_MAX)?;
+    max_chars("locale", body.locale.as_deref(), LOCALE_MAX)?;
     let days = body.expires_in_days.unwrap_or(DEFAULT_EXPIRES_IN_DAYS);
     if days < 1 {
         return Err(ApiError::bad_request(
@@ -308,6 +311,7 @@ async fn resend_invitation(
 ) -> ApiResult<Json<Invitation>> {
     let env = &ctx.environment_id;
     let locale = body.locale;
+    crate::limits::max_chars("locale", locale.as_deref(), crate::limits::LOCALE_MAX)?;
     let mut tx = state.db.begin().await?;
     let invitation = invitations::lock(&mut tx, links(&state), env, &id).await?;
     if invitation.state != "pending" {

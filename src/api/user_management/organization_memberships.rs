@@ -82,6 +82,11 @@ async fn requested_roles(
     role_slug: Option<String>,
     role_slugs: Option<Vec<String>>,
 ) -> ApiResult<Option<Vec<String>>> {
+    use crate::limits::{ROLE_SLUG_MAX, max_chars};
+    max_chars("role_slug", role_slug.as_deref(), ROLE_SLUG_MAX)?;
+    for slug in role_slugs.iter().flatten() {
+        max_chars("role_slugs", Some(slug), ROLE_SLUG_MAX)?;
+    }
     let wanted = match (role_slug, role_slugs) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_field(

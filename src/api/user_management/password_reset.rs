@@ -100,6 +100,7 @@ async fn confirm_reset(
     AppJson(body): AppJson<ConfirmPasswordReset>,
 ) -> ApiResult<Json<UserResponse>> {
     let env = &ctx.environment_id;
+    crate::limits::max_chars("token", Some(&body.token), crate::limits::TOKEN_MAX)?;
     password::check_strength(&body.new_password)
         .map_err(|m| reset_error("password_too_weak", &m))?;
     let hash = state.passwords.hash(body.new_password).await?;

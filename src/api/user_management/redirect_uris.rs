@@ -79,6 +79,7 @@ async fn create_redirect_uri(
     AppJson(body): AppJson<CreateRedirectUri>,
 ) -> ApiResult<(StatusCode, Json<RedirectUri>)> {
     let uri = body.uri.trim();
+    crate::limits::max_chars("uri", Some(uri), crate::limits::URL_MAX)?;
     let mut tx = state.db.begin().await?;
     let settings = environment_settings::get(&mut tx, &ctx.environment_id, &state.settings).await?;
     validate(uri, settings.allow_http_redirect_uris)?;

@@ -111,6 +111,13 @@ pub async fn password_sign_in(
     password: String,
 ) -> Step<()> {
     let env = &flow.environment_id;
+    let max = crate::limits::SIGN_IN_PASSWORD_MAX;
+    if password.chars().count() > max {
+        return form(
+            StatusCode::BAD_REQUEST,
+            &format!("Password must be at most {max} characters."),
+        );
+    }
     let email = EmailAddress::new(email);
     limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
