@@ -312,3 +312,43 @@ async fn concurrent_sends_for_a_new_email_create_one_user() {
     assert_eq!(count(&app, "user.created").await, 1);
     assert_eq!(app.drain_emails().await, 3, "the emails this test queued");
 }
+
+#[tokio::test]
+async fn a_send_while_magic_auth_is_off_is_refused_and_creates_nothing() {
+    let app = TestApp::new().await;
+    let off = app
+        .send(
+            Method::PATCH,
+            "/environment",
+            Some(&app.tenant.api_key),
+            Some(&json!({"settings": {"sign_in_methods": {"magic_auth": false}}})),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    let res = app
+        .post(
+            "/user_management/magic_auth",
+            &json!({"email": "off@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text);
+    assert_eq!(res.body["error"], "authentication_method_not_allowed");
+    assert!(res.body["error_description"].is_string());
+    assert_eq!(count(&app, "user.created").await, 0);
+    assert_eq!(count(&app, "magic_auth.created").await, 0);
+    let users = app
+        .get("/user_management/users?email=off%40example.com")
+        .await;
+    assert_eq!(users.body["data"], json!([]));
+
+    // Turned back on, the same send works.
+    app.send(
+        Method::PATCH,
+        "/environment",
+        Some(&app.tenant.api_key),
+        Some(&json!({"settings": {"sign_in_methods": {"magic_auth": true}}})),
+    )
+    .await;
+    send(&app, "off@example.com").await;
+    app.drain_emails().await;
+}

@@ -239,11 +239,8 @@ async fn method_enabled(state: &AppState, env: &EnvironmentId, grant_type: &str)
             extra: serde_json::Map::new(),
         });
     }
-    if grant_type == grants::MAGIC_AUTH && !methods.magic_auth {
-        return Err(ApiError::oauth(
-            "authentication_method_not_allowed",
-            "Magic Auth sign-in is disabled for this environment.",
-        ));
+    if grant_type == grants::MAGIC_AUTH {
+        super::magic_auth::require_enabled(&methods)?;
     }
     Ok(())
 }

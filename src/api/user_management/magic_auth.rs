@@ -23,6 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
 use crate::ids::{EnvironmentId, MagicAuthId, UserId};
 use crate::state::AppState;
+use crate::store::environment_settings::{self, SignInMethods};
 use crate::store::invitations::{self, Links};
 use crate::store::magic_auths::{self, MagicAuth};
 use crate::store::users::{self, NewUser};
@@ -48,8 +49,9 @@ pub struct CreateMagicAuth {
 /// unknown email (unverified, `user.created`), records `magic_auth.created` and queues the email.
 ///
 /// Errors: 422 `invalid_request_parameters` naming `email`; 400 `{error: invitation_invalid}`
-/// for an unknown, used or expired invitation, or one for another email; 429
-/// `daily_quota_exceeded`.
+/// for an unknown, used or expired invitation, or one for another email; 400 `{error:
+/// authentication_method_not_allowed}` while the environment's `sign_in_methods.magic_auth` is
+/// off (nothing is created or sent); 429 `daily_quota_exceeded`.
 async fn create_magic_auth(
     State(state): State<AppState>,
     Env(ctx): Env,
@@ -57,6 +59,14 @@ async fn create_magic_auth(
 ) -> ApiResult<(StatusCode, Json<MagicAuth>)> {
     let env = &ctx.environment_id;
     let email = crate::api::validate::email(&body.email)?;
+    {
+        let mut conn = state.db.acquire().await?;
+        require_enabled(
+            &environment_settings::get(&mut conn, env, &state.settings)
+                .await?
+                .sign_in_methods,
+        )?;
+    }
     limit_sends(&state, env, &email).await?;
     let mut tx = state.db.begin().await?;
     let invitation_id = match &body.invitation_token {
@@ -82,6 +92,20 @@ async fn create_magic_auth(
     let magic = send_magic_auth(&state, &mut tx, env, &email, invitation_id.as_deref()).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(magic)))
+}
+
+/// Magic Auth must be on in the environment's `sign_in_methods`: else 400 `{error:
+/// authentication_method_not_allowed}` (the code the spec gives both `POST
+/// /user_management/magic_auth` and the Magic Auth grant of `authenticate`).
+pub(super) fn require_enabled(methods: &SignInMethods) -> ApiResult<()> {
+    if methods.magic_auth {
+        Ok(())
+    } else {
+        Err(ApiError::oauth(
+            "authentication_method_not_allowed",
+            "Magic Auth sign-in is disabled for this environment.",
+        ))
+    }
 }
 
 /// Creates the (unverified) user of an email that has none, so that the code names a user that
