@@ -12,25 +12,6 @@ use crate::support::TestApp;
 /// `validate::NAME_MAX`.
 const NAME_MAX: usize = 256;
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    let sql = match table {
-        "organizations" => "select count(*) from organizations where environment_id = $1",
-        "users" => "select count(*) from users where environment_id = $1",
-        "invitations" => "select count(*) from invitations where environment_id = $1",
-        "magic_auths" => "select count(*) from magic_auths where environment_id = $1",
-        "password_resets" => "select count(*) from password_resets where environment_id = $1",
-        "email_verifications" => {
-            "select count(*) from email_verifications where environment_id = $1"
-        }
-        other => panic!("no count for {other}"),
-    };
-    sqlx::query_scalar(sql)
-        .bind(&app.tenant.environment_id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 fn assert_too_long(body: &Value, field: &str) {
     assert_eq!(body["code"], "invalid_request_parameters", "{body}");
     assert_eq!(
@@ -55,7 +36,7 @@ async fn an_over_long_organization_name_is_refused_and_writes_nothing() {
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_too_long(&res.body, "stripe_customer_id");
-    assert_eq!(count(&app, "organizations").await, 0);
+    assert_eq!(app.count_rows("organizations").await, 0);
     assert!(app.event_names().await.is_empty());
 
     // At the limit (counted in characters, not bytes) it is kept.
@@ -100,7 +81,7 @@ async fn over_long_user_names_are_refused_and_write_nothing() {
         )
         .await;
     assert_too_long(&res.body, "locale");
-    assert_eq!(count(&app, "users").await, 0);
+    assert_eq!(app.count_rows("users").await, 0);
     assert!(app.event_names().await.is_empty());
 
     let at_limit = "n".repeat(NAME_MAX);
@@ -144,7 +125,7 @@ async fn an_address_with_an_invisible_character_is_refused() {
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     assert_bad_email(&res.body);
-    assert_eq!(count(&app, "users").await, 0);
+    assert_eq!(app.count_rows("users").await, 0);
     assert!(app.event_names().await.is_empty());
     assert_eq!(app.drain_emails().await, 0);
 }
@@ -182,7 +163,7 @@ async fn a_bad_address_is_the_specs_422_on_create_and_send_routes_and_writes_not
         }
     }
     for table in ["users", "invitations", "magic_auths", "password_resets"] {
-        assert_eq!(count(&app, table).await, 0, "{table}");
+        assert_eq!(app.count_rows(table).await, 0, "{table}");
     }
     assert!(app.event_names().await.is_empty());
     assert_eq!(app.drain_emails().await, 0);
@@ -257,7 +238,7 @@ async fn the_send_limit_is_the_specs_daily_quota_exceeded() {
             let res = app.post(route, &body).await;
             assert!(res.status.is_success(), "{route}: {}", res.text);
         }
-        let rows = count(&app, table).await;
+        let rows = app.count_rows(table).await;
         let events = app.event_names().await;
         let res = app.post(route, &body).await;
         assert_eq!(
@@ -272,7 +253,7 @@ async fn the_send_limit_is_the_specs_daily_quota_exceeded() {
             "{route}"
         );
         assert!(res.headers.get("retry-after").is_some(), "{route}");
-        assert_eq!(count(&app, table).await, rows, "{route}");
+        assert_eq!(app.count_rows(table).await, rows, "{route}");
         assert_eq!(app.event_names().await, events, "{route}");
     }
     app.drain_emails().await;
@@ -286,5 +267,5 @@ async fn an_oversized_body_is_a_workos_shaped_413() {
         .await;
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(res.body["message"].is_string(), "{}", res.body);
-    assert_eq!(count(&app, "organizations").await, 0);
+    assert_eq!(app.count_rows("organizations").await, 0);
 }

@@ -18,29 +18,6 @@ const ROLE_SLUG_MAX: usize = 48;
 const TOKEN_MAX: usize = 1024;
 const SIGN_IN_PASSWORD_MAX: usize = 1024;
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    let sql = match table {
-        "redirect_uris" => "select count(*) from redirect_uris where environment_id = $1",
-        "cors_origins" => "select count(*) from cors_origins where environment_id = $1",
-        "webhook_endpoints" => "select count(*) from webhook_endpoints where environment_id = $1",
-        "connections" => "select count(*) from connections where environment_id = $1",
-        "directories" => "select count(*) from directories where environment_id = $1",
-        "organization_memberships" => {
-            "select count(*) from organization_memberships where environment_id = $1"
-        }
-        "invitations" => "select count(*) from invitations where environment_id = $1",
-        "authentication_factors" => {
-            "select count(*) from authentication_factors where environment_id = $1"
-        }
-        other => panic!("no count for {other}"),
-    };
-    sqlx::query_scalar(sql)
-        .bind(&app.tenant.environment_id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 #[track_caller]
 fn assert_too_long(res: &TestResponse, field: &str) {
     assert_eq!(
@@ -90,7 +67,7 @@ async fn over_long_urls_are_refused_and_urls_at_the_limit_kept() {
         .await;
     assert_too_long(&res, "endpoint_url");
     for table in ["redirect_uris", "cors_origins", "webhook_endpoints"] {
-        assert_eq!(count(&app, table).await, 0, "{table}");
+        assert_eq!(app.count_rows(table).await, 0, "{table}");
     }
     assert_eq!(app.event_names().await, events);
 
@@ -158,8 +135,8 @@ async fn over_long_connection_and_directory_fields_are_refused() {
         )
         .await;
     assert_too_long(&res, "name");
-    assert_eq!(count(&app, "connections").await, 0);
-    assert_eq!(count(&app, "directories").await, 0);
+    assert_eq!(app.count_rows("connections").await, 0);
+    assert_eq!(app.count_rows("directories").await, 0);
 
     let at_limit = "é".repeat(NAME_MAX);
     let res = app.post("/connections", &saml(&at_limit)).await;
@@ -218,8 +195,8 @@ async fn over_long_role_slugs_labels_and_codes_are_refused() {
         )
         .await;
     assert_too_long(&res, "role_slug");
-    assert_eq!(count(&app, "organization_memberships").await, 0);
-    assert_eq!(count(&app, "invitations").await, 0);
+    assert_eq!(app.count_rows("organization_memberships").await, 0);
+    assert_eq!(app.count_rows("invitations").await, 0);
 
     // A slug at the limit names a role of the catalogue.
     let slug = "r".repeat(ROLE_SLUG_MAX);
@@ -249,7 +226,7 @@ async fn over_long_role_slugs_labels_and_codes_are_refused() {
         )
         .await;
     assert_too_long(&res, "totp_user");
-    assert_eq!(count(&app, "authentication_factors").await, 0);
+    assert_eq!(app.count_rows("authentication_factors").await, 0);
     let res = app
         .post(
             &factors,

@@ -214,6 +214,22 @@ impl TestApp {
             .expect("events")
     }
 
+    /// How many rows of `table` belong to this app's environment (for "nothing was written"
+    /// checks). `table` is a literal table name with an `environment_id` column.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        assert!(
+            table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "not a table name: {table}"
+        );
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from {table} where environment_id = $1"
+        )))
+        .bind(&self.tenant.environment_id)
+        .fetch_one(&self.pool)
+        .await
+        .expect("count rows")
+    }
+
     /// Serves the router on `127.0.0.1:<random>`; returns the base URL.
     pub async fn serve(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
