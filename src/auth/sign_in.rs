@@ -124,7 +124,8 @@ pub async fn complete(
     }
     if !s.mfa_verified {
         let factors = auth_factors::all_for_user(tx, env, &s.user.id).await?;
-        if factors.is_empty() && settings.mfa_enrollment == MfaEnrollment::Required {
+        let enroll = factors.is_empty() && settings.mfa_enrollment == MfaEnrollment::Required;
+        if enroll || !factors.is_empty() {
             let token = pending::create(
                 tx,
                 env,
@@ -134,34 +135,23 @@ pub async fn complete(
                 },
             )
             .await?;
-            return Ok(Step::Pending(pending_error(
-                "mfa_enrollment",
-                "The user must enroll an MFA factor to finish authenticating.",
-                json!({
-                    "pending_authentication_token": token,
-                    "user": s.user,
-                }),
-            )));
-        }
-        if !factors.is_empty() {
-            let token = pending::create(
-                tx,
-                env,
-                NewPending {
-                    stage: Stage::MfaChallenge,
-                    ..base.clone()
-                },
-            )
-            .await?;
-            return Ok(Step::Pending(pending_error(
-                "mfa_challenge",
-                "The user must complete an MFA challenge to finish authenticating.",
-                json!({
-                    "pending_authentication_token": token,
-                    "user": s.user,
-                    "authentication_factors": factors,
-                }),
-            )));
+            return Ok(Step::Pending(if enroll {
+                pending_error(
+                    "mfa_enrollment",
+                    "The user must enroll an MFA factor to finish authenticating.",
+                    json!({"pending_authentication_token": token, "user": s.user}),
+                )
+            } else {
+                pending_error(
+                    "mfa_challenge",
+                    "The user must complete an MFA challenge to finish authenticating.",
+                    json!({
+                        "pending_authentication_token": token,
+                        "user": s.user,
+                        "authentication_factors": factors,
+                    }),
+                )
+            }));
         }
     }
     let organization_id = match s.organization_id.clone() {

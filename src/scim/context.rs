@@ -1,11 +1,12 @@
 //! What every SCIM handler shares: the authenticated directory ([`ScimContext`], set by the
 //! [`require_directory_token`] middleware), the body and query extractors ([`ScimJson`],
-//! [`ScimQuery`], which refuse a NUL character in SCIM's error shape, RFC 7644 §3.12), and the
+//! [`ScimQuery`], which refuse a NUL character in SCIM's error shape, RFC 7644 §3.12; [`ScimId`]
+//! for a path id), and the
 //! response builders (`application/scim+json`, `ETag`/`Location`, RFC 7644 §3.4.2 ListResponse,
 //! §3.14 `If-Match` preconditions).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -124,6 +125,27 @@ impl<S: Send + Sync> FromRequestParts<S> for ScimQuery {
         match nul {
             Some(name) => Err(refuse_nul(&name)),
             None => Ok(ScimQuery(QueryMap::parse(raw))),
+        }
+    }
+}
+
+/// The `{id}` of a resource path (`/Users/{id}`, `/Schemas/{id}`, …). An id that is not UTF-8
+/// names no resource: SCIM's 404, like an unknown one (a NUL character reaches the handler,
+/// which finds nothing under it).
+#[derive(Debug)]
+pub struct ScimId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ScimId {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
+        match Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(Path((_, id))) => Ok(ScimId(id)),
+            Err(_) => Err(ScimError::new(
+                StatusCode::NOT_FOUND,
+                None,
+                "No resource has that id.",
+            )),
         }
     }
 }

@@ -2,12 +2,11 @@
 //! `/ResourceTypes[/{id}]` and `/Schemas[/{id}]` describing the User (with the enterprise
 //! extension) and Group resources this server stores.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::context::{MAX_RESULTS, ScimContext, list_response, respond};
+use super::context::{MAX_RESULTS, ScimContext, ScimId, list_response, respond};
 use crate::protocols::scim::error::ScimError;
 use crate::protocols::scim::schema::{ENTERPRISE, GROUP_SCHEMA, USER_SCHEMA};
 
@@ -75,10 +74,7 @@ pub async fn resource_types(ctx: ScimContext) -> Response {
 }
 
 /// `GET /ResourceTypes/{id}`.
-pub async fn resource_type(
-    ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Response, ScimError> {
+pub async fn resource_type(ctx: ScimContext, ScimId(id): ScimId) -> Result<Response, ScimError> {
     resource_type_doc(&ctx.base, &id)
         .map(|d| respond(StatusCode::OK, d))
         .ok_or_else(|| ScimError::not_found("ResourceType", &id))
@@ -250,10 +246,7 @@ pub async fn schemas(ctx: ScimContext) -> Response {
 }
 
 /// `GET /Schemas/{id}`.
-pub async fn schema(
-    ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
-) -> Result<Response, ScimError> {
+pub async fn schema(ctx: ScimContext, ScimId(id): ScimId) -> Result<Response, ScimError> {
     schema_doc(&ctx.base, &id)
         .map(|d| respond(StatusCode::OK, d))
         .ok_or_else(|| ScimError::not_found("Schema", &id))

@@ -9,13 +9,13 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 
-use super::context::{ScimContext, ScimJson, ScimQuery, respond};
+use super::context::{ScimContext, ScimId, ScimJson, ScimQuery, respond};
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource, render_one};
 use crate::db::Tx;
@@ -125,7 +125,7 @@ async fn write(
 pub async fn replace(
     State(state): State<AppState>,
     ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
+    ScimId(id): ScimId,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
@@ -137,7 +137,7 @@ pub async fn replace(
 pub async fn modify(
     State(state): State<AppState>,
     ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
+    ScimId(id): ScimId,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {

@@ -9,13 +9,15 @@
 
 use std::future::Future;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
-use super::context::{ScimContext, ScimJson, ScimQuery, check_if_match, list_response, respond};
+use super::context::{
+    ScimContext, ScimId, ScimJson, ScimQuery, check_if_match, list_response, respond,
+};
 use super::query::ListQuery;
 use super::resource::Projection;
 use crate::ids::TypedId;
@@ -150,7 +152,7 @@ pub async fn search<R: ScimResource>(
 pub async fn get_one<R: ScimResource>(
     State(state): State<AppState>,
     ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
+    ScimId(id): ScimId,
     ScimQuery(q): ScimQuery,
 ) -> Result<Response, ScimError> {
     let mut conn = state.db.acquire().await?;
@@ -201,7 +203,7 @@ pub async fn lock<R: ScimResource>(
 pub async fn remove<R: ScimResource>(
     State(state): State<AppState>,
     ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
+    ScimId(id): ScimId,
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let mut tx = state.db.begin().await?;

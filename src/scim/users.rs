@@ -7,13 +7,13 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
-use super::context::{ScimContext, ScimJson, ScimQuery, respond};
+use super::context::{ScimContext, ScimId, ScimJson, ScimQuery, respond};
 use super::resource::{self, Projection};
 use super::resources::{self, ScimResource};
 use crate::ids::DirectoryUserId;
@@ -96,7 +96,7 @@ async fn write(
 pub async fn replace(
     State(state): State<AppState>,
     ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
+    ScimId(id): ScimId,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
@@ -108,7 +108,7 @@ pub async fn replace(
 pub async fn modify(
     State(state): State<AppState>,
     ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
+    ScimId(id): ScimId,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {

@@ -272,6 +272,18 @@ async fn over_long_role_slugs_labels_and_codes_are_refused() {
         )
         .await;
     assert_too_long(&res, "token");
+    let res = app
+        .post(
+            "/user_management/magic_auth",
+            &json!({"email": "ada@example.com", "invitation_token": "t".repeat(TOKEN_MAX + 1)}),
+        )
+        .await;
+    assert_too_long(&res, "invitation_token");
+    let magic: i64 = sqlx::query_scalar("select count(*) from magic_auths")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(magic, 0);
 }
 
 #[tokio::test]

@@ -129,6 +129,10 @@ async fn a_nul_character_answers_scims_error_shape() {
         (Method::DELETE, format!("/Users/{user}%00")),
         (Method::GET, "/Schemas/%00".to_string()),
         (Method::GET, "/ResourceTypes/User%00".to_string()),
+        // Nor does one that is not UTF-8.
+        (Method::GET, "/Users/%FF".to_string()),
+        (Method::DELETE, "/Groups/%C3".to_string()),
+        (Method::GET, "/Schemas/%FF".to_string()),
     ] {
         let res = scim(&app, &dir, method.clone(), &path, None).await;
         assert_scim_error(&res, StatusCode::NOT_FOUND, None);

@@ -59,6 +59,8 @@ async fn create_magic_auth(
 ) -> ApiResult<(StatusCode, Json<MagicAuth>)> {
     let env = &ctx.environment_id;
     let email = crate::api::validate::email(&body.email)?;
+    let token = body.invitation_token.as_deref();
+    crate::limits::max_chars("invitation_token", token, crate::limits::TOKEN_MAX)?;
     {
         let mut conn = state.db.acquire().await?;
         require_enabled(
