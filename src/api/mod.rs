@@ -2,6 +2,7 @@
 //! (API-key routes); [`public_router`] holds the routes browsers and JWT libraries call without
 //! an API key; [`ops_router`] the probes and metrics.
 
+pub mod audit_logs;
 pub mod authorization;
 pub mod connections;
 pub mod directories;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(mfa::router())
         .merge(authorization::router())
         .merge(environment::router())
+        .merge(audit_logs::router())
 }
 
 /// Every public route (no API key).

@@ -445,6 +445,18 @@ id_type!(
     /// A hosted-login flow (never shown; its cookie is), `authkit_flow_…`.
     AuthKitFlowId, prefix::AUTHKIT_FLOW, "Flow"
 );
+id_type!(
+    /// An audit-log action (its id is only a list cursor), `ala_…`.
+    AuditLogActionId, prefix::AUDIT_LOG_ACTION, "Audit Log Action"
+);
+id_type!(
+    /// One version of an audit-log action's schema (its id is only a list cursor), `alsv_…`.
+    AuditLogSchemaId, prefix::AUDIT_LOG_SCHEMA, "Audit Log Schema"
+);
+id_type!(
+    /// An ingested audit-log event (never shown), `audit_log_event_…`.
+    AuditLogEventId, prefix::AUDIT_LOG_EVENT, "Audit Log Event"
+);
 
 #[cfg(test)]
 mod tests {

@@ -69,6 +69,13 @@ pub const IDENTITY: &str = "identity";
 pub const AUTHORIZATION_CODE: &str = "authorization_code";
 /// Hosted-login flows (never shown; their cookie is), `authkit_flow_…`.
 pub const AUTHKIT_FLOW: &str = "authkit_flow";
+/// Audit-log actions (list cursors only; an action is named by `name`), `ala_…`.
+pub const AUDIT_LOG_ACTION: &str = "ala";
+/// Audit-log schema versions (list cursors only; a schema is named by `version`), `alsv_…`
+/// (`als_…` is the spec's audit-log stream prefix).
+pub const AUDIT_LOG_SCHEMA: &str = "alsv";
+/// Ingested audit-log events (never shown), `audit_log_event_…`.
+pub const AUDIT_LOG_EVENT: &str = "audit_log_event";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -105,4 +112,7 @@ pub const ALL: &[&str] = &[
     IDENTITY,
     AUTHORIZATION_CODE,
     AUTHKIT_FLOW,
+    AUDIT_LOG_ACTION,
+    AUDIT_LOG_SCHEMA,
+    AUDIT_LOG_EVENT,
 ];

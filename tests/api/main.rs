@@ -8,6 +8,7 @@
 
 mod support;
 
+mod audit_logs;
 mod auth_seams;
 mod authenticate;
 mod authkit_settings;

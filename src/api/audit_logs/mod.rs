@@ -1,0 +1,43 @@
+//! Audit Logs (spec tag `audit-logs`), first slice: ingestion and schemas, retention and the
+//! organization's configuration.
+//!
+//! - `POST /audit_logs/actions/{actionName}/schemas` (`AuditLogValidatorVersionsController_create`),
+//!   `GET /audit_logs/actions` (`AuditLogValidatorsController_list`) and
+//!   `GET /audit_logs/actions/{actionName}/schemas` (`AuditLogValidatorVersionsController_schemas`):
+//!   [`schemas`].
+//! - `POST /audit_logs/events` (`AuditLogEventsController_create`): [`events`].
+//! - `GET`/`PUT /organizations/{id}/audit_logs_retention`
+//!   (`AuditLogsRetentionController_auditLogsRetention`, `…_updateAuditLogsRetention`) and
+//!   `GET /organizations/{id}/audit_log_configuration`
+//!   (`OrganizationsController_getAuditLogConfiguration`): [`retention`].
+//!
+//! Exports and log streams are not served yet.
+
+pub mod events;
+pub mod retention;
+pub mod schemas;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// Routes of this area (API-key authenticated). `POST /audit_logs/events` is covered by the
+/// `Idempotency-Key` layer like every API-key POST.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/audit_logs/actions", get(schemas::list_actions))
+        .route(
+            "/audit_logs/actions/{actionName}/schemas",
+            get(schemas::list_schemas).post(schemas::create_schema),
+        )
+        .route("/audit_logs/events", post(events::create_event))
+        .route(
+            "/organizations/{id}/audit_logs_retention",
+            get(retention::get_retention).put(retention::update_retention),
+        )
+        .route(
+            "/organizations/{id}/audit_log_configuration",
+            get(retention::get_configuration),
+        )
+}
