@@ -224,8 +224,8 @@ async fn events_are_checked_against_the_version_they_name() {
         "/version"
     );
 
-    // An action without a schema takes free-form events within the limits.
-    let free = app
+    // An action that has no schema is not configured: refused, nothing written.
+    let unknown = app
         .post(
             "/audit_logs/events",
             &event(
@@ -235,8 +235,10 @@ async fn events_are_checked_against_the_version_they_name() {
             ),
         )
         .await;
-    assert_eq!(free.status, StatusCode::OK, "{}", free.text);
-    assert_eq!(count(&app, &env, &org).await, 3);
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.text);
+    assert_eq!(unknown.body["code"], "invalid_audit_log_event");
+    assert_eq!(unknown.body["errors"][0]["instancePath"], "/action");
+    assert_eq!(count(&app, &env, &org).await, 2);
 }
 
 #[tokio::test]
@@ -366,6 +368,7 @@ async fn an_idempotent_replay_returns_the_first_answer_and_writes_nothing() {
     let app = TestApp::new().await;
     let env = app.tenant.environment_id.clone();
     let org = org(&app).await;
+    two_versions(&app).await;
     let body = event(&org, json!({}));
     let send = || {
         Request::builder()

@@ -14,9 +14,9 @@
 //!    and the actor's, each target's and the event's metadata must satisfy the JSON Schemas the
 //!    schema declares for them (400 `invalid_audit_log_event` with `errors: [{instancePath,
 //!    message}]`). Where the schema declares no metadata schema, free-form metadata within the
-//!    limits is accepted. An action without any schema takes free-form events (the spec and the
-//!    SDKs make schemas optional); an explicit `version` that does not exist is a 400 at
-//!    `/version`.
+//!    limits is accepted. As in WorkOS, where an action must be configured before its events are
+//!    accepted, an action without any schema is a 400 at `/action`, and an explicit `version`
+//!    that does not exist a 400 at `/version`.
 //!
 //! The `Idempotency-Key` layer (`http::idempotency`) makes a replay return the first answer
 //! without running again (the official Node SDK always sends one).
@@ -352,7 +352,16 @@ pub async fn create_event(
                 "message": format!("action '{}' has no schema version {version}", event.action),
             })]));
         }
-        None => event.version = None,
+        None => {
+            return Err(invalid_event(vec![json!({
+                "instancePath": "/action",
+                "message": format!(
+                    "action '{}' is not configured: create its schema with POST \
+                     /audit_logs/actions/{}/schemas",
+                    event.action, event.action
+                ),
+            })]));
+        }
     }
     audit_logs::insert_event(&mut tx, env, &org.id, event).await?;
     tx.commit().await?;
