@@ -63,12 +63,7 @@ async fn the_binarys_flags_are_the_bootstrap_environments_defaults_until_set() {
         "the explicit setting wins, on the next request"
     );
     site.user("ttl@example.com", true).await;
-    let (status, tokens) = site
-        .authenticate(
-            json!({"grant_type": "password", "client_secret": site.api_key,
-                             "email": "ttl@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let (status, tokens) = site.password_grant("ttl@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let c = crate::um::claims(tokens["access_token"].as_str().unwrap());
     assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 120);

@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{PASSWORD, Site};
+use super::Site;
 
 const APP: &str = "http://app.example.test";
 const DEV: &str = "http://localhost:5173";
@@ -43,20 +43,7 @@ async fn site(extra: &[(&str, &str)]) -> Site {
 async fn code(site: &Site) -> String {
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(VERIFIER.as_bytes()));
-    let mut b = site.browser();
-    let pkce = [
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let start = b.authorize(site, &pkce).await;
-    let done = b
-        .submit(
-            &start,
-            &[("email", "spa@example.com"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    done.location_param("code").unwrap()
+    site.pkce_code("spa@example.com", &challenge).await
 }
 
 struct Answer {

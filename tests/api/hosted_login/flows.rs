@@ -193,22 +193,7 @@ async fn a_public_pkce_session_refreshes_with_its_client_id_only() {
     site.user("spa@example.com", true).await;
     let verifier = "public-client-verifier-0123456789-abcdefghijklmnop";
     let challenge = challenge(verifier);
-    let pkce = [
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let sign_in = async |site: &Site| {
-        let mut b = site.browser();
-        let start = b.authorize(site, &pkce).await;
-        let done = b
-            .submit(
-                &start,
-                &[("email", "spa@example.com"), ("password", PASSWORD)],
-            )
-            .await;
-        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-        done.location_param("code").unwrap()
-    };
+    let sign_in = async |site: &Site| site.pkce_code("spa@example.com", &challenge).await;
     // `grant_type=refresh_token` as authkit-js sends it: `client_id`, no secret.
     let refresh = async |client_id: &str, token: &str, secret: Option<&str>| {
         let mut body = json!({"grant_type": "refresh_token", "client_id": client_id,
@@ -525,12 +510,7 @@ async fn totp_and_organization_selection_follow_the_password() {
 async fn forgot_and_reset_password_revokes_sessions() {
     let site = Site::start(&[]).await;
     site.user("reset@example.com", false).await;
-    let (status, before) = site
-        .authenticate(
-            json!({"grant_type": "password", "client_secret": site.api_key,
-                             "email": "reset@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let (status, before) = site.password_grant("reset@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{before}");
 
     let mut b = site.browser();
@@ -620,12 +600,7 @@ async fn forgot_and_reset_password_revokes_sessions() {
         StatusCode::BAD_REQUEST,
         "the old session was revoked"
     );
-    let (status, after): (_, Value) = site
-        .authenticate(
-            json!({"grant_type": "password", "client_secret": site.api_key,
-                             "email": "reset@example.com", "password": new_password}),
-        )
-        .await;
+    let (status, after): (_, Value) = site.password_grant("reset@example.com", new_password).await;
     assert_eq!(status, StatusCode::OK, "{after}");
     assert_eq!(
         after["user"]["email_verified"], true,

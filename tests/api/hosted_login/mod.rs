@@ -173,6 +173,31 @@ impl Site {
         (res.status(), res.json().await.unwrap_or(Value::Null))
     }
 
+    /// The password grant with the client secret.
+    pub async fn password_grant(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.authenticate(
+            json!({"grant_type": "password", "client_secret": self.api_key,
+                                 "email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// A password sign-in of `email` on the hosted page for a PKCE flow with `challenge` (S256);
+    /// returns the authorization code it ends with.
+    pub async fn pkce_code(&self, email: &str, challenge: &str) -> String {
+        let mut b = self.browser();
+        let pkce = [
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        let start = b.authorize(self, &pkce).await;
+        let done = b
+            .submit(&start, &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        done.location_param("code").unwrap()
+    }
+
     /// Exchanges an authorization code with the client secret (and `verifier`, if any).
     pub async fn exchange(&self, code: &str, verifier: Option<&str>) -> (StatusCode, Value) {
         let mut body = json!({
