@@ -3,7 +3,8 @@
 //! (`/authkit/organization`), then the authorization code sent to the client ([`go`]).
 //!
 //! Which step comes next is recomputed from the flow and the user each time ([`next_step`]):
-//! an unverified email (only when emails can be sent), then a TOTP factor not yet passed (or,
+//! an unverified email (when the environment's `email_verification_required` is on and emails can be
+//! sent), then a TOTP factor not yet passed (or,
 //! when the environment's `mfa_enrollment` setting is `required` and the user has none, TOTP
 //! enrollment at `/authkit/mfa/enroll`, whose code is checked by `/authkit/mfa`), then
 //! the organization (the requested one, which the user must belong to; else the chosen one when
@@ -84,7 +85,12 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
     let Some(user) = users::find(&mut conn, env, user_id).await? else {
         return Ok(Next::SignIn);
     };
-    if !user.email_verified && state.settings.email.enabled() {
+    let settings = environment_settings::get(&mut conn, env, &state.settings).await?;
+    // Verification needs a code sent by email: without email delivery the step is skipped.
+    if !user.email_verified
+        && settings.email_verification_required
+        && state.settings.email.enabled()
+    {
         return Ok(Next::EmailVerification(user));
     }
     if !flow.mfa_passed {
@@ -94,7 +100,6 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
         {
             return Ok(Next::Mfa(user));
         }
-        let settings = environment_settings::get(&mut conn, env, &state.settings).await?;
         if settings.mfa_enrollment == MfaEnrollment::Required {
             return Ok(Next::MfaEnrollment(user));
         }

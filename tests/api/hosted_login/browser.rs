@@ -123,7 +123,7 @@ async fn chromium_signs_up_and_signs_in_with_totp_through_the_hosted_pages() {
         .await
         .expect("install");
 
-    let site = Site::start(&[]).await;
+    let site = Site::start(&[("KEYSTEAD_REQUIRE_EMAIL_VERIFICATION", "true")]).await;
     let user = site.user("totp@example.com", true).await;
     let user_id = user["id"].as_str().unwrap();
     let totp_secret = site.totp_factor(user_id).await;

@@ -229,7 +229,7 @@ async fn expired_and_api_issued_magic_codes_on_the_page() {
 
 #[tokio::test]
 async fn page_email_verification_and_password_reset_use_the_api_objects() {
-    let site = Site::start(&[]).await;
+    let site = Site::start(&[("KEYSTEAD_REQUIRE_EMAIL_VERIFICATION", "true")]).await;
     let user = site.user("verify@example.com", false).await;
     let user_id = user["id"].as_str().unwrap();
     let mut b = site.browser();

@@ -312,9 +312,39 @@ async fn a_public_pkce_session_refreshes_with_its_client_id_only() {
     assert_eq!(public, [Some(site.client_id.clone()), None]);
 }
 
+/// With the environment's `email_verification_required` off (the default), the hosted login
+/// asks no verification code: an unverified user's sign-in ends at the redirect URI, and the
+/// email stays unverified.
+#[tokio::test]
+async fn without_required_verification_an_unverified_user_signs_in_without_a_code() {
+    let site = Site::start(&[]).await;
+    let user = site.user("unverified@example.com", false).await;
+    let mut b = site.browser();
+    let start = b.authorize(&site, &[]).await;
+    let done = b
+        .submit(
+            &start,
+            &[("email", "unverified@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(
+        done.location().starts_with(&format!("{CALLBACK}?code=")),
+        "{}",
+        done.location()
+    );
+    let (status, tokens) = site
+        .exchange(&done.location_param("code").unwrap(), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["user"]["id"], user["id"]);
+    assert_eq!(tokens["user"]["email_verified"], false);
+    assert!(site.sink.messages().is_empty(), "no code was emailed");
+}
+
 #[tokio::test]
 async fn sign_up_verifies_the_email_with_a_code_sent_over_smtp() {
-    let site = Site::start(&[]).await;
+    let site = Site::start(&[("KEYSTEAD_REQUIRE_EMAIL_VERIFICATION", "true")]).await;
     let mut b = site.browser();
     let start = b.authorize(&site, &[("screen_hint", "sign-up")]).await;
     assert_eq!(start, "/authkit/sign-up");
