@@ -160,17 +160,18 @@ async fn authenticate(
     let answer = match creds.grant_type.as_str() {
         "password" => password_grant(&state, &env.id, issuer, from_value(body)?).await,
         "refresh_token" => {
-            let name = session_cookie::refresh_cookie_name(&env.client_id);
+            // In cookie mode a body without a refresh token takes the one in the cookie.
             let from_cookie = (cookie_mode && body.get("refresh_token").is_none_or(Value::is_null))
-                .then(|| session_cookie::read(&headers, &name));
+                .then(|| {
+                    let name = session_cookie::refresh_cookie_name(&env.client_id);
+                    session_cookie::read(&headers, &name)
+                });
             match from_cookie {
                 Some(None) => Err(ApiError::oauth("invalid_grant", "Missing refresh token.")),
-                Some(Some(token)) => {
-                    body["refresh_token"] = Value::String(token);
-                    let grant = from_value(body)?;
-                    refresh_grant(&state, &env.id, issuer, grant, public_client).await
-                }
-                None => {
+                found => {
+                    if let Some(Some(token)) = found {
+                        body["refresh_token"] = Value::String(token);
+                    }
                     let grant = from_value(body)?;
                     refresh_grant(&state, &env.id, issuer, grant, public_client).await
                 }
