@@ -1,17 +1,17 @@
 //! Audit-log exports: `POST /audit_logs/exports` and `GET /audit_logs/exports/{id}` (happy and
-//! error paths, tenancy, nothing written on bad input), the export worker (CSV columns and
-//! filters, chunked storage, a crashed attempt taken over after its lease, attempts running out,
-//! the `NOTIFY` wake-up and 10 k events ready within seconds), the signed download URL (no API
-//! key, fresh on every GET, expired and tampered URLs refused), and the official Node and Python
-//! SDKs driving the main flow including the download.
+//! error paths, tenancy, nothing written on bad input), CSV columns and filters, and the signed
+//! download URL (no API key, fresh on every GET, expired and tampered URLs refused). The export
+//! worker's leases, attempts and `NOTIFY` wake-up are in [`worker`], the official Node and Python
+//! SDKs driving the main flow including the download in [`sdk`].
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+mod sdk;
+mod worker;
+
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Utc};
-use keystead::ids::{AuditLogExportId, EnvironmentId};
-use keystead::settings::Settings;
+use keystead::ids::AuditLogExportId;
 use keystead::store::audit_log_exports as store;
 use serde_json::{Value, json};
 
@@ -30,7 +30,6 @@ fn at(s: &str) -> DateTime<Utc> {
 /// Inserts one event directly (the seeding path of the filter and volume tests).
 async fn seed(
     app: &TestApp,
-    env: &EnvironmentId,
     org: &str,
     action: &str,
     occurred_at: &str,
@@ -43,7 +42,7 @@ async fn seed(
            occurred_at, actor, targets, context, metadata)
          values ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9)",
     )
-    .bind(env)
+    .bind(&app.tenant.environment_id)
     .bind(keystead::ids::AuditLogEventId::new())
     .bind(org)
     .bind(action)
@@ -59,7 +58,6 @@ async fn seed(
 
 /// Seeds the events the filter tests select from (one org, January 2026).
 async fn seed_filter_events(app: &TestApp, org: &str) {
-    let env = app.tenant.environment_id.clone();
     let ann =
         json!({"id": "user_ann", "type": "user", "name": "Ann", "metadata": {"role": "admin"}});
     let bob = json!({"id": "user_bob", "type": "user", "name": "Bob"});
@@ -104,17 +102,7 @@ async fn seed_filter_events(app: &TestApp, org: &str) {
     ];
     for (marker, action, t, actor, targets) in rows {
         let meta = json!({"marker": marker});
-        seed(
-            app,
-            &env,
-            org,
-            action,
-            t,
-            actor.clone(),
-            targets,
-            Some(meta),
-        )
-        .await;
+        seed(app, org, action, t, actor.clone(), targets, Some(meta)).await;
     }
 }
 
@@ -290,11 +278,9 @@ async fn filters_select_by_action_actor_target_type_and_range() {
     let org = org(&app).await;
     seed_filter_events(&app, &org).await;
     let other_org = self::org(&app).await;
-    let env = app.tenant.environment_id.clone();
     let ann = json!({"id": "user_ann", "type": "user", "name": "Ann"});
     seed(
         &app,
-        &env,
         &other_org,
         "user.signed_in",
         "2026-01-02T00:00:00Z",
@@ -568,242 +554,4 @@ async fn expired_tampered_and_foreign_urls_are_refused() {
         .send(Method::GET, "/audit_logs/exports/nope/download", None, None)
         .await;
     assert_eq!(malformed.status, StatusCode::NOT_FOUND);
-}
-
-#[tokio::test]
-async fn a_crashed_attempt_is_taken_over_after_its_lease() {
-    let app = TestApp::new().await;
-    let org = org(&app).await;
-    seed_filter_events(&app, &org).await;
-    let id = create(&app, &export_body(&org, json!({}))).await;
-
-    // A replica claims the export, writes a chunk, and dies.
-    let lease = Duration::from_millis(300);
-    let crashed = store::claim(&app.pool, lease).await.unwrap().unwrap();
-    assert_eq!(crashed.attempt, 1);
-    assert!(
-        store::write_chunk(&app.pool, &crashed, 0, b"half a file", lease)
-            .await
-            .unwrap()
-    );
-    assert_eq!(run_worker(&app).await, 0, "the lease still holds");
-    tokio::time::sleep(lease + Duration::from_millis(100)).await;
-
-    assert_eq!(run_worker(&app).await, 1, "taken over");
-    let res = app.get(&format!("/audit_logs/exports/{id}")).await;
-    assert_eq!(res.body["state"], "ready");
-    let file = download(&app, res.body["url"].as_str().unwrap()).await;
-    let (_, rows) = parse_csv(&file.text);
-    assert_eq!(markers(&rows), ["e1", "e2", "e3", "e4", "e5"]);
-    assert!(!file.text.contains("half a file"));
-    // The dead attempt can neither write nor finish any more, and its chunk is gone.
-    assert!(
-        !store::write_chunk(&app.pool, &crashed, 1, b"late", lease)
-            .await
-            .unwrap()
-    );
-    let written = store::Written {
-        storage: "postgres",
-        object_key: None,
-        chunk_count: 1,
-        size_bytes: 4,
-        row_count: 0,
-    };
-    assert!(
-        !store::mark_ready(&app.pool, &crashed, &written)
-            .await
-            .unwrap()
-    );
-    let stale: i64 = sqlx::query_scalar(
-        "select count(*) from audit_log_export_chunks where export_id = $1 and attempt = 1",
-    )
-    .bind(&id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(stale, 0);
-}
-
-#[tokio::test]
-async fn an_export_whose_attempts_run_out_ends_in_error() {
-    let app = TestApp::with(|s: &mut Settings| s.audit_log_exports.max_attempts = 1).await;
-    let org = org(&app).await;
-    let id = create(&app, &export_body(&org, json!({}))).await;
-    let lease = Duration::from_millis(100);
-    store::claim(&app.pool, lease).await.unwrap().unwrap();
-    tokio::time::sleep(lease + Duration::from_millis(100)).await;
-    assert_eq!(run_worker(&app).await, 1);
-    let res = app.get(&format!("/audit_logs/exports/{id}")).await;
-    assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.body["state"], "error", "{}", res.text);
-    assert_eq!(res.body["url"], Value::Null);
-    let reason: Option<String> =
-        sqlx::query_scalar("select error from audit_log_exports where id = $1")
-            .bind(&id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(
-        reason.as_deref(),
-        Some("the export did not finish in 1 attempts")
-    );
-    assert_eq!(
-        run_worker(&app).await,
-        0,
-        "an export in error is not retried"
-    );
-}
-
-/// The running worker is woken by the creating request's `NOTIFY` (its poll interval is a
-/// minute), and 10 k events (seeded by SQL) are ready within a few seconds, stored in several
-/// chunks that the download streams back in order.
-#[tokio::test]
-async fn the_worker_is_woken_by_notify_and_exports_10k_events_in_seconds() {
-    let app = TestApp::with(|s: &mut Settings| {
-        s.audit_log_exports.worker_enabled = true;
-        s.audit_log_exports.poll_interval = Duration::from_secs(60);
-        s.audit_log_exports.chunk_bytes = 256 * 1024;
-    })
-    .await;
-    let org = org(&app).await;
-    sqlx::query(
-        "insert into audit_log_events (environment_id, id, organization_id, action, version,
-           occurred_at, actor, targets, context, metadata)
-         select $1, 'audit_log_event_' || lpad(i::text, 26, '0'), $2, 'user.signed_in', 1,
-                timestamptz '2026-01-01' + i * interval '1 second',
-                jsonb_build_object('id', 'user_' || i, 'type', 'user', 'name', 'User ' || i),
-                jsonb_build_array(jsonb_build_object('id', 'team_' || (i % 7), 'type', 'team')),
-                '{\"location\": \"203.0.113.9\"}', jsonb_build_object('n', i)
-         from generate_series(1, 10000) i",
-    )
-    .bind(&app.tenant.environment_id)
-    .bind(&org)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    // Let the worker finish its first (empty) round and wait on its listener.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let started = Instant::now();
-    let id = create(&app, &export_body(&org, json!({}))).await;
-    let ready = loop {
-        let res = app.get(&format!("/audit_logs/exports/{id}")).await;
-        if res.body["state"] != "pending" {
-            break res;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "not ready after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let took = started.elapsed();
-    assert_eq!(ready.body["state"], "ready", "{}", ready.text);
-    assert!(took < Duration::from_secs(5), "10 k events took {took:?}");
-    let chunks = app.count_rows("audit_log_export_chunks").await;
-    assert!(chunks > 2, "{chunks} chunks");
-
-    let file = download(&app, ready.body["url"].as_str().unwrap()).await;
-    assert_eq!(file.status, StatusCode::OK);
-    let (header, rows) = parse_csv(&file.text);
-    assert_eq!(header.len(), 9 + 4);
-    assert_eq!(rows.len(), 10_000);
-    for (i, r) in rows.iter().enumerate() {
-        assert_eq!(
-            r[8],
-            format!("{{\"n\":{}}}", i + 1),
-            "row {i} in order, none lost"
-        );
-    }
-    println!("10 k events ready in {took:?} ({chunks} chunks)");
-}
-
-/// Serves a TestApp whose public URL is the address it listens on (so download URLs work from
-/// outside), with the export worker running; returns the app and its base URL.
-async fn served_with_worker() -> (TestApp, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let public = base.clone();
-    let app = TestApp::with(move |s: &mut Settings| {
-        s.public_url = public;
-        s.audit_log_exports.worker_enabled = true;
-        s.audit_log_exports.poll_interval = Duration::from_millis(200);
-    })
-    .await;
-    let router = app.router.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    });
-    (app, base)
-}
-
-/// Runs `cmd` on a blocking thread; panics with its output unless it exits 0 printing `ok`.
-async fn run_script(mut cmd: std::process::Command, what: &str) {
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run the script"))
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("ok"),
-        "{what}: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The newest official Node SDK: `auditLogs.createExport` with filters, `getExport` until ready,
-/// the URL downloaded with `fetch`, and the error paths (`tests/sdk/audit_log_exports.mjs`).
-#[tokio::test]
-async fn the_official_node_sdk_creates_gets_and_downloads_an_export() {
-    if crate::support::skip(
-        "KEYSTEAD_SKIP_SDK_TESTS",
-        "the Node SDK audit-log export test",
-    ) {
-        return;
-    }
-    let (app, base) = served_with_worker().await;
-    let org = org(&app).await;
-    let sdk = crate::support::locks::node_modules("node-newest").join("@workos-inc/node");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/audit_log_exports.mjs"))
-        .env("KEYSTEAD_BASE_URL", &base)
-        .env("KEYSTEAD_API_KEY", &app.tenant.api_key)
-        .env("KEYSTEAD_NODE_SDK_DIR", sdk)
-        .env("KEYSTEAD_ORG_ID", &org);
-    run_script(cmd, "node").await;
-    assert_eq!(
-        app.count_rows("audit_log_exports").await,
-        1,
-        "the 400 wrote nothing"
-    );
-}
-
-/// The newest official Python SDK: `audit_logs.create_schema`, `create_event`, `create_export`
-/// and `get_export`, and the URL downloaded (`tests/sdk/audit_log_exports.py`).
-#[tokio::test]
-async fn the_official_python_sdk_creates_gets_and_downloads_an_export() {
-    if crate::support::skip(
-        "KEYSTEAD_SKIP_SDK_TESTS",
-        "the Python SDK audit-log export test",
-    ) {
-        return;
-    }
-    let (app, base) = served_with_worker().await;
-    let org = org(&app).await;
-    let python = crate::support::locks::python("python-newest");
-    let mut cmd = std::process::Command::new(python);
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/audit_log_exports.py"))
-        .env("KEYSTEAD_BASE_URL", &base)
-        .env("KEYSTEAD_API_KEY", &app.tenant.api_key)
-        .env("KEYSTEAD_CLIENT_ID", &app.tenant.client_id)
-        .env("KEYSTEAD_ORG_ID", &org);
-    run_script(cmd, "python").await;
-    assert_eq!(
-        app.count_rows("audit_log_exports").await,
-        1,
-        "the 400 wrote nothing"
-    );
 }
