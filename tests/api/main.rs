@@ -32,6 +32,7 @@ mod invitations;
 mod layers;
 mod magic_auth;
 mod mfa;
+mod object_storage;
 mod openapi;
 mod operations;
 mod organization_domains;
