@@ -15,7 +15,7 @@ use object_store::{
 };
 use tokio::io::AsyncWriteExt;
 
-use super::{ErrorKind, StorageError};
+use super::error::{ErrorKind, StorageError};
 
 /// Where a bucket is and how to sign for it. `Debug` never prints the secret key.
 #[derive(Clone, PartialEq, Eq)]
