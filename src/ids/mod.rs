@@ -457,6 +457,10 @@ id_type!(
     /// An ingested audit-log event (never shown), `audit_log_event_…`.
     AuditLogEventId, prefix::AUDIT_LOG_EVENT, "Audit Log Event"
 );
+id_type!(
+    /// An audit-log export, `audit_log_export_…`.
+    AuditLogExportId, prefix::AUDIT_LOG_EXPORT, "Audit Log Export"
+);
 
 #[cfg(test)]
 mod tests {
