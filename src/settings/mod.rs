@@ -85,7 +85,7 @@ impl Settings {
             sso: SsoSettings::from_args(&args.sso),
             require_email_verification: args.require_email_verification,
             email: EmailSettings::from_args(&args.email)?,
-            audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports),
+            audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports)?,
         })
     }
 
