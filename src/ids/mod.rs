@@ -457,6 +457,10 @@ id_type!(
     /// An ingested audit-log event (never shown), `audit_log_event_…`.
     AuditLogEventId, prefix::AUDIT_LOG_EVENT, "Audit Log Event"
 );
+id_type!(
+    /// A Radar attempt, `radar_att_…`.
+    RadarAttemptId, prefix::RADAR_ATTEMPT, "Radar attempt"
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! so an area adds its settings by adding a file and one field.
 
 pub mod email;
+pub mod radar;
 pub mod rate_limits;
 pub mod sso;
 pub mod webhooks;
@@ -54,6 +55,8 @@ pub struct Settings {
     pub require_email_verification: bool,
     /// Email delivery settings.
     pub email: EmailSettings,
+    /// Radar's server-wide settings (the GeoIP database).
+    pub radar: radar::RadarConfig,
 }
 
 impl Settings {
@@ -80,6 +83,7 @@ impl Settings {
             sso: SsoSettings::from_args(&args.sso),
             require_email_verification: args.require_email_verification,
             email: EmailSettings::from_args(&args.email)?,
+            radar: radar::RadarConfig::from_args(args.geoip_database.as_deref()),
         })
     }
 
@@ -101,6 +105,7 @@ impl Settings {
             sso: SsoSettings::default(),
             require_email_verification: false,
             email: EmailSettings::default(),
+            radar: radar::RadarConfig::default(),
         }
     }
 }
