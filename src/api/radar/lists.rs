@@ -17,13 +17,15 @@ use axum::http::StatusCode;
 use ipnet::IpNet;
 use serde_json::{Value, json};
 
-use super::VALUE_MAX;
 use crate::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env};
 use crate::state::AppState;
 use crate::state::radar::controls::LIST_TYPES;
 use crate::store::radar_lists;
+
+/// Longest accepted user agent, device id or list entry, in bytes.
+pub const VALUE_MAX: usize = 1024;
 
 fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, message)

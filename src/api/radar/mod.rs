@@ -23,6 +23,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
 
+use self::lists::VALUE_MAX;
 use super::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
@@ -42,9 +43,6 @@ pub const AUTH_METHODS: [&str; 8] = [
     "SSO",
     "Other",
 ];
-
-/// Longest accepted user agent, device id or list entry, in bytes.
-pub const VALUE_MAX: usize = 1024;
 
 /// Routes of this area (API-key authenticated).
 pub fn router() -> Router<AppState> {
@@ -144,7 +142,7 @@ async fn create_attempt(
     let request = Request {
         email: email.as_str(),
         ip_address: Some(ip),
-        user_agent: Some(user_agent),
+        user_agent: Some(user_agent.trim()),
         device,
         device_fingerprint,
         action,
