@@ -461,6 +461,10 @@ id_type!(
     /// A Radar attempt, `radar_att_…`.
     RadarAttemptId, prefix::RADAR_ATTEMPT, "Radar attempt"
 );
+id_type!(
+    /// An audit-log export, `audit_log_export_…`.
+    AuditLogExportId, prefix::AUDIT_LOG_EXPORT, "Audit Log Export"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,11 @@
 //! The server's settings, built once from the `serve` options ([`crate::config::ServeArgs`]).
 //!
 //! [`Settings`] holds the general settings and one field per area; each area's settings live in
-//! their own file here ([`webhooks`], [`email`], [`sso`], [`rate_limits`]) with a `from_args`,
+//! their own file here ([`webhooks`], [`email`], [`sso`], [`rate_limits`],
+//! [`audit_log_exports`]) with a `from_args`,
 //! so an area adds its settings by adding a file and one field.
 
+pub mod audit_log_exports;
 pub mod email;
 pub mod radar;
 pub mod rate_limits;
@@ -16,6 +18,7 @@ use ipnet::IpNet;
 
 use crate::config::ServeArgs;
 
+pub use audit_log_exports::AuditLogExportSettings;
 pub use email::EmailSettings;
 pub use rate_limits::RateLimits;
 pub use sso::SsoSettings;
@@ -57,6 +60,8 @@ pub struct Settings {
     pub email: EmailSettings,
     /// Radar's server-wide settings (the GeoIP database).
     pub radar: radar::RadarConfig,
+    /// Audit-log export settings.
+    pub audit_log_exports: AuditLogExportSettings,
 }
 
 impl Settings {
@@ -84,6 +89,7 @@ impl Settings {
             require_email_verification: args.require_email_verification,
             email: EmailSettings::from_args(&args.email)?,
             radar: radar::RadarConfig::from_args(args.geoip_database.as_deref()),
+            audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports),
         })
     }
 
@@ -106,6 +112,11 @@ impl Settings {
             require_email_verification: false,
             email: EmailSettings::default(),
             radar: radar::RadarConfig::default(),
+            // Tests that need the export worker enable it (or drive `run_once`).
+            audit_log_exports: AuditLogExportSettings {
+                worker_enabled: false,
+                ..AuditLogExportSettings::default()
+            },
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod audit_log_exports;
 mod audit_logs;
 mod auth_seams;
 mod authenticate;
@@ -32,6 +33,7 @@ mod invitations;
 mod layers;
 mod magic_auth;
 mod mfa;
+mod object_storage;
 mod openapi;
 mod operations;
 mod organization_domains;
