@@ -78,6 +78,8 @@ pub const AUDIT_LOG_SCHEMA: &str = "alsv";
 pub const AUDIT_LOG_EVENT: &str = "audit_log_event";
 /// Audit-log exports, `audit_log_export_…` (the spec's prefix).
 pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
+/// Audit-log streams (spec `AuditLogConfiguration.log_stream.id`), `als_…`.
+pub const AUDIT_LOG_STREAM: &str = "als";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -118,4 +120,5 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_SCHEMA,
     AUDIT_LOG_EVENT,
     AUDIT_LOG_EXPORT,
+    AUDIT_LOG_STREAM,
 ];

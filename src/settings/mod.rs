@@ -2,10 +2,11 @@
 //!
 //! [`Settings`] holds the general settings and one field per area; each area's settings live in
 //! their own file here ([`webhooks`], [`email`], [`sso`], [`rate_limits`],
-//! [`audit_log_exports`]) with a `from_args`,
+//! [`audit_log_exports`], [`audit_log_streams`]) with a `from_args`,
 //! so an area adds its settings by adding a file and one field.
 
 pub mod audit_log_exports;
+pub mod audit_log_streams;
 pub mod email;
 pub mod rate_limits;
 pub mod sso;
@@ -18,6 +19,7 @@ use ipnet::IpNet;
 use crate::config::ServeArgs;
 
 pub use audit_log_exports::AuditLogExportSettings;
+pub use audit_log_streams::AuditLogStreamSettings;
 pub use email::EmailSettings;
 pub use rate_limits::RateLimits;
 pub use sso::SsoSettings;
@@ -59,6 +61,8 @@ pub struct Settings {
     pub email: EmailSettings,
     /// Audit-log export settings.
     pub audit_log_exports: AuditLogExportSettings,
+    /// Audit-log stream delivery and retention purge settings.
+    pub audit_log_streams: AuditLogStreamSettings,
 }
 
 impl Settings {
@@ -86,6 +90,7 @@ impl Settings {
             require_email_verification: args.require_email_verification,
             email: EmailSettings::from_args(&args.email)?,
             audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports),
+            audit_log_streams: AuditLogStreamSettings::from_args(&args.audit_log_streams),
         })
     }
 
@@ -111,6 +116,13 @@ impl Settings {
             audit_log_exports: AuditLogExportSettings {
                 worker_enabled: false,
                 ..AuditLogExportSettings::default()
+            },
+            // Tests that need the stream worker or the purge enable them (or drive `run_once`
+            // and `purge_once`).
+            audit_log_streams: AuditLogStreamSettings {
+                worker_enabled: false,
+                purge_enabled: false,
+                ..AuditLogStreamSettings::default()
             },
         }
     }
