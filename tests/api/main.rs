@@ -43,6 +43,7 @@ mod organizations;
 mod platform;
 mod postman;
 mod queue_check;
+mod radar;
 mod rate_limits;
 mod schemathesis;
 mod scim_bad_input;
