@@ -10,6 +10,7 @@ pub mod directory_groups;
 pub mod directory_users;
 pub mod environment;
 pub mod events;
+pub mod feature_flags;
 pub mod health;
 pub mod mfa;
 pub mod organization_domains;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(authorization::router())
         .merge(environment::router())
         .merge(audit_logs::router())
+        .merge(feature_flags::router())
 }
 
 /// Every public route (no API key).

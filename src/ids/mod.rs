@@ -457,6 +457,10 @@ id_type!(
     /// An ingested audit-log event (never shown), `audit_log_event_…`.
     AuditLogEventId, prefix::AUDIT_LOG_EVENT, "Audit Log Event"
 );
+id_type!(
+    /// A feature flag, `flag_…` (the API addresses flags by slug).
+    FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
+);
 
 #[cfg(test)]
 mod tests {

@@ -76,6 +76,8 @@ pub const AUDIT_LOG_ACTION: &str = "ala";
 pub const AUDIT_LOG_SCHEMA: &str = "alsv";
 /// Ingested audit-log events (never shown), `audit_log_event_…`.
 pub const AUDIT_LOG_EVENT: &str = "audit_log_event";
+/// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
+pub const FEATURE_FLAG: &str = "flag";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -115,4 +117,5 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_ACTION,
     AUDIT_LOG_SCHEMA,
     AUDIT_LOG_EVENT,
+    FEATURE_FLAG,
 ];
