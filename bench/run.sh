@@ -8,79 +8,16 @@
 #
 # Writes a Markdown summary to bench/results/latest.md. Load goes to 127.0.0.1 only.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-DURATION=${DURATION:-10}        # seconds per load phase
-CONNS=${CONNS:-32}              # concurrent connections (same for pgbench)
-THREADS=${THREADS:-2}
-PORT=${PORT:-18181}
-BASE="http://127.0.0.1:$PORT"
-KEY="sk_test_bench$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-CLIENT="client_bench"
-EMAIL="bench@example.com"
-PASSWORD="correct horse battery staple"
-WORK=$(mktemp -d /tmp/keystead-bench.XXXXXX)
 OUT=bench/results/latest.md
-mkdir -p bench/results
-
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk; then
-  echo "installing wrk…"
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
 # oha drives a fixed request rate (wrk cannot), for p99 at half of peak throughput.
 export PATH="$HOME/.cargo/bin:$PATH"
-if ! need oha; then
+if ! command -v oha >/dev/null 2>&1; then
   echo "installing oha (cargo install, a few minutes once)…"
   cargo install oha --locked --quiet
 fi
-PGBIN=$(pg_config --bindir 2>/dev/null || true)
-[ -x "$PGBIN/pgbench" ] || PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-
-echo "building release…"
-cargo build --release --quiet --bin keystead --example argon2_rate
-
-cleanup() {
-  [ -n "${SERVER_PID:-}" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-echo "starting keystead on $BASE (embedded Postgres in $WORK)…"
-# Rate limiting stays on (its cost is part of what is measured) with limits far above the load.
-HIGH=1000000000/60
-LIMITS="general=$HIGH,user_management_read=$HIGH,user_management_write=$HIGH,authenticate_email=$HIGH"
-LIMITS="$LIMITS,authenticate_ip=$HIGH,organization_delete=$HIGH,public=$HIGH"
-KEYSTEAD_BOOTSTRAP_API_KEY=$KEY KEYSTEAD_BOOTSTRAP_CLIENT_ID=$CLIENT KEYSTEAD_RATE_LIMITS=$LIMITS \
-KEYSTEAD_LOG=warn KEYSTEAD_DATA_DIR=$WORK/data \
-  target/release/keystead serve --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 300); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
-curl -sf "$BASE/health" >/dev/null || { cat "$WORK/server.log"; exit 1; }
-SOCK="$WORK/data/postgres/sock"
-PSQL=("$PGBIN/psql" -q -h "$SOCK" -U postgres -v ON_ERROR_STOP=1)
-rss_kb() { awk "/^$1:/ {print \$2}" "/proc/$SERVER_PID/status"; }
-IDLE_RSS=$(rss_kb VmRSS)
-
-api() { curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "$@"; }
-ORG=$(api -X POST "$BASE/organizations" -d '{"name":"Bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-api -X POST "$BASE/user_management/users" -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" >/dev/null
-ENV_ID=$("${PSQL[@]}" -At keystead -c "select environment_id from api_keys where revoked_at is null order by id limit 1")
-
-# run_wrk NAME PATH [SCRIPT]: one load phase; prints and records the RESULT line.
-declare -A RPS P50 P99
-run_wrk() {
-  local name=$1 path=$2 script=${3:-}
-  cat ${script:+"$script"} bench/wrk-report.lua >"$WORK/$name.lua"
-  local line
-  line=$(BENCH_CLIENT_ID=$CLIENT BENCH_API_KEY=$KEY BENCH_EMAIL=$EMAIL BENCH_PASSWORD=$PASSWORD \
-    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/$name.lua" \
-      -H "Authorization: Bearer $KEY" "$BASE$path" | grep '^RESULT')
-  RPS[$name]=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
-  P50[$name]=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
-  P99[$name]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
-  printf '  %-28s %s\n' "$name" "$line"
-}
+BUILD_EXTRA="--example argon2_rate"
+source "$(dirname "$0")/lib.sh"
+bench_start
 
 seed_rows() { # seed_rows N: organizations and events up to N rows for the environment
   "${PSQL[@]}" keystead <<SQL
@@ -138,25 +75,18 @@ run_wrk page_events_1m "/events?limit=100&after=$EMID1M"
 PEAK_RSS=$(rss_kb VmHWM)
 
 echo "ceilings:"
-"$PGBIN/createdb" -h "$SOCK" -U postgres pgbench 2>/dev/null || true
-"$PGBIN/pgbench" -h "$SOCK" -U postgres -i -q -s 10 pgbench >/dev/null 2>&1
-PGBENCH_TPS=$("$PGBIN/pgbench" -h "$SOCK" -U postgres -S -c "$CONNS" -j "$THREADS" -T "$DURATION" pgbench 2>/dev/null \
-  | awk '/^tps/ {print $3; exit}')
+PGBENCH_TPS=$(pgbench_tps -S)
 echo "  pgbench -S tps: $PGBENCH_TPS"
 ARGON2=$(target/release/examples/argon2_rate "$THREADS" "$DURATION")
 echo "  argon2id hashes/s: $ARGON2"
 
-ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
 {
   echo "# Keystead benchmark — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; wrk -t$THREADS -c$CONNS -d${DURATION}s (logins: 8 connections); load, server and Postgres share the cores."
   echo
-  echo "| phase | requests/s | p50 ms | p99 ms |"
-  echo "|---|---:|---:|---:|"
-  for n in get_org get_org_half_peak list_orgs create_org list_events authenticate flood_auth get_org_during_flood page_orgs_10k page_orgs_1m page_events_10k page_events_1m; do
-    [ -n "${RPS[$n]:-}" ] && echo "| $n | ${RPS[$n]} | ${P50[$n]} | ${P99[$n]} |"
-  done
+  phase_table get_org get_org_half_peak list_orgs create_org list_events authenticate flood_auth \
+    get_org_during_flood page_orgs_10k page_orgs_1m page_events_10k page_events_1m
   echo
   echo "| ceiling / ratio | value |"
   echo "|---|---:|"

@@ -288,6 +288,44 @@ pub struct ServeArgs {
     /// Email delivery options.
     #[command(flatten)]
     pub email: EmailArgs,
+    /// Audit-log export options.
+    #[command(flatten)]
+    pub audit_log_exports: AuditLogExportArgs,
+}
+
+/// Audit-log export options of `keystead serve` (`POST /audit_logs/exports`).
+#[derive(Debug, Clone, Args)]
+pub struct AuditLogExportArgs {
+    /// How often an idle export worker looks for pending exports, in milliseconds (a Postgres
+    /// `NOTIFY` from the creating request wakes it at once).
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_POLL_INTERVAL_MS",
+        default_value_t = 5_000
+    )]
+    pub audit_log_export_poll_interval_ms: u64,
+    /// Seconds a claimed export may go without progress before another replica takes it over.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_LEASE_SECS",
+        default_value_t = 60
+    )]
+    pub audit_log_export_lease_secs: u64,
+    /// Attempts per export before it ends in state `error`.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_MAX_ATTEMPTS",
+        default_value_t = 3
+    )]
+    pub audit_log_export_max_attempts: u32,
+    /// Do not run the export worker in this process (exports stay `pending` until a replica
+    /// with the worker runs them).
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_WORKER_DISABLED",
+        default_value_t = false
+    )]
+    pub audit_log_export_worker_disabled: bool,
 }
 
 /// Email delivery options of `keystead serve` (magic-auth codes, verification codes,

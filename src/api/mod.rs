@@ -49,6 +49,7 @@ pub fn public_router() -> Router<AppState> {
     Router::new()
         .merge(user_management::public_router())
         .merge(sso::public_router())
+        .merge(audit_logs::public_router())
 }
 
 /// Operational routes (`/health`, `/ready`, `/metrics`), never rate limited.

@@ -458,6 +458,10 @@ id_type!(
     AuditLogEventId, prefix::AUDIT_LOG_EVENT, "Audit Log Event"
 );
 id_type!(
+    /// An audit-log export, `audit_log_export_…`.
+    AuditLogExportId, prefix::AUDIT_LOG_EXPORT, "Audit Log Export"
+);
+id_type!(
     /// A feature flag, `flag_…` (the API addresses flags by slug).
     FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );

@@ -76,6 +76,8 @@ pub const AUDIT_LOG_ACTION: &str = "ala";
 pub const AUDIT_LOG_SCHEMA: &str = "alsv";
 /// Ingested audit-log events (never shown), `audit_log_event_…`.
 pub const AUDIT_LOG_EVENT: &str = "audit_log_event";
+/// Audit-log exports, `audit_log_export_…` (the spec's prefix).
+pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
 /// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
 pub const FEATURE_FLAG: &str = "flag";
 
@@ -117,5 +119,6 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_ACTION,
     AUDIT_LOG_SCHEMA,
     AUDIT_LOG_EVENT,
+    AUDIT_LOG_EXPORT,
     FEATURE_FLAG,
 ];

@@ -1,9 +1,11 @@
 //! The server's settings, built once from the `serve` options ([`crate::config::ServeArgs`]).
 //!
 //! [`Settings`] holds the general settings and one field per area; each area's settings live in
-//! their own file here ([`webhooks`], [`email`], [`sso`], [`rate_limits`]) with a `from_args`,
+//! their own file here ([`webhooks`], [`email`], [`sso`], [`rate_limits`],
+//! [`audit_log_exports`]) with a `from_args`,
 //! so an area adds its settings by adding a file and one field.
 
+pub mod audit_log_exports;
 pub mod email;
 pub mod rate_limits;
 pub mod sso;
@@ -15,6 +17,7 @@ use ipnet::IpNet;
 
 use crate::config::ServeArgs;
 
+pub use audit_log_exports::AuditLogExportSettings;
 pub use email::EmailSettings;
 pub use rate_limits::RateLimits;
 pub use sso::SsoSettings;
@@ -54,6 +57,8 @@ pub struct Settings {
     pub require_email_verification: bool,
     /// Email delivery settings.
     pub email: EmailSettings,
+    /// Audit-log export settings.
+    pub audit_log_exports: AuditLogExportSettings,
 }
 
 impl Settings {
@@ -80,6 +85,7 @@ impl Settings {
             sso: SsoSettings::from_args(&args.sso),
             require_email_verification: args.require_email_verification,
             email: EmailSettings::from_args(&args.email)?,
+            audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports),
         })
     }
 
@@ -101,6 +107,11 @@ impl Settings {
             sso: SsoSettings::default(),
             require_email_verification: false,
             email: EmailSettings::default(),
+            // Tests that need the export worker enable it (or drive `run_once`).
+            audit_log_exports: AuditLogExportSettings {
+                worker_enabled: false,
+                ..AuditLogExportSettings::default()
+            },
         }
     }
 }

@@ -3,6 +3,7 @@
 //! transaction ([`events::record`]).
 
 pub mod allowed_urls;
+pub mod audit_log_exports;
 pub mod audit_logs;
 pub mod auth_factors;
 pub mod authkit_flows;

@@ -1,7 +1,8 @@
 //! Background workers that run beside the HTTP server in every replica: the webhook delivery
-//! worker ([`webhooks`]) and the email delivery worker ([`email`]). Each stops when the shutdown
-//! signal flips to `true`.
+//! worker ([`webhooks`]), the email delivery worker ([`email`]) and the audit-log export worker
+//! ([`audit_log_exports`]). Each stops when the shutdown signal flips to `true`.
 
+pub mod audit_log_exports;
 pub mod email;
 pub mod webhooks;
 
@@ -16,6 +17,12 @@ pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle
     let mut handles = Vec::new();
     if state.settings.webhooks.worker_enabled {
         handles.push(tokio::spawn(webhooks::run(state.clone(), shutdown.clone())));
+    }
+    if state.settings.audit_log_exports.worker_enabled {
+        handles.push(tokio::spawn(audit_log_exports::run(
+            state.clone(),
+            shutdown.clone(),
+        )));
     }
     if state.settings.email.worker_enabled {
         handles.push(tokio::spawn(email::run(state, shutdown)));

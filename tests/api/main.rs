@@ -8,6 +8,7 @@
 
 mod support;
 
+mod audit_log_exports;
 mod audit_logs;
 mod auth_seams;
 mod authenticate;

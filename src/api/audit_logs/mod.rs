@@ -11,9 +11,14 @@
 //!   `GET /organizations/{id}/audit_log_configuration`
 //!   (`OrganizationsController_getAuditLogConfiguration`): [`retention`].
 //!
-//! Exports and log streams are not served yet.
+//! - `POST /audit_logs/exports` (`AuditLogExportsController_exports`) and
+//!   `GET /audit_logs/exports/{auditLogExportId}` (`AuditLogExportsController_export`):
+//!   [`exports`]; the CSV file's signed download URL (public, a Keystead extension):
+//!   [`export_download`].
 
 pub mod events;
+pub mod export_download;
+pub mod exports;
 pub mod retention;
 pub mod schemas;
 
@@ -40,4 +45,17 @@ pub fn router() -> Router<AppState> {
             "/organizations/{id}/audit_log_configuration",
             get(retention::get_configuration),
         )
+        .route("/audit_logs/exports", post(exports::create_export))
+        .route(
+            "/audit_logs/exports/{auditLogExportId}",
+            get(exports::get_export),
+        )
+}
+
+/// Public routes of this area (no API key): the export download, authorized by its signed URL.
+pub fn public_router() -> Router<AppState> {
+    Router::new().route(
+        "/audit_logs/exports/{auditLogExportId}/download",
+        get(export_download::download),
+    )
 }
