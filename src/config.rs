@@ -288,6 +288,10 @@ pub struct ServeArgs {
     /// Email delivery options.
     #[command(flatten)]
     pub email: EmailArgs,
+    /// MaxMind-format (GeoIP2/GeoLite2 City) databases for Radar's impossible-travel and
+    /// country controls, comma-separated (e.g. an IPv4 and an IPv6 file); unset: no GeoIP.
+    #[arg(long, env = "KEYSTEAD_GEOIP_DATABASE")]
+    pub geoip_database: Option<String>,
     /// Audit-log export options.
     #[command(flatten)]
     pub audit_log_exports: AuditLogExportArgs,

@@ -15,6 +15,7 @@ pub mod health;
 pub mod mfa;
 pub mod organization_domains;
 pub mod organizations;
+pub mod radar;
 pub mod sso;
 pub mod user_management;
 pub mod validate;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(authorization::router())
         .merge(environment::router())
         .merge(audit_logs::router())
+        .merge(radar::router())
         .merge(feature_flags::router())
 }
 

@@ -458,6 +458,10 @@ id_type!(
     AuditLogEventId, prefix::AUDIT_LOG_EVENT, "Audit Log Event"
 );
 id_type!(
+    /// A Radar attempt, `radar_att_…`.
+    RadarAttemptId, prefix::RADAR_ATTEMPT, "Radar attempt"
+);
+id_type!(
     /// An audit-log export, `audit_log_export_…`.
     AuditLogExportId, prefix::AUDIT_LOG_EXPORT, "Audit Log Export"
 );

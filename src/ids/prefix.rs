@@ -76,6 +76,8 @@ pub const AUDIT_LOG_ACTION: &str = "ala";
 pub const AUDIT_LOG_SCHEMA: &str = "alsv";
 /// Ingested audit-log events (never shown), `audit_log_event_…`.
 pub const AUDIT_LOG_EVENT: &str = "audit_log_event";
+/// Radar attempts, `radar_att_…`.
+pub const RADAR_ATTEMPT: &str = "radar_att";
 /// Audit-log exports, `audit_log_export_…` (the spec's prefix).
 pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
 /// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
@@ -119,6 +121,7 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_ACTION,
     AUDIT_LOG_SCHEMA,
     AUDIT_LOG_EVENT,
+    RADAR_ATTEMPT,
     AUDIT_LOG_EXPORT,
     FEATURE_FLAG,
 ];

@@ -7,6 +7,7 @@
 
 pub mod audit_log_exports;
 pub mod email;
+pub mod radar;
 pub mod rate_limits;
 pub mod sso;
 pub mod webhooks;
@@ -57,6 +58,8 @@ pub struct Settings {
     pub require_email_verification: bool,
     /// Email delivery settings.
     pub email: EmailSettings,
+    /// Radar's server-wide settings (the GeoIP database).
+    pub radar: radar::RadarConfig,
     /// Audit-log export settings.
     pub audit_log_exports: AuditLogExportSettings,
 }
@@ -85,6 +88,7 @@ impl Settings {
             sso: SsoSettings::from_args(&args.sso),
             require_email_verification: args.require_email_verification,
             email: EmailSettings::from_args(&args.email)?,
+            radar: radar::RadarConfig::from_args(args.geoip_database.as_deref()),
             audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports),
         })
     }
@@ -107,6 +111,7 @@ impl Settings {
             sso: SsoSettings::default(),
             require_email_verification: false,
             email: EmailSettings::default(),
+            radar: radar::RadarConfig::default(),
             // Tests that need the export worker enable it (or drive `run_once`).
             audit_log_exports: AuditLogExportSettings {
                 worker_enabled: false,
