@@ -466,6 +466,10 @@ id_type!(
     AuditLogExportId, prefix::AUDIT_LOG_EXPORT, "Audit Log Export"
 );
 id_type!(
+    /// An organization's audit-log stream, `als_…`.
+    AuditLogStreamId, prefix::AUDIT_LOG_STREAM, "Audit Log Stream"
+);
+id_type!(
     /// A feature flag, `flag_…` (the API addresses flags by slug).
     FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );
