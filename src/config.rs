@@ -31,6 +31,56 @@ pub enum Command {
     /// Manage the API keys of an environment.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(ApiKeysCommand),
+    /// Manage the feature flags of an environment (as `POST`/`DELETE /feature-flags`).
+    #[command(subcommand, name = "feature-flags")]
+    FeatureFlags(FeatureFlagsCommand),
+}
+
+/// `keystead feature-flags …`.
+#[derive(Debug, Subcommand)]
+pub enum FeatureFlagsCommand {
+    /// Create a flag (off, and off by default, unless `--enabled` / `--default-value`); records
+    /// `flag.created`.
+    Create {
+        /// The environment (`environment_…`).
+        #[arg(long)]
+        environment: String,
+        /// Unique key: lowercase letters, digits, `-` and `_`.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Serve `true` to subjects no target matches.
+        #[arg(long)]
+        default_value: bool,
+        /// Turn the flag on at once.
+        #[arg(long)]
+        enabled: bool,
+        /// A label. Repeatable.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Print the flag as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Database options.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Delete a flag and its targets; records `flag.deleted`.
+    Delete {
+        /// The environment (`environment_…`).
+        #[arg(long)]
+        environment: String,
+        /// The flag's slug.
+        slug: String,
+        /// Database options.
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 /// `keystead environments …`.
