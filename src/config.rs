@@ -31,6 +31,56 @@ pub enum Command {
     /// Manage the API keys of an environment.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(ApiKeysCommand),
+    /// Manage the feature flags of an environment (as `POST`/`DELETE /feature-flags`).
+    #[command(subcommand, name = "feature-flags")]
+    FeatureFlags(FeatureFlagsCommand),
+}
+
+/// `keystead feature-flags …`.
+#[derive(Debug, Subcommand)]
+pub enum FeatureFlagsCommand {
+    /// Create a flag (off, and off by default, unless `--enabled` / `--default-value`); records
+    /// `flag.created`.
+    Create {
+        /// The environment (`environment_…`).
+        #[arg(long)]
+        environment: String,
+        /// Unique key: lowercase letters, digits, `-` and `_`.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Serve `true` to subjects no target matches.
+        #[arg(long)]
+        default_value: bool,
+        /// Turn the flag on at once.
+        #[arg(long)]
+        enabled: bool,
+        /// A label. Repeatable.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Print the flag as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Database options.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Delete a flag and its targets; records `flag.deleted`.
+    Delete {
+        /// The environment (`environment_…`).
+        #[arg(long)]
+        environment: String,
+        /// The flag's slug.
+        slug: String,
+        /// Database options.
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 /// `keystead environments …`.
@@ -238,6 +288,13 @@ pub struct ServeArgs {
     /// Email delivery options.
     #[command(flatten)]
     pub email: EmailArgs,
+    /// Audit-log stream delivery and retention purge options.
+    #[command(flatten)]
+    pub audit_log_streams: AuditLogStreamArgs,
+    /// MaxMind-format (GeoIP2/GeoLite2 City) databases for Radar's impossible-travel and
+    /// country controls, comma-separated (e.g. an IPv4 and an IPv6 file); unset: no GeoIP.
+    #[arg(long, env = "KEYSTEAD_GEOIP_DATABASE")]
+    pub geoip_database: Option<String>,
     /// Audit-log export options.
     #[command(flatten)]
     pub audit_log_exports: AuditLogExportArgs,
@@ -276,6 +333,40 @@ pub struct AuditLogExportArgs {
         default_value_t = false
     )]
     pub audit_log_export_worker_disabled: bool,
+    /// Store export files in this S3-compatible bucket instead of Postgres.
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_BUCKET")]
+    pub audit_log_export_s3_bucket: Option<String>,
+    /// Base URL of the S3-compatible server (`http://127.0.0.1:9000`); unset for AWS S3.
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_ENDPOINT")]
+    pub audit_log_export_s3_endpoint: Option<String>,
+    /// The region requests are signed for.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub audit_log_export_s3_region: String,
+    /// Access key id of the bucket.
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_ACCESS_KEY_ID")]
+    pub audit_log_export_s3_access_key_id: Option<String>,
+    /// Secret access key of the bucket.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub audit_log_export_s3_secret_access_key: Option<String>,
+    /// Path-style requests (`<endpoint>/<bucket>/<key>`); default: on with an endpoint, off
+    /// for AWS S3 (virtual-hosted style).
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_PATH_STYLE")]
+    pub audit_log_export_s3_path_style: Option<bool>,
+    /// Prefix of the export objects' keys.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_PREFIX",
+        default_value = "audit-log-exports/"
+    )]
+    pub audit_log_export_s3_prefix: String,
 }
 
 /// Email delivery options of `keystead serve` (magic-auth codes, verification codes,
@@ -427,4 +518,76 @@ mod tests {
         assert!(parse_ip_net("1.2.3.4/33").is_err());
         assert!(parse_ip_net("nope").is_err());
     }
+}
+
+/// Audit-log stream delivery and retention purge options (`KEYSTEAD_AUDIT_LOG_*`).
+#[derive(Debug, Clone, Args)]
+pub struct AuditLogStreamArgs {
+    /// Most events sent in one batch to a stream's sink.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_BATCH_SIZE",
+        default_value_t = 500
+    )]
+    pub audit_log_stream_batch_size: usize,
+    /// First retry delay after a failed batch, in milliseconds; each further failure doubles it,
+    /// up to `KEYSTEAD_AUDIT_LOG_STREAM_MAX_BACKOFF_MS`. A stream is retried until it succeeds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_RETRY_BASE_MS",
+        default_value_t = 10_000
+    )]
+    pub audit_log_stream_retry_base_ms: u64,
+    /// Longest delay between two attempts of a failing stream, in milliseconds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_MAX_BACKOFF_MS",
+        default_value_t = 3_600_000
+    )]
+    pub audit_log_stream_max_backoff_ms: u64,
+    /// Timeout of one request to a sink, in milliseconds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    pub audit_log_stream_timeout_ms: u64,
+    /// How often an idle worker looks for streams with queued events, in milliseconds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_POLL_INTERVAL_MS",
+        default_value_t = 1_000
+    )]
+    pub audit_log_stream_poll_interval_ms: u64,
+    /// Streams sent to at once per replica.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_CONCURRENCY",
+        default_value_t = 8
+    )]
+    pub audit_log_stream_concurrency: usize,
+    /// Do not run the stream delivery worker in this process (events still queue).
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_WORKER_DISABLED",
+        default_value_t = false
+    )]
+    pub audit_log_stream_worker_disabled: bool,
+    /// How often the retention purge runs, in seconds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_PURGE_INTERVAL_SECS",
+        default_value_t = 3_600
+    )]
+    pub audit_log_purge_interval_secs: u64,
+    /// Events deleted per purge statement (each in its own short transaction).
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_PURGE_BATCH", default_value_t = 1_000)]
+    pub audit_log_purge_batch: i64,
+    /// Do not run the retention purge in this process.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_PURGE_DISABLED",
+        default_value_t = false
+    )]
+    pub audit_log_purge_disabled: bool,
 }

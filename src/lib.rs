@@ -9,7 +9,7 @@
 //! rate limit, idempotency, CORS); [`state`] holds `AppState` and what it owns (rate limiter
 //! engine, environment-key cache); [`store`] holds all SQL; at the bottom are [`protocols`] (pure
 //! engines: SAML, OIDC, SCIM filter/PATCH grammar, profiles), [`settings`] (one file per area),
-//! [`email`], [`db`], [`crypto`], [`password`], [`ids`] and [`error`].
+//! [`email`], [`storage`] (S3-compatible buckets), [`db`], [`crypto`], [`password`], [`ids`] and [`error`].
 
 pub mod api;
 pub mod app;
@@ -31,6 +31,7 @@ pub mod protocols;
 pub mod scim;
 pub mod settings;
 pub mod state;
+pub mod storage;
 pub mod store;
 pub mod telemetry;
 pub mod timestamp;

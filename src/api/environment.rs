@@ -250,6 +250,7 @@ pub fn parse_patch(settings: &Value) -> ApiResult<SettingsPatch> {
                 });
             }
             "sign_in_methods" => sign_in_methods(&mut p, v)?,
+            "radar" => p.radar = super::radar::settings::parse(v)?,
             _ => return Err(unknown(f)),
         }
     }

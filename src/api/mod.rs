@@ -10,10 +10,12 @@ pub mod directory_groups;
 pub mod directory_users;
 pub mod environment;
 pub mod events;
+pub mod feature_flags;
 pub mod health;
 pub mod mfa;
 pub mod organization_domains;
 pub mod organizations;
+pub mod radar;
 pub mod sso;
 pub mod user_management;
 pub mod validate;
@@ -40,6 +42,8 @@ pub fn router() -> Router<AppState> {
         .merge(authorization::router())
         .merge(environment::router())
         .merge(audit_logs::router())
+        .merge(radar::router())
+        .merge(feature_flags::router())
 }
 
 /// Every public route (no API key).

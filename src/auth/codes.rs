@@ -52,6 +52,8 @@ pub struct MagicAuthUser {
     pub user: User,
     /// The organization an accepted invitation binds the sign-in to.
     pub organization_id: Option<OrganizationId>,
+    /// A hook (Radar) challenged the attempt: the sign-in must stop for an emailed code.
+    pub radar_challenge: bool,
 }
 
 /// The first factor of the Magic Auth grant, shared with the hosted magic-code page: runs the
@@ -78,7 +80,7 @@ pub async fn redeem_magic_code(
         ip_address: ip,
         user_agent: ua,
     };
-    hooks::before_attempt(state, &screened).await?;
+    let screening = hooks::before_attempt(state, &screened).await?;
     users::lock_email(tx, env, email).await?;
     let existing = users::find_by_email(tx, env, email).await?;
     let redeemed = match magic_auths::redeem(tx, env, email, code).await? {
@@ -118,6 +120,7 @@ pub async fn redeem_magic_code(
         (None, None) => None,
     };
     Ok(Ok(MagicAuthUser {
+        radar_challenge: screening.challenged(),
         user,
         organization_id,
     }))
@@ -170,6 +173,7 @@ pub async fn magic_auth_sign_in(
             user_agent: m.user_agent.clone(),
             mfa_verified: false,
             organization_id: signed.organization_id,
+            radar_challenge: signed.radar_challenge,
         },
     )
     .await?;

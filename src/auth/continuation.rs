@@ -127,6 +127,7 @@ pub async fn finish(
             user_agent: opened.user_agent,
             mfa_verified: passed.mfa_verified,
             organization_id: passed.organization_id,
+            radar_challenge: false,
         },
     )
     .await?;

@@ -29,6 +29,8 @@ pub struct PasswordChecked {
     pub user_id: UserId,
     /// The new hash to store in the sign-in's transaction, if any.
     pub rehash: Option<String>,
+    /// A hook (Radar) challenged the attempt: the sign-in must stop for an emailed code.
+    pub radar_challenge: bool,
 }
 
 /// The credential check of the `password` grant, shared with the hosted sign-in page: runs the
@@ -52,7 +54,7 @@ pub async fn check_password(
         ip_address: ip,
         user_agent: ua,
     };
-    hooks::before_attempt(state, &attempt).await?;
+    let screening = hooks::before_attempt(state, &attempt).await?;
     let found = users::credentials_by_email(&mut *state.db.acquire().await?, env, email).await?;
     let (user_id, stored) = match found {
         Some((id, hash)) => (Some(id), hash),
@@ -77,7 +79,11 @@ pub async fn check_password(
         Some(s) if password::needs_rehash(s) => Some(state.passwords.hash(password).await?),
         _ => None,
     };
-    Ok(Some(PasswordChecked { user_id, rehash }))
+    Ok(Some(PasswordChecked {
+        user_id,
+        rehash,
+        radar_challenge: screening.challenged(),
+    }))
 }
 
 /// What the `password` grant sends.
@@ -118,8 +124,11 @@ pub async fn sign_in(state: &AppState, env: &EnvironmentId, p: PasswordSignIn) -
         }
     }
     let client = (p.ip_address.as_deref(), p.user_agent.as_deref());
-    let Some(PasswordChecked { user_id, rehash }) =
-        check_password(state, env, &email, p.password, client).await?
+    let Some(PasswordChecked {
+        user_id,
+        rehash,
+        radar_challenge,
+    }) = check_password(state, env, &email, p.password, client).await?
     else {
         return Err(invalid_credentials());
     };
@@ -145,6 +154,7 @@ pub async fn sign_in(state: &AppState, env: &EnvironmentId, p: PasswordSignIn) -
             user_agent: p.user_agent.clone(),
             mfa_verified: false,
             organization_id,
+            radar_challenge,
         },
     )
     .await?;

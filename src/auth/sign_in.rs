@@ -3,6 +3,9 @@
 //! `pending_authentication_token` (WORKOS-API-NOTES §4.4) that a continuation grant of
 //! `POST /user_management/authenticate` spends:
 //!
+//! 0. `radar_challenge` when a pre-attempt hook (Radar) challenged the attempt: a code is
+//!    emailed, and the `…:email-verification:code` grant (or the newer SDKs'
+//!    `…:radar-email-challenge:code`) continues;
 //! 1. `email_verification_required` when the environment's `email_verification_required`
 //!    setting (default `KEYSTEAD_REQUIRE_EMAIL_VERIFICATION`) is on and the
 //!    email is unverified (a code is sent; `…:email-verification:code` continues);
@@ -47,6 +50,9 @@ pub struct SignIn {
     pub mfa_verified: bool,
     /// The organization the session must be scoped to (chosen, or bound by an invitation).
     pub organization_id: Option<OrganizationId>,
+    /// A pre-attempt hook (Radar) challenged the attempt: stop at 403 `radar_challenge` until
+    /// an emailed code is entered.
+    pub radar_challenge: bool,
 }
 
 /// Where [`complete`] got to.
@@ -99,6 +105,30 @@ pub async fn complete(
         user_agent: s.user_agent.as_deref(),
     };
     let settings = environment_settings::get(tx, env, &state.settings).await?;
+    if s.radar_challenge {
+        let v =
+            email_verifications::insert(tx, &state.vault, env, &s.user.id, &s.user.email).await?;
+        let token = pending::create(
+            tx,
+            env,
+            NewPending {
+                email_verification_id: Some(&v.id),
+                ..base.clone()
+            },
+        )
+        .await?;
+        return Ok(Step::Pending(pending_error(
+            "radar_challenge",
+            "Radar requires a one-time code sent to the user's email to finish authenticating.",
+            json!({
+                "pending_authentication_token": token,
+                "email": s.user.email,
+                "email_verification_id": v.id,
+                "radar_challenge_id": v.id,
+                "user": s.user,
+            }),
+        )));
+    }
     if settings.email_verification_required && !s.user.email_verified {
         let v =
             email_verifications::insert(tx, &state.vault, env, &s.user.id, &s.user.email).await?;

@@ -458,8 +458,20 @@ id_type!(
     AuditLogEventId, prefix::AUDIT_LOG_EVENT, "Audit Log Event"
 );
 id_type!(
+    /// A Radar attempt, `radar_att_…`.
+    RadarAttemptId, prefix::RADAR_ATTEMPT, "Radar attempt"
+);
+id_type!(
     /// An audit-log export, `audit_log_export_…`.
     AuditLogExportId, prefix::AUDIT_LOG_EXPORT, "Audit Log Export"
+);
+id_type!(
+    /// An organization's audit-log stream, `als_…`.
+    AuditLogStreamId, prefix::AUDIT_LOG_STREAM, "Audit Log Stream"
+);
+id_type!(
+    /// A feature flag, `flag_…` (the API addresses flags by slug).
+    FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );
 
 #[cfg(test)]

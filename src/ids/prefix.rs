@@ -76,8 +76,14 @@ pub const AUDIT_LOG_ACTION: &str = "ala";
 pub const AUDIT_LOG_SCHEMA: &str = "alsv";
 /// Ingested audit-log events (never shown), `audit_log_event_…`.
 pub const AUDIT_LOG_EVENT: &str = "audit_log_event";
+/// Radar attempts, `radar_att_…`.
+pub const RADAR_ATTEMPT: &str = "radar_att";
 /// Audit-log exports, `audit_log_export_…` (the spec's prefix).
 pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
+/// Audit-log streams (spec `AuditLogConfiguration.log_stream.id`), `als_…`.
+pub const AUDIT_LOG_STREAM: &str = "als";
+/// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
+pub const FEATURE_FLAG: &str = "flag";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -117,5 +123,8 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_ACTION,
     AUDIT_LOG_SCHEMA,
     AUDIT_LOG_EVENT,
+    RADAR_ATTEMPT,
     AUDIT_LOG_EXPORT,
+    AUDIT_LOG_STREAM,
+    FEATURE_FLAG,
 ];

@@ -3,7 +3,8 @@
 //! (`/authkit/organization`), then the authorization code sent to the client ([`go`]).
 //!
 //! Which step comes next is recomputed from the flow and the user each time ([`next_step`]):
-//! an unverified email (when the environment's `email_verification_required` is on and emails can be
+//! a Radar challenge of the first factor (the email-code step, whether or not the email is
+//! verified), then an unverified email (when the environment's `email_verification_required` is on and emails can be
 //! sent), then a TOTP factor not yet passed (or,
 //! when the environment's `mfa_enrollment` setting is `required` and the user has none, TOTP
 //! enrollment at `/authkit/mfa/enroll`, whose code is checked by `/authkit/mfa`), then
@@ -86,6 +87,10 @@ pub(super) async fn next_step(state: &AppState, flow: &Flow) -> Result<Next, Pag
         return Ok(Next::SignIn);
     };
     let settings = environment_settings::get(&mut conn, env, &state.settings).await?;
+    // A Radar challenge needs the emailed code, whether or not the email is verified.
+    if flow.radar_challenge {
+        return Ok(Next::EmailVerification(user));
+    }
     // Verification needs a code sent by email: without email delivery the step is skipped.
     if !user.email_verified
         && settings.email_verification_required

@@ -53,6 +53,24 @@ pub enum Verdict {
         /// Human-readable explanation.
         message: String,
     },
+    /// Refuse the attempt with 403 `{code, message}` (Radar's `block`); the hosted pages show
+    /// the message, an SSO login redirects with `error=code`.
+    Forbid {
+        /// Machine-readable reason.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// Check the credential, then require an email code before the sign-in completes (Radar's
+    /// `challenge`): the API answers 403 `code` with a `pending_authentication_token` that the
+    /// email-verification grant redeems; the hosted pages ask for the code. An SSO login, which
+    /// the identity provider authenticated, goes on.
+    Challenge {
+        /// Machine-readable reason (the 403's `code`).
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
 }
 
 /// A finished sign-in: the user and the session just created.

@@ -2,11 +2,12 @@
 //!
 //! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
 //! limiter ([`rate_limit`], with its Redis backend `redis_gcra`), the environment-key
-//! cache ([`environment_keys`]), the SSO engines and a cache of each environment's signing keys. What `App`
+//! cache ([`environment_keys`]), the Radar risk engine ([`radar`]), the SSO engines and a cache of each environment's signing keys. What `App`
 //! owns lives here, below `http/`, whose middleware and extractors use it.
 
 pub mod environment_keys;
 pub mod extensions;
+pub mod radar;
 pub mod rate_limit;
 mod redis_gcra;
 
@@ -48,6 +49,8 @@ pub struct App {
     pub sso: crate::protocols::runtime::SsoRuntime,
     /// Sign-in hooks and access-token claims contributors ([`extensions::Extensions`]).
     pub auth: extensions::Extensions,
+    /// The Radar risk engine ([`radar::Radar`]).
+    pub radar: Arc<radar::Radar>,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
 }
 
@@ -77,6 +80,10 @@ impl AppState {
             settings.redis_url.as_deref(),
         )?);
         let sso = crate::protocols::runtime::SsoRuntime::new(&settings.sso);
+        let radar = Arc::new(radar::Radar::new(&settings)?);
+        // Radar screens sign-ins (it allows everything while an environment has it off).
+        let auth = extensions::Extensions::default();
+        auth.add_hook(radar.clone());
         Ok(Self(Arc::new(App {
             db,
             vault,
@@ -86,7 +93,8 @@ impl AppState {
             limiter,
             environment_keys: EnvironmentKeyCache::default(),
             sso,
-            auth: extensions::Extensions::default(),
+            auth,
+            radar,
             keys: RwLock::new(HashMap::new()),
         })))
     }

@@ -51,12 +51,16 @@ pub struct Flow {
     /// The device authorization's user code (`XXXX-XXXX`) when the flow was started on the
     /// device verification page: it ends on the "Allow device?" page instead of a redirect.
     pub device_user_code: Option<String>,
+    /// Radar challenged the first factor: the email-code step must be passed
+    /// ([`set_radar_challenge`]).
+    pub radar_challenge: bool,
 }
 
 /// Columns of [`Flow`] over `authkit_flows f join environments e`.
 const COLUMNS: &str = "f.id, f.environment_id, e.name as environment_name, e.client_id, f.redirect_uri, f.state, \
      f.code_challenge, f.organization_id, f.login_hint, f.user_id, f.auth_method, f.pending_email, \
-     f.mfa_passed, f.selected_organization_id, f.failed_attempts, f.expires_at, f.device_user_code";
+     f.mfa_passed, f.selected_organization_id, f.failed_attempts, f.expires_at, f.device_user_code, \
+     f.radar_challenge";
 
 /// The authorization request a flow starts with.
 #[derive(Debug, Clone, Default)]
@@ -171,7 +175,7 @@ pub async fn set_user(
 ) -> ApiResult<()> {
     let done = sqlx::query(
         "update authkit_flows set user_id = $3, auth_method = $4, mfa_passed = false,
-           selected_organization_id = null
+           selected_organization_id = null, radar_challenge = false
          where environment_id = $1 and id = $2",
     )
     .bind(env)
@@ -183,6 +187,25 @@ pub async fn set_user(
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("Flow", id.as_str()));
     }
+    Ok(())
+}
+
+/// Sets or clears the flow's Radar challenge (the email-code step after a challenged first
+/// factor).
+pub async fn set_radar_challenge(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    id: &AuthKitFlowId,
+    on: bool,
+) -> ApiResult<()> {
+    sqlx::query(
+        "update authkit_flows set radar_challenge = $3 where environment_id = $1 and id = $2",
+    )
+    .bind(env)
+    .bind(id)
+    .bind(on)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -14,6 +14,7 @@
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 
+use super::radar_settings::{self, RadarPatch, RadarSettings, RadarStored};
 use crate::db::Tx;
 use crate::ids::EnvironmentId;
 use crate::settings::Settings;
@@ -52,6 +53,10 @@ pub struct Stored {
     pub allow_http_webhook_endpoints: Option<bool>,
     /// Plain-HTTP redirect URIs allowed.
     pub allow_http_redirect_uris: Option<bool>,
+    /// Radar's settings ([`radar_settings`]).
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub radar: RadarStored,
 }
 
 /// Whether users must enroll an MFA factor to sign in.
@@ -127,6 +132,8 @@ pub struct EnvironmentSettings {
     pub allow_http_webhook_endpoints: bool,
     /// `http://` redirect URIs are accepted.
     pub allow_http_redirect_uris: bool,
+    /// Radar: on or off for Keystead's sign-ins, and the controls' thresholds.
+    pub radar: RadarSettings,
 }
 
 fn seconds(v: Option<i32>, default: std::time::Duration) -> u32 {
@@ -161,6 +168,7 @@ impl EnvironmentSettings {
             app_homepage_url: s.app_homepage_url,
             allow_http_webhook_endpoints: s.allow_http_webhook_endpoints.unwrap_or(http_default),
             allow_http_redirect_uris: s.allow_http_redirect_uris.unwrap_or(!production),
+            radar: RadarSettings::resolve(&s.radar),
         }
     }
 
@@ -201,6 +209,8 @@ pub struct SettingsPatch {
     pub allow_http_webhook_endpoints: Option<Option<bool>>,
     /// See [`EnvironmentSettings::allow_http_redirect_uris`].
     pub allow_http_redirect_uris: Option<Option<bool>>,
+    /// See [`EnvironmentSettings::radar`].
+    pub radar: RadarPatch,
 }
 
 const COLUMNS: &str = "s.email_verification_required, s.mfa_enrollment, s.sign_in_password, \
@@ -222,8 +232,10 @@ pub async fn find(
     defaults: &Settings,
 ) -> sqlx::Result<Option<EnvironmentSettings>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select e.production, {COLUMNS} from environments e
-         left join environment_settings s on s.environment_id = e.id where e.id = $1"
+        "select e.production, {COLUMNS}, {} from environments e
+         left join environment_settings s on s.environment_id = e.id
+         left join radar_settings r on r.environment_id = e.id where e.id = $1",
+        radar_settings::COLUMNS
     )))
     .bind(env)
     .fetch_optional(conn)
@@ -282,9 +294,11 @@ pub async fn update(
         production,
         mut stored,
     } = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select e.production, {COLUMNS} from environment_settings s
-         join environments e on e.id = s.environment_id where s.environment_id = $1
-         for update of s"
+        "select e.production, {COLUMNS}, {} from environment_settings s
+         join environments e on e.id = s.environment_id
+         left join radar_settings r on r.environment_id = s.environment_id
+         where s.environment_id = $1 for update of s",
+        radar_settings::COLUMNS
     )))
     .bind(env)
     .fetch_one(&mut **tx)
@@ -348,5 +362,7 @@ pub async fn update(
     .bind(s.allow_http_redirect_uris)
     .execute(&mut **tx)
     .await?;
+    stored.radar.apply(patch.radar);
+    radar_settings::store(tx, env, &stored.radar).await?;
     Ok(Updated { stored, production })
 }

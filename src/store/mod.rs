@@ -4,6 +4,8 @@
 
 pub mod allowed_urls;
 pub mod audit_log_exports;
+pub mod audit_log_purge;
+pub mod audit_log_streams;
 pub mod audit_logs;
 pub mod auth_factors;
 pub mod authkit_flows;
@@ -22,6 +24,8 @@ pub mod environment_keys;
 pub mod environment_settings;
 pub mod environments;
 pub mod events;
+pub mod feature_flag_targets;
+pub mod feature_flags;
 pub mod idempotency;
 pub mod invitations;
 pub mod jwt_templates;
@@ -34,6 +38,9 @@ pub mod organizations;
 pub mod page;
 pub mod password_resets;
 pub mod pending_authentications;
+pub mod radar_attempts;
+pub mod radar_lists;
+pub mod radar_settings;
 pub mod redirect_uris;
 pub mod roles;
 pub mod scim_filter;

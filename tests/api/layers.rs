@@ -43,6 +43,7 @@ const LAYERS: &[(&str, bool, &[&str])] = &[
             "timestamp",
             "dns",
             "email",
+            "storage",
         ],
     ),
 ];

@@ -32,6 +32,9 @@ use crate::store::one_time_codes::CodeError;
 pub const MAGIC_AUTH: &str = "urn:workos:oauth:grant-type:magic-auth:code";
 /// `grant_type` completing `email_verification_required`.
 pub const EMAIL_VERIFICATION: &str = "urn:workos:oauth:grant-type:email-verification:code";
+/// The newer SDKs' grant for a Radar email challenge (`radar_challenge_id` is the emailed
+/// verification's id); the same continuation as [`EMAIL_VERIFICATION`].
+pub const RADAR_EMAIL_CHALLENGE: &str = "urn:workos:oauth:grant-type:radar-email-challenge:code";
 /// `grant_type` completing `mfa_challenge`.
 pub const MFA_TOTP: &str = "urn:workos:oauth:grant-type:mfa-totp";
 /// `grant_type` completing `organization_selection_required`.
@@ -60,7 +63,7 @@ pub async fn dispatch(
 ) -> ApiResult<AuthenticateResponse> {
     let step = match grant_type {
         MAGIC_AUTH => magic_auth(state, env, from_value(body)?).await?,
-        EMAIL_VERIFICATION => {
+        EMAIL_VERIFICATION | RADAR_EMAIL_CHALLENGE => {
             let g: EmailVerificationGrant = from_value(body)?;
             let code = g.code.clone();
             continuation::verify_email(state, env, continuation!(g), &code).await?

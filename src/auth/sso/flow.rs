@@ -237,7 +237,9 @@ pub async fn finish(
         ip_address: client.ip_address.as_deref(),
         user_agent: client.user_agent.as_deref(),
     };
-    if let Verdict::Block { code, message } = hooks::screen(state, &screened).await? {
+    if let Verdict::Block { code, message } | Verdict::Forbid { code, message } =
+        hooks::screen(state, &screened).await?
+    {
         let blocked = Failure { code, message };
         return fail(state, env, Some(c), done.request_id, client, blocked).await;
     }

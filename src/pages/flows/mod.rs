@@ -122,7 +122,12 @@ pub async fn password_sign_in(
     limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
     let checked = check_password(state, env, &email, password, client(browser)).await?;
-    let Some(PasswordChecked { user_id, rehash }) = checked else {
+    let Some(PasswordChecked {
+        user_id,
+        rehash,
+        radar_challenge,
+    }) = checked
+    else {
         return form(StatusCode::UNAUTHORIZED, "Incorrect email or password.");
     };
     let mut tx = state.db.begin().await?;
@@ -133,6 +138,9 @@ pub async fn password_sign_in(
         return form(StatusCode::UNAUTHORIZED, "Incorrect email or password.");
     };
     authkit_flows::set_user(&mut tx, env, &flow.id, &user.id, "password").await?;
+    if radar_challenge {
+        authkit_flows::set_radar_challenge(&mut tx, env, &flow.id, true).await?;
+    }
     let name = names::AUTHENTICATION_PASSWORD_SUCCEEDED;
     succeeded(&mut tx, env, name, "password", browser, &user).await?;
     tx.commit().await?;
@@ -241,8 +249,8 @@ pub async fn verify_magic_code(
     let mut tx = state.db.begin().await?;
     let checked =
         redeem_magic_code(state, &mut tx, env, &email, code, None, client(browser)).await?;
-    let user = match checked {
-        Ok(signed) => signed.user,
+    let (user, radar_challenge) = match checked {
+        Ok(signed) => (signed.user, signed.radar_challenge),
         Err(e) => {
             count_failure(&mut tx, flow).await?;
             tx.commit().await?;
@@ -250,6 +258,9 @@ pub async fn verify_magic_code(
         }
     };
     authkit_flows::set_user(&mut tx, env, &flow.id, &user.id, "magic_code").await?;
+    if radar_challenge {
+        authkit_flows::set_radar_challenge(&mut tx, env, &flow.id, true).await?;
+    }
     let name = names::AUTHENTICATION_MAGIC_AUTH_SUCCEEDED;
     succeeded(&mut tx, env, name, "magic_auth", browser, &user).await?;
     tx.commit().await?;
@@ -311,6 +322,7 @@ pub async fn verify_email_code(
             return form(StatusCode::BAD_REQUEST, code_message(e));
         }
     };
+    authkit_flows::set_radar_challenge(&mut tx, env, &flow.id, false).await?;
     let name = names::AUTHENTICATION_EMAIL_VERIFICATION_SUCCEEDED;
     succeeded(&mut tx, env, name, "email_verification", browser, &user).await?;
     tx.commit().await?;

@@ -60,7 +60,14 @@ async fn get_environment_shows_the_environment_and_its_default_settings() {
             "session_ttl_seconds": 3600,
             "app_homepage_url": null,
             "allow_http_webhook_endpoints": true,
-            "allow_http_redirect_uris": true
+            "allow_http_redirect_uris": true,
+            "radar": {
+                "enabled": false, "brute_force_threshold": 10,
+                "credential_stuffing_threshold": 20, "window_seconds": 900,
+                "ip_sign_up_threshold": 10, "domain_sign_up_threshold": 50,
+                "repeat_sign_up_threshold": 3, "sign_up_window_seconds": 3600,
+                "stale_account_days": 90, "impossible_travel_kmh": 1000
+            }
         })
     );
     let anonymous = app.send(Method::GET, "/environment", None, None).await;

@@ -3,7 +3,7 @@
 //! ([`database`]); the application over it ([`app`]); its background queues and the check that
 //! a test leaves none of their jobs behind ([`jobs`]); the locked client libraries ([`locks`]),
 //! pinned Python venvs and npm packages
-//! ([`python`], [`node`], [`command`]); and the `KEYSTEAD_SKIP_*` switches ([`skip`]).
+//! ([`python`], [`node`], [`command`]); a local S3-compatible server ([`moto`]); and the `KEYSTEAD_SKIP_*` switches ([`skip`]).
 
 mod app;
 pub mod command;
@@ -11,6 +11,7 @@ mod concurrency;
 mod database;
 mod jobs;
 pub mod locks;
+pub mod moto;
 pub mod node;
 pub mod python;
 mod skip;
