@@ -7,6 +7,8 @@
 # - ingestion: POST /audit_logs/events with schema validation (an action whose schema declares
 #   target types and metadata JSON Schemas) and a fresh Idempotency-Key per request, as a ratio
 #   of `pgbench -N` (target ≥ 0.5×);
+# - the same with a GenericHttps log stream configured for the organization (bench/sink.py
+#   answering 200): streaming must not slow ingestion, delivery is the worker's;
 # - size independence: listing an action's schemas and creating an export, at 10 k and at 1 M
 #   events in the table (seeded by SQL; target within 1.2×);
 # - export of 1 M events: seconds from POST to `ready`, and the server's RSS growth meanwhile
@@ -42,6 +44,24 @@ run_wrk ingest "/audit_logs/events" bench/wrk-audit-event.lua
 PGBENCH_N=$(pgbench_tps -N)
 echo "  pgbench -N tps: $PGBENCH_N"
 
+echo "ingestion with a log stream:"
+SINK_PORT=$((PORT + 1))
+python3 bench/sink.py "$SINK_PORT" >/dev/null 2>&1 &
+SINK_PID=$!
+api -X PATCH "$BASE/environment" -d '{"allow_http_webhook_endpoints": true}' >/dev/null
+api -X POST "$BASE/organizations/$ORG/audit_log_stream" \
+  -d "{\"type\":\"GenericHttps\",\"url\":\"http://127.0.0.1:$SINK_PORT/siem\"}" >/dev/null
+run_wrk ingest_streamed "/audit_logs/events" bench/wrk-audit-event.lua
+for _ in $(seq 1 600); do
+  QUEUED=$("${PSQL[@]}" -At keystead -c "select count(*) from audit_log_stream_queue")
+  [ "$QUEUED" = 0 ] && break; sleep 0.5
+done
+STREAM_STATE=$(api "$BASE/organizations/$ORG/audit_log_configuration" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["log_stream"]["state"])')
+echo "  stream $STREAM_STATE, $QUEUED events still queued"
+api -X DELETE "$BASE/organizations/$ORG/audit_log_stream" >/dev/null
+kill "$SINK_PID" 2>/dev/null || true
+
 echo "size independence:"
 seed_events 10000
 run_wrk list_schemas_10k "/audit_logs/actions/user.signed_in/schemas?limit=10"
@@ -76,12 +96,14 @@ echo "  export: state=$STATE in ${EXPORT_SECS}s, $ROWS CSV lines, RSS +$(((MAX_R
   echo
   machine_line
   echo
-  phase_table ingest list_schemas_10k list_schemas_1m create_export_10k create_export_1m
+  phase_table ingest ingest_streamed list_schemas_10k list_schemas_1m create_export_10k create_export_1m
   echo
   echo "| ceiling / ratio | value | target |"
   echo "|---|---:|---:|"
   echo "| pgbench -N tps ($CONNS connections) | $PGBENCH_N | |"
   echo "| ingestion ÷ pgbench -N | $(ratio "${RPS[ingest]}" "$PGBENCH_N") | ≥ 0.5 |"
+  echo "| ingestion with a log stream ÷ without | $(ratio "${RPS[ingest_streamed]}" "${RPS[ingest]}") | ≈ 1 |"
+  echo "| stream state / events still queued after delivery drained | $STREAM_STATE / $QUEUED | active / 0 |"
   echo "| schema list at 1 M ÷ 10 k events | $(ratio "${RPS[list_schemas_1m]}" "${RPS[list_schemas_10k]}") | ≥ 0.83 |"
   echo "| export creation at 1 M ÷ 10 k events | $(ratio "${RPS[create_export_1m]}" "${RPS[create_export_10k]}") | ≥ 0.83 |"
   echo "| export of 1 M events: seconds to \`$STATE\` ($ROWS CSV lines) | $EXPORT_SECS | |"
