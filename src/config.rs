@@ -238,6 +238,9 @@ pub struct ServeArgs {
     /// Email delivery options.
     #[command(flatten)]
     pub email: EmailArgs,
+    /// Audit-log stream delivery and retention purge options.
+    #[command(flatten)]
+    pub audit_log_streams: AuditLogStreamArgs,
     /// MaxMind-format (GeoIP2/GeoLite2 City) databases for Radar's impossible-travel and
     /// country controls, comma-separated (e.g. an IPv4 and an IPv6 file); unset: no GeoIP.
     #[arg(long, env = "KEYSTEAD_GEOIP_DATABASE")]
@@ -431,4 +434,76 @@ mod tests {
         assert!(parse_ip_net("1.2.3.4/33").is_err());
         assert!(parse_ip_net("nope").is_err());
     }
+}
+
+/// Audit-log stream delivery and retention purge options (`KEYSTEAD_AUDIT_LOG_*`).
+#[derive(Debug, Clone, Args)]
+pub struct AuditLogStreamArgs {
+    /// Most events sent in one batch to a stream's sink.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_BATCH_SIZE",
+        default_value_t = 500
+    )]
+    pub audit_log_stream_batch_size: usize,
+    /// First retry delay after a failed batch, in milliseconds; each further failure doubles it,
+    /// up to `KEYSTEAD_AUDIT_LOG_STREAM_MAX_BACKOFF_MS`. A stream is retried until it succeeds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_RETRY_BASE_MS",
+        default_value_t = 10_000
+    )]
+    pub audit_log_stream_retry_base_ms: u64,
+    /// Longest delay between two attempts of a failing stream, in milliseconds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_MAX_BACKOFF_MS",
+        default_value_t = 3_600_000
+    )]
+    pub audit_log_stream_max_backoff_ms: u64,
+    /// Timeout of one request to a sink, in milliseconds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    pub audit_log_stream_timeout_ms: u64,
+    /// How often an idle worker looks for streams with queued events, in milliseconds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_POLL_INTERVAL_MS",
+        default_value_t = 1_000
+    )]
+    pub audit_log_stream_poll_interval_ms: u64,
+    /// Streams sent to at once per replica.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_CONCURRENCY",
+        default_value_t = 8
+    )]
+    pub audit_log_stream_concurrency: usize,
+    /// Do not run the stream delivery worker in this process (events still queue).
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_STREAM_WORKER_DISABLED",
+        default_value_t = false
+    )]
+    pub audit_log_stream_worker_disabled: bool,
+    /// How often the retention purge runs, in seconds.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_PURGE_INTERVAL_SECS",
+        default_value_t = 3_600
+    )]
+    pub audit_log_purge_interval_secs: u64,
+    /// Events deleted per purge statement (each in its own short transaction).
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_PURGE_BATCH", default_value_t = 1_000)]
+    pub audit_log_purge_batch: i64,
+    /// Do not run the retention purge in this process.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_PURGE_DISABLED",
+        default_value_t = false
+    )]
+    pub audit_log_purge_disabled: bool,
 }

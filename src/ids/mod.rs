@@ -465,6 +465,10 @@ id_type!(
     /// An audit-log export, `audit_log_export_…`.
     AuditLogExportId, prefix::AUDIT_LOG_EXPORT, "Audit Log Export"
 );
+id_type!(
+    /// An organization's audit-log stream, `als_…`.
+    AuditLogStreamId, prefix::AUDIT_LOG_STREAM, "Audit Log Stream"
+);
 
 #[cfg(test)]
 mod tests {

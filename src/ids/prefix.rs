@@ -80,6 +80,8 @@ pub const AUDIT_LOG_EVENT: &str = "audit_log_event";
 pub const RADAR_ATTEMPT: &str = "radar_att";
 /// Audit-log exports, `audit_log_export_…` (the spec's prefix).
 pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
+/// Audit-log streams (spec `AuditLogConfiguration.log_stream.id`), `als_…`.
+pub const AUDIT_LOG_STREAM: &str = "als";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -121,4 +123,5 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_EVENT,
     RADAR_ATTEMPT,
     AUDIT_LOG_EXPORT,
+    AUDIT_LOG_STREAM,
 ];

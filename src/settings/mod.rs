@@ -2,10 +2,11 @@
 //!
 //! [`Settings`] holds the general settings and one field per area; each area's settings live in
 //! their own file here ([`webhooks`], [`email`], [`sso`], [`rate_limits`],
-//! [`audit_log_exports`]) with a `from_args`,
+//! [`audit_log_exports`], [`audit_log_streams`]) with a `from_args`,
 //! so an area adds its settings by adding a file and one field.
 
 pub mod audit_log_exports;
+pub mod audit_log_streams;
 pub mod email;
 pub mod radar;
 pub mod rate_limits;
@@ -19,6 +20,7 @@ use ipnet::IpNet;
 use crate::config::ServeArgs;
 
 pub use audit_log_exports::AuditLogExportSettings;
+pub use audit_log_streams::AuditLogStreamSettings;
 pub use email::EmailSettings;
 pub use rate_limits::RateLimits;
 pub use sso::SsoSettings;
@@ -62,6 +64,8 @@ pub struct Settings {
     pub radar: radar::RadarConfig,
     /// Audit-log export settings.
     pub audit_log_exports: AuditLogExportSettings,
+    /// Audit-log stream delivery and retention purge settings.
+    pub audit_log_streams: AuditLogStreamSettings,
 }
 
 impl Settings {
@@ -90,6 +94,7 @@ impl Settings {
             email: EmailSettings::from_args(&args.email)?,
             radar: radar::RadarConfig::from_args(args.geoip_database.as_deref()),
             audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports),
+            audit_log_streams: AuditLogStreamSettings::from_args(&args.audit_log_streams),
         })
     }
 
@@ -116,6 +121,13 @@ impl Settings {
             audit_log_exports: AuditLogExportSettings {
                 worker_enabled: false,
                 ..AuditLogExportSettings::default()
+            },
+            // Tests that need the stream worker or the purge enable them (or drive `run_once`
+            // and `purge_once`).
+            audit_log_streams: AuditLogStreamSettings {
+                worker_enabled: false,
+                purge_enabled: false,
+                ..AuditLogStreamSettings::default()
             },
         }
     }

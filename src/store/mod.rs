@@ -4,6 +4,8 @@
 
 pub mod allowed_urls;
 pub mod audit_log_exports;
+pub mod audit_log_purge;
+pub mod audit_log_streams;
 pub mod audit_logs;
 pub mod auth_factors;
 pub mod authkit_flows;

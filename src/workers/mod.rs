@@ -1,8 +1,10 @@
 //! Background workers that run beside the HTTP server in every replica: the webhook delivery
-//! worker ([`webhooks`]), the email delivery worker ([`email`]) and the audit-log export worker
-//! ([`audit_log_exports`]). Each stops when the shutdown signal flips to `true`.
+//! worker ([`webhooks`]), the email delivery worker ([`email`]), the audit-log export worker
+//! ([`audit_log_exports`]), and the audit-log stream worker and retention purge
+//! ([`audit_log_streams`]). Each stops when the shutdown signal flips to `true`.
 
 pub mod audit_log_exports;
+pub mod audit_log_streams;
 pub mod email;
 pub mod webhooks;
 
@@ -20,6 +22,18 @@ pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle
     }
     if state.settings.audit_log_exports.worker_enabled {
         handles.push(tokio::spawn(audit_log_exports::run(
+            state.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if state.settings.audit_log_streams.worker_enabled {
+        handles.push(tokio::spawn(audit_log_streams::run(
+            state.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if state.settings.audit_log_streams.purge_enabled {
+        handles.push(tokio::spawn(audit_log_streams::purge::run(
             state.clone(),
             shutdown.clone(),
         )));

@@ -9,6 +9,7 @@
 mod support;
 
 mod audit_log_exports;
+mod audit_log_streams;
 mod audit_logs;
 mod auth_seams;
 mod authenticate;

@@ -149,6 +149,7 @@ async fn newman_runs_the_collection_against_keystead_serve() {
         &[
             ("KEYSTEAD_RATE_LIMITS", "off"),
             ("KEYSTEAD_WEBHOOK_WORKER_DISABLED", "true"),
+            ("KEYSTEAD_AUDIT_LOG_STREAM_WORKER_DISABLED", "true"),
         ],
     )
     .await;

@@ -5,7 +5,7 @@
 //! `ERROR` line (a client mistake is not a server error).
 //!
 //! The real `keystead serve` runs on the test's database with rate limits off and the webhook
-//! worker disabled (generated endpoint URLs must not be called). Before the run the test creates
+//! and audit-log stream workers disabled (generated endpoint and sink URLs must not be called). Before the run the test creates
 //! one of each main object (organization, user, membership, domain, invitation, Magic Auth code,
 //! password reset, connection, directories with a SCIM user and group, role, CORS origin,
 //! redirect URI, MFA factor and challenge, webhook endpoint, session) and hands their ids to
@@ -416,6 +416,7 @@ async fn schemathesis_finds_no_server_error() {
         &[
             ("KEYSTEAD_RATE_LIMITS", "off"),
             ("KEYSTEAD_WEBHOOK_WORKER_DISABLED", "true"),
+            ("KEYSTEAD_AUDIT_LOG_STREAM_WORKER_DISABLED", "true"),
             ("KEYSTEAD_SSO_OUTBOUND_TIMEOUT", "2"),
             ("KEYSTEAD_LOG", "info,sqlx=warn"),
         ],

@@ -15,12 +15,16 @@
 //!   `GET /audit_logs/exports/{auditLogExportId}` (`AuditLogExportsController_export`):
 //!   [`exports`]; the CSV file's signed download URL (public, a Keystead extension):
 //!   [`export_download`].
+//! - Extension: `POST`/`GET`/`DELETE /organizations/{id}/audit_log_stream`, the organization's
+//!   log stream to a SIEM (`GenericHttps`, `Datadog`, `Splunk`, `S3`): [`streams`]; delivery
+//!   and the retention purge run in `workers::audit_log_streams`.
 
 pub mod events;
 pub mod export_download;
 pub mod exports;
 pub mod retention;
 pub mod schemas;
+pub mod streams;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -44,6 +48,12 @@ pub fn router() -> Router<AppState> {
         .route(
             "/organizations/{id}/audit_log_configuration",
             get(retention::get_configuration),
+        )
+        .route(
+            "/organizations/{id}/audit_log_stream",
+            post(streams::create_stream)
+                .get(streams::get_stream)
+                .delete(streams::delete_stream),
         )
         .route("/audit_logs/exports", post(exports::create_export))
         .route(

@@ -1,7 +1,7 @@
 //! `GET`/`PUT /organizations/{id}/audit_logs_retention` (`AuditLogsRetentionJson`: 30 or 365
 //! days, 365 until set) and `GET /organizations/{id}/audit_log_configuration`
-//! (`AuditLogConfiguration`: retention, `state: active`, `log_stream` null until log streams are
-//! served). Another environment's organization is a 404.
+//! (`AuditLogConfiguration`: retention, `state: active`, and `log_stream`, the organization's
+//! stream from [`super::streams`], or `null`). Another environment's organization is a 404.
 
 use axum::Json;
 use axum::extract::State;
@@ -31,7 +31,8 @@ pub struct Configuration {
     pub retention_period_in_days: i32,
     /// Always `active`: ingestion is on for every organization.
     pub state: &'static str,
-    /// The organization's log stream; `null` until log streams are served.
+    /// The organization's log stream (`{id, type, state, last_synced_at, created_at}`), or
+    /// `null`.
     pub log_stream: Option<Value>,
 }
 
@@ -101,10 +102,11 @@ pub async fn get_configuration(
     let mut conn = state.db.acquire().await?;
     require_org(&mut conn, &ctx.environment_id, &id).await?;
     let days = audit_logs::retention(&mut conn, &ctx.environment_id, &id).await?;
+    let log_stream = super::streams::log_stream(&mut conn, &ctx.environment_id, &id).await?;
     Ok(Json(Configuration {
         organization_id: id,
         retention_period_in_days: days,
         state: "active",
-        log_stream: None,
+        log_stream,
     }))
 }
