@@ -60,6 +60,8 @@ run_wrk() { # run_wrk NAME PATH [SCRIPT]
   P50[$name]=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
   P99[$name]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
   printf '  %-24s %s\n' "$name" "$line"
+  # A phase whose requests failed measures nothing.
+  if ! grep -q ' errors=0$' <<<"$line"; then echo "phase $name had errors: $line" >&2; exit 1; fi
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
