@@ -422,6 +422,9 @@ CLI-only extensions (no HTTP route; they act on the same database as the server)
   value is printed once.
 - `keystead api-keys list --environment ENV [--json]`: list an environment's API keys.
 - `keystead api-keys revoke KEY_ID`: revoke a key; requests with it get 401 from then on.
+- `keystead feature-flags create --environment ENV --slug SLUG --name NAME [--description TEXT]
+  [--enabled] [--default-value] [--tag TAG ...] [--json]` and `keystead feature-flags delete
+  --environment ENV SLUG`: what `POST /feature-flags` and `DELETE /feature-flags/{slug}` do.
 """
 
 

@@ -37,6 +37,7 @@ use crate::{api, db, telemetry};
 /// API-key auth → rate limit → idempotency for API routes, per-IP rate limit for public ones,
 /// and for the hosted pages ([`crate::pages`]) security headers → CSRF check → per-IP limit.
 pub fn router(state: AppState) -> Router {
+    extend(&state);
     let request_id = HeaderName::from_static("x-request-id");
     let authed = api::router()
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotency))
@@ -98,6 +99,14 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Registers the areas' sign-in extensions on `state.auth` (once per state: [`router`] calls
+/// it): the `feature_flags` access-token claim.
+fn extend(state: &AppState) {
+    state.auth.add_claims_contributor(std::sync::Arc::new(
+        crate::auth::claims::feature_flags::FeatureFlagsClaim,
+    ));
 }
 
 /// Answers 408 (WorkOS-shaped) when a request outlives `request_timeout`.

@@ -1,5 +1,5 @@
-//! `keystead environments …` (create, update settings, list) and `keystead api-keys …`: tenant
-//! management against the same database the server uses (`DATABASE_URL` or the data dir),
+//! `keystead environments …` (create, update settings, list), `keystead api-keys …` and
+//! `keystead feature-flags …` (create, delete): tenant management against the same database the server uses (`DATABASE_URL` or the data dir),
 //! whether or not it is running.
 //!
 //! With the embedded default and a server already running on the same data dir, the CLI
@@ -9,11 +9,11 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use sqlx::ConnectOptions;
 
-use crate::config::{ApiKeysCommand, DbArgs, EnvironmentsCommand};
+use crate::config::{ApiKeysCommand, DbArgs, EnvironmentsCommand, FeatureFlagsCommand};
 use crate::crypto::{self, vault::Vault};
 use crate::db::{self, Database};
 use crate::ids::{EnvironmentId, EnvironmentKeyId};
-use crate::store::{environment_keys, environment_settings, environments};
+use crate::store::{environment_keys, environment_settings, environments, feature_flags};
 
 /// Opens the database for a CLI command: `DATABASE_URL`, the running server's embedded cluster,
 /// or a freshly started one.
@@ -239,6 +239,71 @@ pub async fn api_keys(cmd: ApiKeysCommand) -> anyhow::Result<()> {
                 bail!("no API key {id}");
             }
             println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// Runs `keystead feature-flags …`: the same checks and events as `POST /feature-flags` and
+/// `DELETE /feature-flags/{slug}`.
+pub async fn feature_flags(cmd: FeatureFlagsCommand) -> anyhow::Result<()> {
+    match cmd {
+        FeatureFlagsCommand::Create {
+            environment,
+            slug,
+            name,
+            description,
+            default_value,
+            enabled,
+            tags,
+            json,
+            db,
+        } => {
+            let env = parse_environment(&environment)?;
+            let new = crate::api::feature_flags::parse_create(
+                crate::api::feature_flags::CreateFeatureFlag {
+                    slug,
+                    name,
+                    description,
+                    default_value: Some(default_value),
+                    enabled: Some(enabled),
+                    tags: Some(tags),
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let database = open(&db).await?;
+            let mut tx = database.pool.begin().await?;
+            if environments::find(&mut tx, &env).await?.is_none() {
+                bail!("no environment {environment}");
+            }
+            let flag = feature_flags::insert(&mut tx, &env, &new)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tx.commit().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&flag)?);
+            } else {
+                println!(
+                    "feature flag {} ({}): enabled={} default_value={}",
+                    flag.slug, flag.id, flag.enabled, flag.default_value
+                );
+            }
+        }
+        FeatureFlagsCommand::Delete {
+            environment,
+            slug,
+            db,
+        } => {
+            let env = parse_environment(&environment)?;
+            let database = open(&db).await?;
+            let mut tx = database.pool.begin().await?;
+            if crate::http::extract::has_nul(&slug)
+                || feature_flags::delete(&mut tx, &env, &slug).await?.is_none()
+            {
+                bail!("no feature flag {slug} in environment {environment}");
+            }
+            tx.commit().await?;
+            println!("deleted feature flag {slug}");
         }
     }
     Ok(())

@@ -17,6 +17,7 @@ fn main() {
                     Some(Command::Serve(args)) => keystead::app::run(*args).await,
                     Some(Command::Environments(cmd)) => keystead::cli::environments(cmd).await,
                     Some(Command::ApiKeys(cmd)) => keystead::cli::api_keys(cmd).await,
+                    Some(Command::FeatureFlags(cmd)) => keystead::cli::feature_flags(cmd).await,
                 }
             })
         });

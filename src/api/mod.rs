@@ -10,6 +10,7 @@ pub mod directory_groups;
 pub mod directory_users;
 pub mod environment;
 pub mod events;
+pub mod feature_flags;
 pub mod health;
 pub mod mfa;
 pub mod organization_domains;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(environment::router())
         .merge(audit_logs::router())
         .merge(radar::router())
+        .merge(feature_flags::router())
 }
 
 /// Every public route (no API key).

@@ -469,6 +469,10 @@ id_type!(
     /// An organization's audit-log stream, `als_…`.
     AuditLogStreamId, prefix::AUDIT_LOG_STREAM, "Audit Log Stream"
 );
+id_type!(
+    /// A feature flag, `flag_…` (the API addresses flags by slug).
+    FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
+);
 
 #[cfg(test)]
 mod tests {

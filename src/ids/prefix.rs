@@ -82,6 +82,8 @@ pub const RADAR_ATTEMPT: &str = "radar_att";
 pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
 /// Audit-log streams (spec `AuditLogConfiguration.log_stream.id`), `als_…`.
 pub const AUDIT_LOG_STREAM: &str = "als";
+/// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
+pub const FEATURE_FLAG: &str = "flag";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -124,4 +126,5 @@ pub const ALL: &[&str] = &[
     RADAR_ATTEMPT,
     AUDIT_LOG_EXPORT,
     AUDIT_LOG_STREAM,
+    FEATURE_FLAG,
 ];

@@ -24,6 +24,8 @@ pub mod environment_keys;
 pub mod environment_settings;
 pub mod environments;
 pub mod events;
+pub mod feature_flag_targets;
+pub mod feature_flags;
 pub mod idempotency;
 pub mod invitations;
 pub mod jwt_templates;

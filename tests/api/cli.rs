@@ -12,7 +12,7 @@ use crate::support::TestApp;
 /// Base64 of the 32 bytes `[7; 32]`, the vault key the test app uses.
 pub const TEST_ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 
-fn keystead(app: &TestApp, args: &[&str]) -> (bool, String) {
+pub fn keystead(app: &TestApp, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keystead"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)

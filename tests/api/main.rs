@@ -25,6 +25,7 @@ mod email;
 mod email_flows;
 mod environment_settings;
 mod events;
+mod feature_flags;
 mod hosted_login;
 mod idempotency;
 mod idp;

@@ -13,6 +13,7 @@
 //! registration order, and sees (and may change) what they set.
 
 pub mod auth_time;
+pub mod feature_flags;
 pub mod jwt_template;
 
 use serde_json::{Map, Value, json};

@@ -15,7 +15,7 @@ use std::str::FromStr;
 #[cfg(test)]
 use crate::store::{
     connections::Connection, directories::Directory, directory_groups::DirectoryGroup,
-    invitations::Invitation, organization_domains::OrganizationDomain,
+    feature_flags::FlagEvent, invitations::Invitation, organization_domains::OrganizationDomain,
     organization_memberships::Membership, organizations::Organization,
     password_resets::PasswordReset, sessions::Session, users::User,
 };
@@ -143,10 +143,10 @@ event_registry! {
     GroupMemberAdded / GROUP_MEMBER_ADDED => "group.member_added", Value, subscribable;
     GroupMemberRemoved / GROUP_MEMBER_REMOVED => "group.member_removed", Value, subscribable;
     GroupUpdated / GROUP_UPDATED => "group.updated", Value, subscribable;
-    FlagCreated / FLAG_CREATED => "flag.created", Value, subscribable;
-    FlagDeleted / FLAG_DELETED => "flag.deleted", Value, subscribable;
-    FlagUpdated / FLAG_UPDATED => "flag.updated", Value, subscribable;
-    FlagRuleUpdated / FLAG_RULE_UPDATED => "flag.rule_updated", Value, subscribable;
+    FlagCreated / FLAG_CREATED => "flag.created", FlagEvent, subscribable;
+    FlagDeleted / FLAG_DELETED => "flag.deleted", FlagEvent, subscribable;
+    FlagUpdated / FLAG_UPDATED => "flag.updated", FlagEvent, subscribable;
+    FlagRuleUpdated / FLAG_RULE_UPDATED => "flag.rule_updated", FlagEvent, subscribable;
     InvitationAccepted / INVITATION_ACCEPTED => "invitation.accepted", Invitation, subscribable;
     InvitationCreated / INVITATION_CREATED => "invitation.created", Invitation, subscribable;
     InvitationResent / INVITATION_RESENT => "invitation.resent", Invitation, subscribable;
