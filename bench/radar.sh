@@ -7,6 +7,7 @@
 #     within 0.95x of off).
 #
 #   bench/radar.sh              # DURATION=10 by default; results in bench/results/radar.md
+#   (honours CARGO_TARGET_DIR for the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,7 @@ LIMITS="general=$HIGH,user_management_read=$HIGH,user_management_write=$HIGH,aut
 LIMITS="$LIMITS,authenticate_ip=$HIGH,organization_delete=$HIGH,public=$HIGH"
 KEYSTEAD_BOOTSTRAP_API_KEY=$KEY KEYSTEAD_BOOTSTRAP_CLIENT_ID=$CLIENT KEYSTEAD_RATE_LIMITS=$LIMITS \
 KEYSTEAD_LOG=warn KEYSTEAD_DATA_DIR=$WORK/data \
-  target/release/keystead serve --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/release/keystead" serve --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
 curl -sf "$BASE/health" >/dev/null || { cat "$WORK/server.log"; exit 1; }
@@ -59,6 +60,8 @@ run_wrk() { # run_wrk NAME PATH [SCRIPT]
   P50[$name]=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
   P99[$name]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
   printf '  %-24s %s\n' "$name" "$line"
+  # A phase whose requests failed measures nothing.
+  if ! grep -q ' errors=0$' <<<"$line"; then echo "phase $name had errors: $line" >&2; exit 1; fi
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -13,10 +13,13 @@ local body = string.format([[{"organization_id":"%s","event":{"action":"user.sig
 "context":{"location":"203.0.113.7","user_agent":"bench"},"metadata":{"attempts":1}}}]],
   os.getenv("BENCH_ORG"))
 
+-- wrk.format replaces wrk.headers (which hold the API key from -H) with the table it is given,
+-- so each request's headers start as a copy of them.
 function request()
   counter = counter + 1
-  return wrk.format("POST", nil, {
-    ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = string.format("bench-%d-%d-%d", os.time(), tid or 0, counter),
-  }, body)
+  local headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  headers["Content-Type"] = "application/json"
+  headers["Idempotency-Key"] = string.format("bench-%d-%d-%d", os.time(), tid or 0, counter)
+  return wrk.format("POST", nil, headers, body)
 end

@@ -333,6 +333,40 @@ pub struct AuditLogExportArgs {
         default_value_t = false
     )]
     pub audit_log_export_worker_disabled: bool,
+    /// Store export files in this S3-compatible bucket instead of Postgres.
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_BUCKET")]
+    pub audit_log_export_s3_bucket: Option<String>,
+    /// Base URL of the S3-compatible server (`http://127.0.0.1:9000`); unset for AWS S3.
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_ENDPOINT")]
+    pub audit_log_export_s3_endpoint: Option<String>,
+    /// The region requests are signed for.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub audit_log_export_s3_region: String,
+    /// Access key id of the bucket.
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_ACCESS_KEY_ID")]
+    pub audit_log_export_s3_access_key_id: Option<String>,
+    /// Secret access key of the bucket.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub audit_log_export_s3_secret_access_key: Option<String>,
+    /// Path-style requests (`<endpoint>/<bucket>/<key>`); default: on with an endpoint, off
+    /// for AWS S3 (virtual-hosted style).
+    #[arg(long, env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_PATH_STYLE")]
+    pub audit_log_export_s3_path_style: Option<bool>,
+    /// Prefix of the export objects' keys.
+    #[arg(
+        long,
+        env = "KEYSTEAD_AUDIT_LOG_EXPORT_S3_PREFIX",
+        default_value = "audit-log-exports/"
+    )]
+    pub audit_log_export_s3_prefix: String,
 }
 
 /// Email delivery options of `keystead serve` (magic-auth codes, verification codes,

@@ -93,7 +93,7 @@ impl Settings {
             require_email_verification: args.require_email_verification,
             email: EmailSettings::from_args(&args.email)?,
             radar: radar::RadarConfig::from_args(args.geoip_database.as_deref()),
-            audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports),
+            audit_log_exports: AuditLogExportSettings::from_args(&args.audit_log_exports)?,
             audit_log_streams: AuditLogStreamSettings::from_args(&args.audit_log_streams),
         })
     }

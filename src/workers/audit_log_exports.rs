@@ -11,7 +11,10 @@
 //! The file streams: events are read in keyset pages of [`PAGE_ROWS`], each page a row stream
 //! (`fetch`), encoded with the `csv` crate into a buffer that is stored as a chunk (a bytea row
 //! of `audit_log_export_chunks`) whenever it reaches `chunk_bytes` (1 MiB), so memory stays
-//! bounded whatever the export's size. Columns, in order ([`header`]): `action, occurred_at,
+//! bounded whatever the export's size. When a bucket is configured
+//! (`KEYSTEAD_AUDIT_LOG_EXPORT_S3_*`) the chunks are streamed into an object
+//! `<prefix><environment>/<export>/<attempt>.csv` instead (a multipart upload past a few MiB),
+//! which becomes visible only when complete. Columns, in order ([`header`]): `action, occurred_at,
 //! actor_id, actor_type, actor_name, actor_metadata, context_location, context_user_agent,
 //! metadata`, then `target_id_N, target_type_N, target_name_N, target_metadata_N` for N = 1 up
 //! to the most targets one selected event has. Times are RFC 3339 UTC with milliseconds,
@@ -24,6 +27,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
 use crate::state::AppState;
+use crate::storage::{self, S3Store};
 use crate::store::audit_log_exports::{self as exports, Claimed, ExportedEvent, Written};
 
 /// Events read per keyset page.
@@ -89,24 +93,51 @@ pub fn row(e: &ExportedEvent, max_targets: usize) -> Vec<String> {
     r
 }
 
-/// The CSV encoder and the chunk it is filling.
+/// Where the file's bytes go.
+enum Sink {
+    /// Chunk rows of `audit_log_export_chunks`.
+    Postgres,
+    /// An object of the configured bucket, streamed (multipart past a few MiB).
+    S3 {
+        store: S3Store,
+        writer: Box<storage::Writer>,
+        key: String,
+    },
+}
+
+/// The CSV encoder, the chunk it is filling, and where full chunks go.
 struct Chunks<'a> {
     state: &'a AppState,
     claimed: &'a Claimed,
     csv: csv::Writer<Vec<u8>>,
+    sink: Sink,
     seq: i32,
     size: i64,
 }
 
 impl<'a> Chunks<'a> {
-    fn new(state: &'a AppState, claimed: &'a Claimed) -> Self {
-        Self {
+    fn new(state: &'a AppState, claimed: &'a Claimed) -> anyhow::Result<Self> {
+        let s = &state.settings.audit_log_exports;
+        let sink = match &s.s3 {
+            None => Sink::Postgres,
+            Some(config) => {
+                let store = S3Store::new(config)?;
+                let key = format!(
+                    "{}{}/{}/{}.csv",
+                    s.s3_prefix, claimed.environment_id, claimed.id, claimed.attempt
+                );
+                let writer = Box::new(store.writer(&key)?);
+                Sink::S3 { store, writer, key }
+            }
+        };
+        Ok(Self {
             state,
             claimed,
             csv: Self::writer(state),
+            sink,
             seq: 0,
             size: 0,
-        }
+        })
     }
 
     fn writer(state: &AppState) -> csv::Writer<Vec<u8>> {
@@ -125,31 +156,66 @@ impl<'a> Chunks<'a> {
         Ok(())
     }
 
-    /// Stores what is buffered as the next chunk (nothing when empty).
+    /// Stores what is buffered as the next chunk (nothing when empty) and renews the lease.
     async fn flush(&mut self) -> anyhow::Result<()> {
         let csv = std::mem::replace(&mut self.csv, Self::writer(self.state));
         let data = csv.into_inner().context("encoding the CSV")?;
         if data.is_empty() {
             return Ok(());
         }
+        let (db, c) = (&self.state.db, self.claimed);
         let lease = self.state.settings.audit_log_exports.lease;
-        let written = exports::write_chunk(&self.state.db, self.claimed, self.seq, &data, lease)
-            .await
-            .map_err(anyhow::Error::from)?;
-        anyhow::ensure!(written, "the export's claim was taken over (lease expired)");
+        let size = i64::try_from(data.len())?;
+        let current = match &mut self.sink {
+            Sink::Postgres => exports::write_chunk(db, c, self.seq, &data, lease).await?,
+            Sink::S3 { writer, .. } => {
+                writer.write(data).await.context("writing to the bucket")?;
+                exports::renew(db, c, lease).await?
+            }
+        };
+        anyhow::ensure!(current, "the export's claim was taken over (lease expired)");
         self.seq += 1;
-        self.size += i64::try_from(data.len())?;
+        self.size += size;
         Ok(())
+    }
+
+    /// Stores the rest and completes the file; what to record as written.
+    async fn finish(mut self, row_count: i64) -> anyhow::Result<(Written, Option<S3Store>)> {
+        self.flush().await?;
+        Ok(match self.sink {
+            Sink::Postgres => (
+                Written {
+                    storage: "postgres",
+                    object_key: None,
+                    chunk_count: self.seq,
+                    size_bytes: self.size,
+                    row_count,
+                },
+                None,
+            ),
+            Sink::S3 { store, writer, key } => {
+                writer.finish().await.context("completing the object")?;
+                let written = Written {
+                    storage: "s3",
+                    object_key: Some(key),
+                    chunk_count: 0,
+                    size_bytes: self.size,
+                    row_count,
+                };
+                (written, Some(store))
+            }
+        })
     }
 }
 
-/// Writes the CSV file of claimed export `c` into Postgres chunks.
-async fn write_file(state: &AppState, c: &Claimed) -> anyhow::Result<Written> {
+/// Writes the CSV file of claimed export `c` where the settings say (Postgres chunks, or an
+/// object of the bucket); returns what was written and, for a bucket, its client.
+async fn write_file(state: &AppState, c: &Claimed) -> anyhow::Result<(Written, Option<S3Store>)> {
     let env = &c.environment_id;
     let mut conn = state.db.acquire().await?;
     let max_targets = exports::max_targets(&mut conn, env, &c.filter).await?;
     let max_targets = usize::try_from(max_targets).unwrap_or(0);
-    let mut chunks = Chunks::new(state, c);
+    let mut chunks = Chunks::new(state, c)?;
     chunks.record(&header(max_targets)).await?;
     let mut rows_total = 0i64;
     let mut after = None;
@@ -175,14 +241,7 @@ async fn write_file(state: &AppState, c: &Claimed) -> anyhow::Result<Written> {
             "the export's claim was taken over (lease expired)"
         );
     }
-    chunks.flush().await?;
-    Ok(Written {
-        storage: "postgres",
-        object_key: None,
-        chunk_count: chunks.seq,
-        size_bytes: chunks.size,
-        row_count: rows_total,
-    })
+    chunks.finish(rows_total).await
 }
 
 /// Runs one claimed attempt to its end: `ready`, a retry later, or `error`.
@@ -197,8 +256,14 @@ async fn process(state: &AppState, c: Claimed) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     match write_file(state, &c).await {
-        Ok(written) => {
+        Ok((written, bucket)) => {
             let ready = exports::mark_ready(&state.db, &c, &written).await?;
+            if let (false, Some(store), Some(key)) = (ready, bucket, &written.object_key) {
+                // Another attempt owns the export now: this one's object is an orphan.
+                if let Err(e) = store.delete(key).await {
+                    tracing::warn!(export_id = %c.id, error = %e, "orphan export object not deleted");
+                }
+            }
             tracing::info!(
                 export_id = %c.id,
                 rows = written.row_count,

@@ -8,14 +8,15 @@
 //! and `expires` is the issue time plus `url_ttl` (10 minutes). The route checks the signature
 //! in constant time before anything else (403 `invalid_download_url`), then the expiry (403
 //! `download_url_expired`), then that the export is ready (404). The body is the CSV file,
-//! streamed chunk by chunk from where the worker stored it, never whole in memory.
+//! streamed chunk by chunk from where the worker stored it (Postgres chunks, or the object in
+//! the configured S3-compatible bucket), never whole in memory.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 
@@ -23,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{IdPath, QueryMap};
 use crate::ids::AuditLogExportId;
 use crate::state::AppState;
+use crate::storage::S3Store;
 use crate::store::audit_log_exports::{self, File};
 
 /// The purpose the URL-signing key is derived for.
@@ -98,6 +100,22 @@ fn postgres_body(state: AppState, file: File) -> Body {
     Body::from_stream(chunks)
 }
 
+/// The file's object in the configured bucket, streamed as the bucket sends it.
+async fn s3_body(state: &AppState, file: &File) -> ApiResult<Body> {
+    let (Some(config), Some(key)) = (&state.settings.audit_log_exports.s3, &file.object_key) else {
+        return Err(anyhow::anyhow!(
+            "export {} is stored in a bucket, but none is configured",
+            file.id
+        )
+        .into());
+    };
+    let store = S3Store::new(config).map_err(anyhow::Error::from)?;
+    let object = store.get(key).await.map_err(anyhow::Error::from)?;
+    Ok(Body::from_stream(
+        object.map(|chunk| chunk.map_err(std::io::Error::other)),
+    ))
+}
+
 /// `GET /audit_logs/exports/{auditLogExportId}/download` → 200 `text/csv`, streamed. Errors:
 /// 403 `invalid_download_url` (missing, malformed or wrong signature), 403
 /// `download_url_expired`, 404 unknown export or not ready.
@@ -114,7 +132,10 @@ pub async fn download(
     drop(conn);
     let size = file.size_bytes;
     let disposition = format!("attachment; filename=\"{id}.csv\"");
-    let body = postgres_body(state, file);
+    let body = match file.storage.as_str() {
+        "s3" => s3_body(&state, &file).await?,
+        _ => postgres_body(state, file),
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

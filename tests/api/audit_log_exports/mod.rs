@@ -4,6 +4,7 @@
 //! worker's leases, attempts and `NOTIFY` wake-up are in [`worker`], the official Node and Python
 //! SDKs driving the main flow including the download in [`sdk`].
 
+mod s3;
 mod sdk;
 mod worker;
 

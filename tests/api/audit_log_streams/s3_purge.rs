@@ -87,6 +87,7 @@ async fn s3_streams_write_gzipped_ndjson_objects_with_time_sorted_keys() {
         .unwrap();
     assert_eq!(stream(&app, &other).await["state"], "error");
     assert_eq!(queued(&app, &other).await, 1);
+    app.allow_pending_jobs();
 }
 
 /// Inserts `n` events of `org` that occurred `days_ago` days ago.

@@ -2,8 +2,9 @@
 //! the password and Magic Auth grants and the hosted login are blocked (403 `sign_in_blocked`,
 //! an error page) and challenged (403 `radar_challenge` with a `pending_authentication_token`,
 //! finished with the emailed code through the email-verification grant or the newer SDKs'
-//! radar-email-challenge grant; the hosted email-code page). Failures count toward brute force;
-//! successes are recorded, so a challenged device is recognised afterwards.
+//! radar-email-challenge grant; the hosted email-code page); an SSO login Radar blocks goes
+//! back with `error=sign_in_blocked`. Failures count toward brute force; successes are
+//! recorded, so a challenged device is recognised afterwards.
 
 use axum::http::{Method, StatusCode};
 use reqwest::StatusCode as HttpStatus;
@@ -279,4 +280,30 @@ async fn the_hosted_login_is_challenged_with_an_email_code_and_blocked() {
     let (_, blocked) = hosted_password(&site, "hal@example.com").await;
     assert_eq!(blocked.status, HttpStatus::FORBIDDEN, "{}", blocked.body);
     assert!(blocked.body.contains("block list"), "{}", blocked.body);
+}
+
+#[tokio::test]
+async fn an_sso_login_radar_blocks_goes_back_with_sign_in_blocked() {
+    if crate::idp::skipped("radar sso") {
+        return;
+    }
+    use crate::sso_saml::{APP_CALLBACK, location, login, param, setup};
+    let s = setup(None, false).await;
+    radar_settings(&s.app, json!({"enabled": true})).await;
+    // Allowed first (the IdP's user is new to Radar).
+    let (res, _, _) = login(&s, "st-ok").await;
+    let back = location(&res);
+    assert!(param(&back, "code").is_some(), "{back}");
+    list(&s.app, Method::POST, "email/block", "alice@example.com").await;
+    let (res, _, _) = login(&s, "st-radar").await;
+    let back = location(&res);
+    assert!(back.as_str().starts_with(APP_CALLBACK), "{back}");
+    assert_eq!(param(&back, "error").as_deref(), Some("sign_in_blocked"));
+    assert!(param(&back, "code").is_none());
+    let sso: i64 =
+        sqlx::query_scalar("select count(*) from radar_attempts where auth_method = 'SSO'")
+            .fetch_one(&s.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(sso, 2);
 }

@@ -1,8 +1,9 @@
 //! The background queues of a test: draining them with the workers' own `run_once`, and the
 //! check that a test leaves none of their jobs behind (crates.io's queue-drained check).
 //!
-//! A [`TestApp`] dropped while a webhook delivery or an email is still `pending` fails the
-//! test, naming the jobs: a test drains what it causes ([`TestApp::drain_webhooks`],
+//! A [`TestApp`] dropped while a webhook delivery or an email is still `pending`, or while an
+//! audit-log stream that is not `invalid` still has queued events, fails the test, naming the
+//! jobs: a test drains what it causes ([`TestApp::drain_webhooks`],
 //! [`TestApp::drain_emails`]) and asserts on it, or declares with
 //! [`TestApp::allow_pending_jobs`] that it means to end with jobs queued. Jobs that a running
 //! worker (the real binary's, or an enabled in-process one) is still sending get [`SETTLE`] to
@@ -83,7 +84,8 @@ async fn pending_jobs_after_settling(
     }
 }
 
-/// The `pending` webhook deliveries and emails of the database, one line each.
+/// The `pending` webhook deliveries and emails of the database, and the events queued for an
+/// audit-log stream that is not `invalid` (one line per stream), one line each.
 async fn pending_jobs(options: PgConnectOptions) -> Result<Vec<String>, sqlx::Error> {
     let mut conn = options.connect().await?;
     let webhooks: Vec<(i64, String, String, i32)> = sqlx::query_as(
@@ -99,6 +101,13 @@ async fn pending_jobs(options: PgConnectOptions) -> Result<Vec<String>, sqlx::Er
     )
     .fetch_all(&mut conn)
     .await?;
+    let streams: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "select s.id, s.type, s.state, count(*) from audit_log_stream_queue q
+         join audit_log_streams s on s.environment_id = q.environment_id and s.id = q.stream_id
+         where s.state <> 'invalid' group by s.id, s.type, s.state order by s.id",
+    )
+    .fetch_all(&mut conn)
+    .await?;
     let mut jobs: Vec<String> = webhooks
         .into_iter()
         .map(|(id, event, endpoint, attempts)| {
@@ -110,6 +119,9 @@ async fn pending_jobs(options: PgConnectOptions) -> Result<Vec<String>, sqlx::Er
             .map(|e| format!(", last error: {e}"))
             .unwrap_or_default();
         format!("email {id}: {kind} to {to} ({attempts} attempts{error})")
+    }));
+    jobs.extend(streams.into_iter().map(|(id, kind, state, n)| {
+        format!("audit-log stream {id} ({kind}, {state}): {n} queued event(s)")
     }));
     Ok(jobs)
 }
@@ -135,7 +147,8 @@ impl Drop for TestApp {
             Ok(jobs) if jobs.is_empty() => {}
             Ok(jobs) => panic!(
                 "the test ended with {} queued job(s) it did not expect:\n  {}\nDrain them \
-                 (app.drain_webhooks() / app.drain_emails()) and assert on them, or call \
+                 (app.drain_webhooks() / app.drain_emails() / \
+                 workers::audit_log_streams::run_once) and assert on them, or call \
                  app.allow_pending_jobs() if the test means to leave them queued.",
                 jobs.len(),
                 jobs.join("\n  ")
