@@ -125,12 +125,7 @@ async fn invalid_schemas_are_422_naming_each_field() {
         )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text);
-    let fields: Vec<&str> = res.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = res.error_fields();
     assert!(fields.contains(&"targets"), "{fields:?}");
     assert!(fields.contains(&"metadata"), "{fields:?}");
     assert!(fields.contains(&"actor.metadata"), "{fields:?}");
@@ -310,12 +305,7 @@ async fn malformed_events_are_422_naming_each_field_and_write_nothing() {
             res.text
         );
         assert_eq!(res.body["message"], "Validation failed.");
-        let got: Vec<&str> = res.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let got = res.error_fields();
         assert!(!got.is_empty());
         for f in fields {
             assert!(got.contains(&f), "{f} in {got:?}");

@@ -91,6 +91,22 @@ impl Server {
         self.log()
     }
 
+    /// Sends SIGTERM and asserts the process shut down gracefully (exit status 0) within 10 s.
+    pub fn stop_cleanly(mut self) {
+        self.terminate();
+        assert!(
+            self.wait_exit(Duration::from_secs(10)),
+            "no exit: {}",
+            self.log()
+        );
+        let status = self.child.try_wait().ok().flatten();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "graceful shutdown: {status:?}\n{}",
+            self.log()
+        );
+    }
+
     /// Sends SIGTERM without waiting.
     pub fn terminate(&self) {
         let _ = Command::new("kill")

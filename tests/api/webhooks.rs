@@ -17,6 +17,7 @@ use keystead::state::AppState;
 use keystead::workers::webhooks;
 use serde_json::{Value, json};
 
+use crate::binary::Server;
 use crate::directories::{new_directory, scim};
 use crate::support::TestApp;
 
@@ -616,9 +617,6 @@ async fn a_slow_receiver_does_not_hold_up_other_endpoints() {
     }
 }
 
-/// Base64 of the 32 bytes `[7; 32]`, the vault key the test app uses.
-const TEST_ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
-
 #[tokio::test]
 async fn queued_and_interrupted_deliveries_survive_a_restart_of_the_real_binary() {
     let app = TestApp::new().await;
@@ -638,21 +636,16 @@ async fn queued_and_interrupted_deliveries_survive_a_restart_of_the_real_binary(
     assert_eq!(claimed.len(), 1);
     assert!(rx.hits().is_empty());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keystead"))
-        .env("DATABASE_URL", &app.database_url)
-        .env("KEYSTEAD_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
-        .env("KEYSTEAD_BIND", format!("127.0.0.1:{port}"))
-        .env("KEYSTEAD_WEBHOOK_ALLOW_HTTP", "true")
-        .env("KEYSTEAD_WEBHOOK_POLL_INTERVAL_MS", "50")
-        .env("KEYSTEAD_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = Server::start(
+        &app,
+        "sk_test_restart",
+        "client_restart",
+        &[
+            ("KEYSTEAD_WEBHOOK_ALLOW_HTTP", "true"),
+            ("KEYSTEAD_WEBHOOK_POLL_INTERVAL_MS", "50"),
+        ],
+    )
+    .await;
     let started = std::time::Instant::now();
     while rx.hits().len() < 2 && started.elapsed() < Duration::from_secs(20) {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -663,12 +656,7 @@ async fn queued_and_interrupted_deliveries_survive_a_restart_of_the_real_binary(
     while rx.hits().len() < 3 && started.elapsed() < Duration::from_secs(25) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful shutdown: {status:?}");
+    server.stop_cleanly();
     let names: Vec<String> = rx
         .hits()
         .iter()

@@ -386,12 +386,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
             res.text
         );
         assert_eq!(res.body["code"], "invalid_request_parameters");
-        let got: Vec<&str> = res.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let got = res.error_fields();
         assert_eq!(got, fields, "{body}");
     }
 

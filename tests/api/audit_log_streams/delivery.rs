@@ -9,6 +9,7 @@ use keystead::workers::audit_log_streams;
 use serde_json::{Value, json};
 
 use super::{Receiver, configure, ingest, org, queued, schema, stream};
+use crate::binary::Server;
 use crate::support::TestApp;
 use crate::webhooks::verify;
 
@@ -311,9 +312,6 @@ async fn two_workers_send_each_event_once() {
     }
 }
 
-/// Base64 of the 32 bytes `[7; 32]`, the vault key the test app uses.
-const TEST_ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
-
 #[tokio::test]
 async fn delivery_resumes_after_a_restart_of_the_real_binary() {
     let app = app().await;
@@ -335,22 +333,17 @@ async fn delivery_resumes_after_a_restart_of_the_real_binary() {
     assert_eq!(claimed.len(), 1);
     assert!(rx.hits().is_empty());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keystead"))
-        .env("DATABASE_URL", &app.database_url)
-        .env("KEYSTEAD_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
-        .env("KEYSTEAD_BIND", format!("127.0.0.1:{port}"))
-        .env("KEYSTEAD_WEBHOOK_ALLOW_HTTP", "true")
-        .env("KEYSTEAD_AUDIT_LOG_STREAM_POLL_INTERVAL_MS", "50")
-        .env("KEYSTEAD_AUDIT_LOG_PURGE_DISABLED", "true")
-        .env("KEYSTEAD_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = Server::start(
+        &app,
+        "sk_test_restart",
+        "client_restart",
+        &[
+            ("KEYSTEAD_WEBHOOK_ALLOW_HTTP", "true"),
+            ("KEYSTEAD_AUDIT_LOG_STREAM_POLL_INTERVAL_MS", "50"),
+            ("KEYSTEAD_AUDIT_LOG_PURGE_DISABLED", "true"),
+        ],
+    )
+    .await;
     let events = |rx: &Receiver| -> Vec<Value> {
         rx.hits()
             .iter()
@@ -366,12 +359,7 @@ async fn delivery_resumes_after_a_restart_of_the_real_binary() {
     while events(&rx).len() < 2 && started.elapsed() < Duration::from_secs(25) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful shutdown: {status:?}");
+    server.stop_cleanly();
     assert_eq!(names(&events(&rx)), ["queued while down", "while running"]);
     assert_eq!(queued(&app, &org).await, 0);
     assert_eq!(stream(&app, &org).await["state"], "active");

@@ -30,6 +30,16 @@ pub struct TestResponse {
     pub text: String,
 }
 
+impl TestResponse {
+    /// The `field` of each entry of a WorkOS 422 body's `errors`, in order.
+    pub fn error_fields(&self) -> Vec<&str> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// The caller's credentials in an environment.
 #[derive(Debug, Clone)]
 pub struct Tenant {
