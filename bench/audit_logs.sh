@@ -48,7 +48,7 @@ echo "ingestion with a log stream:"
 SINK_PORT=$((PORT + 1))
 python3 bench/sink.py "$SINK_PORT" >/dev/null 2>&1 &
 SINK_PID=$!
-api -X PATCH "$BASE/environment" -d '{"allow_http_webhook_endpoints": true}' >/dev/null
+api -X PATCH "$BASE/environment" -d '{"settings": {"allow_http_webhook_endpoints": true}}' >/dev/null
 api -X POST "$BASE/organizations/$ORG/audit_log_stream" \
   -d "{\"type\":\"GenericHttps\",\"url\":\"http://127.0.0.1:$SINK_PORT/siem\"}" >/dev/null
 run_wrk ingest_streamed "/audit_logs/events" bench/wrk-audit-event.lua
