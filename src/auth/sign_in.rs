@@ -82,6 +82,41 @@ fn pending_error(code: &'static str, message: &str, extra: Value) -> ApiError {
     }
 }
 
+/// A step finished with a one-time code emailed to the user (email verification, or a Radar
+/// challenge): issues the code, records the pending authentication and answers the 403 `code`
+/// with `{pending_authentication_token, email, email_verification_id, user}` (a Radar challenge
+/// also names the code as `radar_challenge_id`).
+async fn email_code_step(
+    state: &AppState,
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    s: &SignIn,
+    base: &NewPending<'_>,
+    code: &'static str,
+    message: &str,
+) -> ApiResult<Step> {
+    let v = email_verifications::insert(tx, &state.vault, env, &s.user.id, &s.user.email).await?;
+    let token = pending::create(
+        tx,
+        env,
+        NewPending {
+            email_verification_id: Some(&v.id),
+            ..base.clone()
+        },
+    )
+    .await?;
+    let mut extra = json!({
+        "pending_authentication_token": token,
+        "email": s.user.email,
+        "email_verification_id": v.id,
+        "user": s.user,
+    });
+    if code == "radar_challenge" {
+        extra["radar_challenge_id"] = json!(v.id);
+    }
+    Ok(Step::Pending(pending_error(code, message, extra)))
+}
+
 /// Runs the remaining steps inside `tx`: records what a pending step needs, or creates the
 /// session (`session.created`). The caller records its own `authentication.*` event, commits,
 /// then answers with [`Step`].
@@ -106,51 +141,28 @@ pub async fn complete(
     };
     let settings = environment_settings::get(tx, env, &state.settings).await?;
     if s.radar_challenge {
-        let v =
-            email_verifications::insert(tx, &state.vault, env, &s.user.id, &s.user.email).await?;
-        let token = pending::create(
+        return email_code_step(
+            state,
             tx,
             env,
-            NewPending {
-                email_verification_id: Some(&v.id),
-                ..base.clone()
-            },
-        )
-        .await?;
-        return Ok(Step::Pending(pending_error(
+            &s,
+            &base,
             "radar_challenge",
             "Radar requires a one-time code sent to the user's email to finish authenticating.",
-            json!({
-                "pending_authentication_token": token,
-                "email": s.user.email,
-                "email_verification_id": v.id,
-                "radar_challenge_id": v.id,
-                "user": s.user,
-            }),
-        )));
+        )
+        .await;
     }
     if settings.email_verification_required && !s.user.email_verified {
-        let v =
-            email_verifications::insert(tx, &state.vault, env, &s.user.id, &s.user.email).await?;
-        let token = pending::create(
+        return email_code_step(
+            state,
             tx,
             env,
-            NewPending {
-                email_verification_id: Some(&v.id),
-                ..base.clone()
-            },
-        )
-        .await?;
-        return Ok(Step::Pending(pending_error(
+            &s,
+            &base,
             "email_verification_required",
             "Email ownership must be verified before authentication.",
-            json!({
-                "pending_authentication_token": token,
-                "email": s.user.email,
-                "email_verification_id": v.id,
-                "user": s.user,
-            }),
-        )));
+        )
+        .await;
     }
     if !s.mfa_verified {
         let factors = auth_factors::all_for_user(tx, env, &s.user.id).await?;

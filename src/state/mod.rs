@@ -9,6 +9,7 @@ pub mod environment_keys;
 pub mod extensions;
 pub mod radar;
 pub mod rate_limit;
+pub(crate) mod redis_conn;
 mod redis_gcra;
 
 use std::collections::HashMap;

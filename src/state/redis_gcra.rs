@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use crate::state::redis_conn::LazyRedis;
 
 use crate::settings::rate_limits::{Class, Limit};
 
@@ -41,8 +41,7 @@ pub(super) struct Reply {
 
 /// A Redis client with the GCRA script loaded on demand.
 pub(super) struct Redis {
-    client: redis::Client,
-    conn: Mutex<Option<redis::aio::ConnectionManager>>,
+    redis: LazyRedis,
     script: redis::Script,
 }
 
@@ -50,28 +49,9 @@ impl Redis {
     /// A client for `url`; the connection is made on first use. Errors when the URL is malformed.
     pub(super) fn new(url: &str) -> anyhow::Result<Self> {
         Ok(Self {
-            client: redis::Client::open(url)?,
-            conn: Mutex::new(None),
+            redis: LazyRedis::new(url)?,
             script: redis::Script::new(GCRA_LUA),
         })
-    }
-
-    async fn connection(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let mut guard = self.conn.lock().await;
-        if let Some(c) = guard.as_ref() {
-            return Ok(c.clone());
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(1);
-        let conn = tokio::time::timeout(
-            Duration::from_secs(1),
-            redis::aio::ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await??;
-        *guard = Some(conn.clone());
-        Ok(conn)
     }
 
     pub(super) async fn check(
@@ -80,7 +60,7 @@ impl Redis {
         key: &str,
         limit: Limit,
     ) -> anyhow::Result<Reply> {
-        let mut conn = self.connection().await?;
+        let mut conn = self.redis.connection().await?;
         let period_ms = u64::try_from(limit.period.as_millis()).unwrap_or(u64::MAX);
         let (allowed, remaining, retry_ms, reset_ms): (i64, i64, i64, i64) = tokio::time::timeout(
             Duration::from_millis(500),

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use crate::state::redis_conn::LazyRedis;
 
 /// Most members kept per counter (a threshold above it cannot be reached through Redis).
 pub const CAP: u32 = 10_000;
@@ -85,8 +85,7 @@ pub type Counts = [i64; 5];
 
 /// A Redis client with the script loaded on demand.
 pub struct RedisCounters {
-    client: redis::Client,
-    conn: Mutex<Option<redis::aio::ConnectionManager>>,
+    redis: LazyRedis,
     script: redis::Script,
 }
 
@@ -104,33 +103,14 @@ impl RedisCounters {
     /// A client for `url`; the connection is made on first use. Errors on a malformed URL.
     pub fn new(url: &str) -> anyhow::Result<Self> {
         Ok(Self {
-            client: redis::Client::open(url)?,
-            conn: Mutex::new(None),
+            redis: LazyRedis::new(url)?,
             script: redis::Script::new(COUNT_LUA),
         })
     }
 
-    async fn connection(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let mut guard = self.conn.lock().await;
-        if let Some(c) = guard.as_ref() {
-            return Ok(c.clone());
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(1);
-        let conn = tokio::time::timeout(
-            Duration::from_secs(1),
-            redis::aio::ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await??;
-        *guard = Some(conn.clone());
-        Ok(conn)
-    }
-
     /// Counts the attempts before `c` and adds `c`.
     pub async fn count(&self, c: &Counted<'_>) -> anyhow::Result<Counts> {
-        let mut conn = self.connection().await?;
+        let mut conn = self.redis.connection().await?;
         let env = c.environment_id;
         let ip = c.ip_address.unwrap_or_default();
         let device = c.device.unwrap_or_default();
@@ -170,7 +150,7 @@ impl RedisCounters {
         email: &str,
         ip_address: Option<&str>,
     ) -> anyhow::Result<()> {
-        let mut conn = self.connection().await?;
+        let mut conn = self.redis.connection().await?;
         let mut pipe = redis::pipe();
         pipe.zrem(key(env, "email_failed", email), attempt_id)
             .ignore();
