@@ -3,26 +3,9 @@
 // (with an explicit idempotency key, sent twice), one event the schema refuses (400), and one
 // for an unknown organization (404). Prints `ok` at the end.
 // Env: KEYSTEAD_BASE_URL, KEYSTEAD_API_KEY, KEYSTEAD_NODE_SDK_DIR, KEYSTEAD_ORG_ID.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { check, workos } from './workos_client.mjs';
 
-const baseUrl = new URL(process.env.KEYSTEAD_BASE_URL);
-const sdkDir = process.env.KEYSTEAD_NODE_SDK_DIR;
 const orgId = process.env.KEYSTEAD_ORG_ID;
-const pkg = JSON.parse(readFileSync(join(sdkDir, 'package.json'), 'utf8'));
-const entry = pkg.exports['.'].import;
-const { WorkOS } = await import(pathToFileURL(join(sdkDir, typeof entry === 'string' ? entry : entry.default)).href);
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-const workos = new WorkOS(process.env.KEYSTEAD_API_KEY, {
-  apiHostname: baseUrl.hostname,
-  port: Number(baseUrl.port),
-  https: false,
-});
 
 const v1 = await workos.auditLogs.createSchema({
   action: 'document.updated',

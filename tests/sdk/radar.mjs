@@ -2,25 +2,8 @@
 // `radar.createAttempt` (allowed, then blocked by an email block list), `radar.updateAttempt`,
 // `radar.addListEntry` (added, then already present) and `radar.removeListEntry`. Prints `ok`.
 // Env: KEYSTEAD_BASE_URL, KEYSTEAD_API_KEY, KEYSTEAD_NODE_SDK_DIR.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { check, workos } from './workos_client.mjs';
 
-const baseUrl = new URL(process.env.KEYSTEAD_BASE_URL);
-const sdkDir = process.env.KEYSTEAD_NODE_SDK_DIR;
-const pkg = JSON.parse(readFileSync(join(sdkDir, 'package.json'), 'utf8'));
-const entry = pkg.exports['.'].import;
-const { WorkOS } = await import(pathToFileURL(join(sdkDir, typeof entry === 'string' ? entry : entry.default)).href);
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-const workos = new WorkOS(process.env.KEYSTEAD_API_KEY, {
-  apiHostname: baseUrl.hostname,
-  port: Number(baseUrl.port),
-  https: false,
-});
 const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:133.0) Gecko/20100101 Firefox/133.0';
 
 const first = await workos.radar.createAttempt({
