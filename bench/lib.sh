@@ -4,7 +4,8 @@
 # results in RPS/P50/P99[NAME]), `pgbench_tps FLAGS` (the machine's ceiling in the same run,
 # same connections), `ratio A B`, `rss_kb FIELD` (the server's /proc status, kB).
 #
-# Settings (environment): DURATION (seconds per phase, 10), CONNS (32), THREADS (2), PORT.
+# Settings (environment): DURATION (seconds per phase, 10), CONNS (32), THREADS (2), PORT,
+# CARGO_TARGET_DIR (where the release binary is built).
 # A script may set SERVER_ENV (extra `VAR=value` words for the server) before `bench_start`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -50,7 +51,7 @@ bench_start() {
   # shellcheck disable=SC2086
   env KEYSTEAD_BOOTSTRAP_API_KEY="$KEY" KEYSTEAD_BOOTSTRAP_CLIENT_ID="$CLIENT" \
     KEYSTEAD_RATE_LIMITS="$limits" KEYSTEAD_LOG=warn KEYSTEAD_DATA_DIR="$WORK/data" $SERVER_ENV \
-    target/release/keystead serve --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+    "${CARGO_TARGET_DIR:-target}/release/keystead" serve --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
   curl -sf "$BASE/health" >/dev/null || { cat "$WORK/server.log"; exit 1; }
@@ -80,6 +81,8 @@ run_wrk() {
   P50[$name]=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
   P99[$name]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
   printf '  %-28s %s\n' "$name" "$line"
+  # A phase whose requests failed measures nothing.
+  if ! grep -q ' errors=0$' <<<"$line"; then echo "phase $name had errors: $line" >&2; exit 1; fi
 }
 
 # pgbench_tps FLAGS…: pgbench's tps on the server's own PostgreSQL (scale 10), at $CONNS

@@ -74,6 +74,14 @@ impl Receiver {
     pub fn hits(&self) -> Vec<Hit> {
         self.hits.lock().unwrap().clone()
     }
+
+    /// Every event received so far, batch after batch (each hit's body is a JSON array).
+    pub fn events(&self) -> Vec<Value> {
+        self.hits()
+            .iter()
+            .flat_map(|h| serde_json::from_str::<Vec<Value>>(&h.body).unwrap())
+            .collect()
+    }
 }
 
 pub async fn org(app: &TestApp) -> String {

@@ -58,16 +58,20 @@ pub fn verdict_of(res: &TestResponse) -> (String, String) {
     )
 }
 
+/// `PATCH /environment` `{settings: {radar}}`.
+pub async fn patch_radar(app: &TestApp, radar: Value) -> TestResponse {
+    app.send(
+        Method::PATCH,
+        "/environment",
+        Some(&app.tenant.api_key),
+        Some(&json!({ "settings": { "radar": radar } })),
+    )
+    .await
+}
+
 /// `PATCH /environment` `{settings: {radar}}`, which must succeed.
 pub async fn radar_settings(app: &TestApp, radar: Value) {
-    let res = app
-        .send(
-            Method::PATCH,
-            "/environment",
-            Some(&app.tenant.api_key),
-            Some(&json!({ "settings": { "radar": radar } })),
-        )
-        .await;
+    let res = patch_radar(app, radar).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 }
 
@@ -383,14 +387,7 @@ async fn radar_settings_are_shown_patched_validated_and_reset() {
         (json!({"bogus": 1}), "settings.radar.bogus"),
         (json!(5), "settings.radar"),
     ] {
-        let res = app
-            .send(
-                Method::PATCH,
-                "/environment",
-                Some(&app.tenant.api_key),
-                Some(&json!({ "settings": { "radar": radar } })),
-            )
-            .await;
+        let res = patch_radar(&app, radar).await;
         assert_eq!(
             res.status,
             StatusCode::UNPROCESSABLE_ENTITY,
