@@ -387,7 +387,7 @@ async fn radar_settings_are_shown_patched_validated_and_reset() {
         (json!({"bogus": 1}), "settings.radar.bogus"),
         (json!(5), "settings.radar"),
     ] {
-        let res = patch_radar(&app, radar).await;
+        let res = patch_radar(&app, radar.clone()).await;
         assert_eq!(
             res.status,
             StatusCode::UNPROCESSABLE_ENTITY,
