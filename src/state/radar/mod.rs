@@ -222,11 +222,7 @@ impl Radar {
             now: Utc::now(),
         });
         if decision.verdict != "allow" {
-            let verdict = (
-                decision.verdict,
-                decision.control,
-                decision.blocklist_type,
-            );
+            let verdict = (decision.verdict, decision.control, decision.blocklist_type);
             radar_attempts::set_verdict(&mut conn, env, &id, verdict).await?;
         }
         if rand::random::<u8>() == 0 {
