@@ -23,10 +23,10 @@ use sqlx::postgres::PgListener;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::state::api_keys::CHANGE_CHANNEL as PRODUCT_KEY_CHANNEL;
 /// The resolved key a request carries (defined beside the cache, in `state::environment_keys`).
 pub use crate::state::environment_keys::AuthContext;
 pub use crate::store::environment_keys::REVOCATION_CHANNEL;
-use crate::state::api_keys::CHANGE_CHANNEL as PRODUCT_KEY_CHANNEL;
 
 /// Both key caches: the environment keys' and the product API keys' (`state::api_keys`).
 fn clear_caches(state: &AppState) {
@@ -45,7 +45,8 @@ pub fn spawn_revocation_listener(
         loop {
             let listener = async {
                 let mut l = PgListener::connect_with(&state.db).await?;
-                l.listen_all([REVOCATION_CHANNEL, PRODUCT_KEY_CHANNEL]).await?;
+                l.listen_all([REVOCATION_CHANNEL, PRODUCT_KEY_CHANNEL])
+                    .await?;
                 clear_caches(&state);
                 loop {
                     match l.try_recv().await? {

@@ -50,7 +50,8 @@ impl Owner {
     /// The organization the key belongs to, whoever owns it.
     pub fn organization_id(&self) -> &OrganizationId {
         match self {
-            Self::Organization { id } | Self::User {
+            Self::Organization { id }
+            | Self::User {
                 organization_id: id,
                 ..
             } => id,
@@ -191,7 +192,11 @@ pub struct NewApiKey {
 }
 
 /// Creates a key with a fresh value and records `api_key.created`.
-pub async fn insert(tx: &mut Tx, env: &EnvironmentId, new: &NewApiKey) -> ApiResult<ApiKeyWithValue> {
+pub async fn insert(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    new: &NewApiKey,
+) -> ApiResult<ApiKeyWithValue> {
     let value = format!("sk_{}", crypto::random_alphanumeric(VALUE_RANDOM_LEN));
     let (organization_id, user_id) = match &new.owner {
         Owner::Organization { id } => (id, None),

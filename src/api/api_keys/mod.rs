@@ -233,9 +233,7 @@ async fn create_user_key(
     {
         return Err(ApiError::Unprocessable {
             code: "organization_membership_required",
-            message: format!(
-                "User '{id}' has no active membership in organization '{org}'."
-            ),
+            message: format!("User '{id}' has no active membership in organization '{org}'."),
             errors: Vec::new(),
         });
     }
@@ -280,7 +278,9 @@ async fn list_user_keys(
 ) -> ApiResult<Json<List<ApiKey>>> {
     let env = &ctx.environment_id;
     let params = ListParams::from_query(&q, Order::Desc)?;
-    let org = q.get("organization_id").map(IdFilter::<OrganizationId>::parse);
+    let org = q
+        .get("organization_id")
+        .map(IdFilter::<OrganizationId>::parse);
     let mut conn = state.db.acquire().await?;
     if users::find(&mut conn, env, &id).await?.is_none() {
         return Err(ApiError::not_found_id::<UserId>(id));

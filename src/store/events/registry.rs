@@ -15,10 +15,17 @@ use std::str::FromStr;
 #[cfg(test)]
 use crate::store::{
     api_keys::{ApiKey, ApiKeyUpdated},
-    connections::Connection, directories::Directory, directory_groups::DirectoryGroup,
-    feature_flags::FlagEvent, invitations::Invitation, organization_domains::OrganizationDomain,
-    organization_memberships::Membership, organizations::Organization,
-    password_resets::PasswordReset, sessions::Session, users::User,
+    connections::Connection,
+    directories::Directory,
+    directory_groups::DirectoryGroup,
+    feature_flags::FlagEvent,
+    invitations::Invitation,
+    organization_domains::OrganizationDomain,
+    organization_memberships::Membership,
+    organizations::Organization,
+    password_resets::PasswordReset,
+    sessions::Session,
+    users::User,
 };
 #[cfg(test)]
 use serde_json::Value;

@@ -72,7 +72,10 @@ async fn a_key_deleted_on_one_server_stops_validating_on_another() {
     let key = org_key(&app, &acme, "Production").await;
     let value = key["value"].as_str().unwrap();
     let api_key = app.tenant.api_key.clone();
-    assert_eq!(validate_on(&replica, &api_key, value).await["id"], key["id"]);
+    assert_eq!(
+        validate_on(&replica, &api_key, value).await["id"],
+        key["id"]
+    );
 
     // Proof that the replica answers from its cache: with the row changed behind its back (no
     // trigger fires for `name`), it still answers the cached name.
@@ -117,7 +120,10 @@ async fn an_expired_key_and_a_cascade_reach_the_other_server() {
     until_invalid(&replica, &api_key, expiring["value"].as_str().unwrap()).await;
 
     let res = app
-        .delete(&format!("/organizations/{}", globex["id"].as_str().unwrap()))
+        .delete(&format!(
+            "/organizations/{}",
+            globex["id"].as_str().unwrap()
+        ))
         .await;
     assert!(res.status.is_success(), "{}", res.text);
     until_invalid(&replica, &api_key, cascaded["value"].as_str().unwrap()).await;

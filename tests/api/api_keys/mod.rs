@@ -122,7 +122,10 @@ async fn organization_keys_page_newest_first_and_exclude_member_keys() {
     }
     let res = app
         .post(
-            &format!("/user_management/users/{}/api_keys", ada["id"].as_str().unwrap()),
+            &format!(
+                "/user_management/users/{}/api_keys",
+                ada["id"].as_str().unwrap()
+            ),
             &json!({"name": "mine", "organization_id": acme["id"]}),
         )
         .await;
@@ -135,7 +138,9 @@ async fn organization_keys_page_newest_first_and_exclude_member_keys() {
     assert_eq!(page.body["data"][1]["id"], ids[1]);
     let after = page.body["list_metadata"]["after"].as_str().unwrap();
     let next = app
-        .get(&format!("/organizations/{id}/api_keys?limit=2&after={after}"))
+        .get(&format!(
+            "/organizations/{id}/api_keys?limit=2&after={after}"
+        ))
         .await;
     assert_eq!(next.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(next.body["data"][0]["id"], ids[0]);
@@ -156,13 +161,27 @@ async fn creating_an_organization_key_refuses_bad_input_with_workos_4xx() {
         (json!({"name": "  "}), "name"),
         (json!({"name": 5}), "name"),
         (json!({"name": "x".repeat(300)}), "name"),
-        (json!({"name": "k", "permissions": ["has space"]}), "permissions"),
-        (json!({"name": "k", "permissions": "posts:read"}), "permissions"),
-        (json!({"name": "k", "expires_at": "2001-01-01T00:00:00Z"}), "expires_at"),
+        (
+            json!({"name": "k", "permissions": ["has space"]}),
+            "permissions",
+        ),
+        (
+            json!({"name": "k", "permissions": "posts:read"}),
+            "permissions",
+        ),
+        (
+            json!({"name": "k", "expires_at": "2001-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
         (json!({"name": "k", "expires_at": "tomorrow"}), "expires_at"),
     ] {
         let res = app.post(&path, &body).await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", res.text);
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            res.text
+        );
         assert_eq!(res.error_fields(), [field], "{body}: {}", res.text);
     }
     let res = app
@@ -192,7 +211,10 @@ async fn creating_an_organization_key_refuses_bad_input_with_workos_4xx() {
     }
     // A future expiry is kept.
     let res = app
-        .post(&path, &json!({"name": "k", "expires_at": "2999-01-01T00:00:00.000Z"}))
+        .post(
+            &path,
+            &json!({"name": "k", "expires_at": "2999-01-01T00:00:00.000Z"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     assert_eq!(res.body["expires_at"], "2999-01-01T00:00:00.000Z");
@@ -207,7 +229,10 @@ async fn a_user_key_needs_an_active_membership_in_its_organization() {
     let globex = org(&app, "Globex").await;
     let ada = user(&app, "ada@example.com", false).await;
     member(&app, &ada, &acme, "member").await;
-    let path = format!("/user_management/users/{}/api_keys", ada["id"].as_str().unwrap());
+    let path = format!(
+        "/user_management/users/{}/api_keys",
+        ada["id"].as_str().unwrap()
+    );
     let res = app
         .post(
             &path,
@@ -224,7 +249,10 @@ async fn a_user_key_needs_an_active_membership_in_its_organization() {
     // Not a member of Globex, an unknown organization, a malformed one.
     for (org_id, code) in [
         (globex["id"].clone(), "organization_membership_required"),
-        (json!("org_01HZZZZZZZZZZZZZZZZZZZZZZZ"), "organization_not_found"),
+        (
+            json!("org_01HZZZZZZZZZZZZZZZZZZZZZZZ"),
+            "organization_not_found",
+        ),
         (json!("acme"), "organization_not_found"),
     ] {
         let res = app
@@ -238,7 +266,10 @@ async fn a_user_key_needs_an_active_membership_in_its_organization() {
         (json!({"name": "CLI"}), "organization_id"),
         (json!({"organization_id": acme["id"]}), "name"),
         (json!({"name": "", "organization_id": acme["id"]}), "name"),
-        (json!({"name": "k", "organization_id": acme["id"], "permissions": [""]}), "permissions"),
+        (
+            json!({"name": "k", "organization_id": acme["id"], "permissions": [""]}),
+            "permissions",
+        ),
     ] {
         let res = app.post(&path, &body).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{body}: {}", res.text);
@@ -267,7 +298,10 @@ async fn a_user_key_needs_an_active_membership_in_its_organization() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let res = app
         .post(
-            &format!("/user_management/users/{}/api_keys", bob["id"].as_str().unwrap()),
+            &format!(
+                "/user_management/users/{}/api_keys",
+                bob["id"].as_str().unwrap()
+            ),
             &json!({"name": "CLI", "organization_id": acme["id"]}),
         )
         .await;
@@ -283,7 +317,10 @@ async fn user_keys_list_and_filter_by_organization() {
     let ada = user(&app, "ada@example.com", false).await;
     member(&app, &ada, &acme, "member").await;
     member(&app, &ada, &globex, "member").await;
-    let path = format!("/user_management/users/{}/api_keys", ada["id"].as_str().unwrap());
+    let path = format!(
+        "/user_management/users/{}/api_keys",
+        ada["id"].as_str().unwrap()
+    );
     for o in [&acme, &globex] {
         let res = app
             .post(&path, &json!({"name": "k", "organization_id": o["id"]}))
@@ -294,7 +331,10 @@ async fn user_keys_list_and_filter_by_organization() {
     assert_eq!(all.status, StatusCode::OK, "{}", all.text);
     assert_eq!(all.body["data"].as_array().unwrap().len(), 2);
     let only = app
-        .get(&format!("{path}?organization_id={}", acme["id"].as_str().unwrap()))
+        .get(&format!(
+            "{path}?organization_id={}",
+            acme["id"].as_str().unwrap()
+        ))
         .await;
     let data = only.body["data"].as_array().unwrap();
     assert_eq!(data.len(), 1);
@@ -303,7 +343,10 @@ async fn user_keys_list_and_filter_by_organization() {
     assert_eq!(none.body["data"], json!([]));
     // The organization's own list does not show member keys.
     let org_list = app
-        .get(&format!("/organizations/{}/api_keys", acme["id"].as_str().unwrap()))
+        .get(&format!(
+            "/organizations/{}/api_keys",
+            acme["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(org_list.body["data"], json!([]));
     let res = app
@@ -333,7 +376,10 @@ async fn validation_answers_the_key_or_null_and_records_its_use() {
             .unwrap();
     assert!(stored.is_some());
     // Served again (from the cache), the same key.
-    assert_eq!(validate(&app, value).await.body["api_key"]["id"], created["id"]);
+    assert_eq!(
+        validate(&app, value).await.body["api_key"]["id"],
+        created["id"]
+    );
 
     for unknown in [
         "sk_unknown",
@@ -409,25 +455,42 @@ async fn another_environments_keys_and_owners_are_404() {
     let user_id = ada["id"].as_str().unwrap();
     let key_id = key["id"].as_str().unwrap();
     for (method, path, body) in [
-        (Method::GET, format!("/organizations/{org_id}/api_keys"), None),
+        (
+            Method::GET,
+            format!("/organizations/{org_id}/api_keys"),
+            None,
+        ),
         (
             Method::POST,
             format!("/organizations/{org_id}/api_keys"),
             Some(json!({"name": "k"})),
         ),
-        (Method::GET, format!("/user_management/users/{user_id}/api_keys"), None),
+        (
+            Method::GET,
+            format!("/user_management/users/{user_id}/api_keys"),
+            None,
+        ),
         (
             Method::POST,
             format!("/user_management/users/{user_id}/api_keys"),
             Some(json!({"name": "k", "organization_id": org_id})),
         ),
         (Method::DELETE, format!("/api_keys/{key_id}"), None),
-        (Method::POST, format!("/api_keys/{key_id}/expire"), Some(json!({}))),
+        (
+            Method::POST,
+            format!("/api_keys/{key_id}/expire"),
+            Some(json!({})),
+        ),
     ] {
         let res = app
             .send(method.clone(), &path, Some(&other.api_key), body.as_ref())
             .await;
-        assert_eq!(res.status, StatusCode::NOT_FOUND, "{method} {path}: {}", res.text);
+        assert_eq!(
+            res.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            res.text
+        );
     }
     // Still valid in its own environment.
     let res = validate(&app, key["value"].as_str().unwrap()).await;
@@ -493,7 +556,10 @@ async fn expiring_a_key_now_later_or_never() {
     assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.text);
     assert_eq!(res.body["code"], "api_key_expired");
     let res = app
-        .post("/api_keys/api_key_01HZZZZZZZZZZZZZZZZZZZZZZZ/expire", &json!({}))
+        .post(
+            "/api_keys/api_key_01HZZZZZZZZZZZZZZZZZZZZZZZ/expire",
+            &json!({}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.text);
 
@@ -517,7 +583,10 @@ async fn a_user_key_stops_validating_when_its_membership_ends() {
     let m = member(&app, &ada, &acme, "member").await;
     let res = app
         .post(
-            &format!("/user_management/users/{}/api_keys", ada["id"].as_str().unwrap()),
+            &format!(
+                "/user_management/users/{}/api_keys",
+                ada["id"].as_str().unwrap()
+            ),
             &json!({"name": "CLI", "organization_id": acme["id"]}),
         )
         .await;
@@ -533,7 +602,10 @@ async fn a_user_key_stops_validating_when_its_membership_ends() {
     assert_eq!(validate(&app, &value).await.body, json!({"api_key": null}));
     // Deleting the user deletes the key.
     let res = app
-        .delete(&format!("/user_management/users/{}", ada["id"].as_str().unwrap()))
+        .delete(&format!(
+            "/user_management/users/{}",
+            ada["id"].as_str().unwrap()
+        ))
         .await;
     assert!(res.status.is_success(), "{}", res.text);
     assert_eq!(app.count_rows("product_api_keys").await, 0);
