@@ -2,6 +2,7 @@
 //! (API-key routes); [`public_router`] holds the routes browsers and JWT libraries call without
 //! an API key; [`ops_router`] the probes and metrics.
 
+pub mod api_keys;
 pub mod audit_logs;
 pub mod authorization;
 pub mod connections;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit_logs::router())
         .merge(radar::router())
         .merge(feature_flags::router())
+        .merge(api_keys::router())
 }
 
 /// The routes whose handlers claim their `Idempotency-Key` in their own transaction

@@ -473,6 +473,10 @@ id_type!(
     /// A feature flag, `flag_…` (the API addresses flags by slug).
     FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );
+id_type!(
+    /// An organization or user API key (the API Keys product), `api_key_…`.
+    ApiKeyId, prefix::API_KEY, "API key"
+);
 
 #[cfg(test)]
 mod tests {

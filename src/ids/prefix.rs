@@ -84,6 +84,8 @@ pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
 pub const AUDIT_LOG_STREAM: &str = "als";
 /// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
 pub const FEATURE_FLAG: &str = "flag";
+/// Organization and user API keys (the API Keys product), `api_key_…`.
+pub const API_KEY: &str = "api_key";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -127,4 +129,5 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_EXPORT,
     AUDIT_LOG_STREAM,
     FEATURE_FLAG,
+    API_KEY,
 ];
