@@ -330,3 +330,27 @@ async fn a_client_error_after_the_in_handler_claim_is_stored_and_replayed() {
     .await;
     assert_eq!(other.body["code"], "idempotency_key_mismatch");
 }
+
+/// An in-handler route runs again on a replay and rolls back; when that run fails because of
+/// what the first one created (an `external_id` already taken), the first answer is still what
+/// the replay gets.
+#[tokio::test]
+async fn a_replay_that_conflicts_with_the_first_run_still_replays_its_answer() {
+    let app = TestApp::new().await;
+    let body = json!({"name": "Acme", "external_id": "acme-1"});
+    let first = post_with_key(&app, "ext", "/organizations", &body, &app.tenant.api_key).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let plain = app.post("/organizations", &body).await;
+    assert_eq!(
+        plain.status,
+        StatusCode::BAD_REQUEST,
+        "without the key the external id is taken: {}",
+        plain.text
+    );
+    let again = post_with_key(&app, "ext", "/organizations", &body, &app.tenant.api_key).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again.body, first.body);
+    assert_eq!(count(&app, "select count(*) from organizations").await, 1);
+    assert_eq!(count(&app, "select count(*) from events").await, 1);
+}
