@@ -273,61 +273,29 @@ async fn a_client_error_after_the_in_handler_claim_is_stored_and_replayed() {
             "occurred_at": "2026-12-01T10:00:00Z", "actor": {"id": "user_1", "type": "user"},
             "targets": [{"id": "team_1", "type": "team"}], "context": {"location": "203.0.113.7"}}})
     };
+    let send = async |key: &str, body: &Value| {
+        post_with_key(&app, key, "/audit_logs/events", body, &app.tenant.api_key).await
+    };
     let missing = event("org_01JXXXXXXXXXXXXXXXXXXXXXXX");
-    let first = post_with_key(
-        &app,
-        "audit-404",
-        "/audit_logs/events",
-        &missing,
-        &app.tenant.api_key,
-    )
-    .await;
+    let first = send("audit-404", &missing).await;
     assert_eq!(first.status, StatusCode::NOT_FOUND);
-    let again = post_with_key(
-        &app,
-        "audit-404",
-        "/audit_logs/events",
-        &missing,
-        &app.tenant.api_key,
-    )
-    .await;
+    let again = send("audit-404", &missing).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
     assert_eq!(again.body, first.body);
 
     let org = app.post("/organizations", &json!({"name": "Acme"})).await;
     let ok = event(org.body["id"].as_str().unwrap());
-    let stored = post_with_key(
-        &app,
-        "audit-ok",
-        "/audit_logs/events",
-        &ok,
-        &app.tenant.api_key,
-    )
-    .await;
+    let stored = send("audit-ok", &ok).await;
     assert_eq!(stored.status, StatusCode::OK);
     assert_eq!(stored.body, json!({"success": true}));
-    let replay = post_with_key(
-        &app,
-        "audit-ok",
-        "/audit_logs/events",
-        &ok,
-        &app.tenant.api_key,
-    )
-    .await;
+    let replay = send("audit-ok", &ok).await;
     assert_eq!(replay.headers.get("idempotent-replayed").unwrap(), "true");
     assert_eq!(
         count(&app, "select count(*) from audit_log_events").await,
         1
     );
-    let other = post_with_key(
-        &app,
-        "audit-ok",
-        "/audit_logs/events",
-        &missing,
-        &app.tenant.api_key,
-    )
-    .await;
+    let other = send("audit-ok", &missing).await;
     assert_eq!(other.body["code"], "idempotency_key_mismatch");
 }
 
