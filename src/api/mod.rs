@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit_logs;
 pub mod authorization;
+pub mod connect;
 pub mod connections;
 pub mod directories;
 pub mod directory_groups;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(radar::router())
         .merge(feature_flags::router())
         .merge(api_keys::router())
+        .merge(connect::router())
 }
 
 /// Every public route (no API key).

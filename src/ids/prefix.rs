@@ -86,6 +86,10 @@ pub const AUDIT_LOG_STREAM: &str = "als";
 pub const FEATURE_FLAG: &str = "flag";
 /// Organization and user API keys (the API Keys product), `api_key_…`.
 pub const API_KEY: &str = "api_key";
+/// Connect applications, `conn_app_…` (told from connections' `conn_…` by [`ALL`]).
+pub const CONNECT_APPLICATION: &str = "conn_app";
+/// Connect application client secrets, `secret_…`.
+pub const CONNECT_CLIENT_SECRET: &str = "secret";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -130,4 +134,6 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_STREAM,
     FEATURE_FLAG,
     API_KEY,
+    CONNECT_APPLICATION,
+    CONNECT_CLIENT_SECRET,
 ];
