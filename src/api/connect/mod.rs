@@ -11,7 +11,10 @@
 //! the OAuth scope tokens the application may request. `null` in an update leaves a field as it
 //! is (the Node SDK sends `null` for every field it was not given).
 
+pub mod lookup;
 pub mod secrets;
+
+use self::lookup::{find, unknown};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -345,26 +348,6 @@ async fn list_applications(
     let rows =
         connect_applications::list(&mut conn, &ctx.environment_id, org.as_ref(), &params).await?;
     Ok(Json(params.page(rows, |a| &a.id)))
-}
-
-/// The 404 of an application.
-pub fn unknown(id: &str) -> ApiError {
-    ApiError::not_found("Connect Application", id)
-}
-
-/// The application named by a path `{id}` (its id or client id).
-pub async fn find(
-    state: &AppState,
-    env: &EnvironmentId,
-    id: &str,
-) -> ApiResult<ConnectApplication> {
-    if has_nul(id) {
-        return Err(unknown(id));
-    }
-    let mut conn = state.db.acquire().await?;
-    connect_applications::find(&mut conn, env, id)
-        .await?
-        .ok_or_else(|| unknown(id))
 }
 
 /// `GET /connect/applications/{id}` (id or client id). Errors: 404.

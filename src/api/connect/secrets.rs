@@ -11,7 +11,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::find;
+use super::lookup::{find, unknown};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{AppJson, Env, IdPath};
 use crate::ids::ConnectClientSecretId;
@@ -60,7 +60,7 @@ async fn create_secret(
     // Locks the application, so concurrent creations count one after the other.
     connect_applications::lock(&mut tx, env, &app.id)
         .await?
-        .ok_or_else(|| super::unknown(&id))?;
+        .ok_or_else(|| unknown(&id))?;
     if connect_client_secrets::count(&mut tx, env, &app.id).await? >= SECRETS_MAX {
         return Err(ApiError::Unprocessable {
             code: "too_many_client_secrets",
