@@ -473,6 +473,18 @@ id_type!(
     /// A feature flag, `flag_…` (the API addresses flags by slug).
     FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );
+id_type!(
+    /// A Vault object, `secret_…`.
+    VaultObjectId, prefix::VAULT_OBJECT, "Object"
+);
+id_type!(
+    /// A version of a Vault object, `secret_version_…`.
+    VaultObjectVersionId, prefix::VAULT_OBJECT_VERSION, "Object version"
+);
+id_type!(
+    /// A Vault root key of an environment (never shown), `vault_root_key_…`.
+    VaultRootKeyId, prefix::VAULT_ROOT_KEY, "Root key"
+);
 
 #[cfg(test)]
 mod tests {
