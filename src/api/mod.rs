@@ -2,6 +2,7 @@
 //! (API-key routes); [`public_router`] holds the routes browsers and JWT libraries call without
 //! an API key; [`ops_router`] the probes and metrics.
 
+pub mod api_keys;
 pub mod audit_logs;
 pub mod authorization;
 pub mod connections;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(radar::router())
         .merge(feature_flags::router())
         .merge(vault::router())
+        .merge(api_keys::router())
 }
 
 /// Every public route (no API key).

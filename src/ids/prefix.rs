@@ -91,6 +91,8 @@ pub const VAULT_OBJECT_VERSION: &str = "secret_version";
 /// An environment's Vault root keys (never shown; named inside encrypted data keys),
 /// `vault_root_key_…`.
 pub const VAULT_ROOT_KEY: &str = "vault_root_key";
+/// Organization and user API keys (the API Keys product), `api_key_…`.
+pub const API_KEY: &str = "api_key";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -137,4 +139,5 @@ pub const ALL: &[&str] = &[
     VAULT_OBJECT,
     VAULT_OBJECT_VERSION,
     VAULT_ROOT_KEY,
+    API_KEY,
 ];
