@@ -484,6 +484,8 @@ id_type!(
 id_type!(
     /// A Vault root key of an environment (never shown), `vault_root_key_…`.
     VaultRootKeyId, prefix::VAULT_ROOT_KEY, "Root key"
+);
+id_type!(
     /// An organization or user API key (the API Keys product), `api_key_…`.
     ApiKeyId, prefix::API_KEY, "API key"
 );
