@@ -25,6 +25,7 @@ pub mod webhook_endpoints;
 
 use axum::Router;
 
+use crate::http::idempotency::InHandlerRoute;
 use crate::state::AppState;
 
 /// Every API-key authenticated route.
@@ -48,6 +49,16 @@ pub fn router() -> Router<AppState> {
         .merge(feature_flags::router())
         .merge(vault::router())
         .merge(api_keys::router())
+}
+
+/// The routes whose handlers claim their `Idempotency-Key` in their own transaction
+/// (`http::idempotency::IdempotentTx`); each area lists its own in `IDEMPOTENT_IN_HANDLER`.
+pub fn idempotent_in_handler() -> Vec<InHandlerRoute> {
+    [
+        organizations::IDEMPOTENT_IN_HANDLER,
+        audit_logs::IDEMPOTENT_IN_HANDLER,
+    ]
+    .concat()
 }
 
 /// Every public route (no API key).
