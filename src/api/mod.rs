@@ -21,6 +21,7 @@ pub mod radar;
 pub mod sso;
 pub mod user_management;
 pub mod validate;
+pub mod vault;
 pub mod webhook_endpoints;
 
 use axum::Router;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit_logs::router())
         .merge(radar::router())
         .merge(feature_flags::router())
+        .merge(vault::router())
         .merge(api_keys::router())
         .merge(connect::router())
 }
