@@ -473,6 +473,18 @@ id_type!(
     /// A feature flag, `flag_…` (the API addresses flags by slug).
     FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );
+id_type!(
+    /// An authorization permission, `perm_…` (the API addresses permissions by slug).
+    PermissionId, prefix::PERMISSION, "Permission"
+);
+id_type!(
+    /// An authorization resource, `authz_resource_…`.
+    AuthorizationResourceId, prefix::AUTHORIZATION_RESOURCE, "Authorization resource"
+);
+id_type!(
+    /// A role assignment of an organization membership, `role_assignment_…`.
+    RoleAssignmentId, prefix::ROLE_ASSIGNMENT, "Role assignment"
+);
 
 #[cfg(test)]
 mod tests {

@@ -84,6 +84,12 @@ pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
 pub const AUDIT_LOG_STREAM: &str = "als";
 /// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
 pub const FEATURE_FLAG: &str = "flag";
+/// Authorization permissions, `perm_…` (addressed by slug; the id is their list cursor).
+pub const PERMISSION: &str = "perm";
+/// Authorization resources, `authz_resource_…`.
+pub const AUTHORIZATION_RESOURCE: &str = "authz_resource";
+/// Role assignments of organization memberships, `role_assignment_…`.
+pub const ROLE_ASSIGNMENT: &str = "role_assignment";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -127,4 +133,7 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_EXPORT,
     AUDIT_LOG_STREAM,
     FEATURE_FLAG,
+    PERMISSION,
+    AUTHORIZATION_RESOURCE,
+    ROLE_ASSIGNMENT,
 ];
