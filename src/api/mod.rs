@@ -2,6 +2,7 @@
 //! (API-key routes); [`public_router`] holds the routes browsers and JWT libraries call without
 //! an API key; [`ops_router`] the probes and metrics.
 
+pub mod api_keys;
 pub mod audit_logs;
 pub mod authorization;
 pub mod connections;
@@ -23,6 +24,7 @@ pub mod webhook_endpoints;
 
 use axum::Router;
 
+use crate::http::idempotency::InHandlerRoute;
 use crate::state::AppState;
 
 /// Every API-key authenticated route.
@@ -44,6 +46,17 @@ pub fn router() -> Router<AppState> {
         .merge(audit_logs::router())
         .merge(radar::router())
         .merge(feature_flags::router())
+        .merge(api_keys::router())
+}
+
+/// The routes whose handlers claim their `Idempotency-Key` in their own transaction
+/// (`http::idempotency::IdempotentTx`); each area lists its own in `IDEMPOTENT_IN_HANDLER`.
+pub fn idempotent_in_handler() -> Vec<InHandlerRoute> {
+    [
+        organizations::IDEMPOTENT_IN_HANDLER,
+        audit_logs::IDEMPOTENT_IN_HANDLER,
+    ]
+    .concat()
 }
 
 /// Every public route (no API key).

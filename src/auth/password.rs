@@ -6,6 +6,9 @@
 //! Password sign-ins are limited per email (failures count) and per end-user `ip_address`
 //! (`KEYSTEAD_RATE_LIMITS` classes `authenticate_email`, `authenticate_ip`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::hooks::{self, Attempt};
 use super::invitations;
 use super::sign_in::{self, SignIn, Step};
@@ -34,9 +37,11 @@ pub struct PasswordChecked {
 }
 
 /// The credential check of the `password` grant, shared with the hosted sign-in page: runs the
-/// pre-attempt hooks, then checks `email` (normalised) and `password` against the stored hash.
-/// An unknown email or a user without a password is verified against a dummy hash (same cost,
-/// same answer). A failure records `authentication.password_failed` (with the end user's
+/// pre-attempt hooks and, at the same time, checks `email` (normalised) and `password` against
+/// the stored hash, so Radar's round trip overlaps the hashing. A refused attempt answers the
+/// hook's error whatever the password (its hashing is skipped when still queued). An unknown
+/// email or a user without a password is verified against a dummy hash (same cost, same
+/// answer). A failure records `authentication.password_failed` (with the end user's
 /// `(ip_address, user_agent)`) in its own transaction and returns `None`; the caller records
 /// `authentication.password_succeeded`. Errors: 400 from a hook that blocks the attempt.
 pub async fn check_password(
@@ -54,17 +59,33 @@ pub async fn check_password(
         ip_address: ip,
         user_agent: ua,
     };
-    let screening = hooks::before_attempt(state, &attempt).await?;
-    let found = users::credentials_by_email(&mut *state.db.acquire().await?, env, email).await?;
-    let (user_id, stored) = match found {
-        Some((id, hash)) => (Some(id), hash),
-        None => (None, None),
+    // The hooks (Radar) and the credential check run at once; a refused attempt answers its
+    // error whatever the password, and skips the hashing if it has not started yet.
+    let refused = Arc::new(AtomicBool::new(false));
+    let screen = async {
+        let screening = hooks::before_attempt(state, &attempt).await;
+        if screening.is_err() {
+            refused.store(true, Ordering::Release);
+        }
+        screening
     };
-    let valid = state
-        .passwords
-        .verify(password.clone(), stored.clone())
-        .await?
-        && user_id.is_some();
+    let credential = async {
+        let found =
+            users::credentials_by_email(&mut *state.db.acquire().await?, env, email).await?;
+        let (user_id, stored) = match found {
+            Some((id, hash)) => (Some(id), hash),
+            None => (None, None),
+        };
+        let valid = state
+            .passwords
+            .verify_unless(password.clone(), stored.clone(), refused.clone())
+            .await?;
+        ApiResult::Ok((user_id, stored, valid))
+    };
+    let (screening, checked) = tokio::join!(screen, credential);
+    let screening = screening?;
+    let (user_id, stored, valid) = checked?;
+    let valid = valid.unwrap_or(false) && user_id.is_some();
     let (Some(user_id), true) = (user_id.clone(), valid) else {
         let error = Some(("invalid_credentials", "Invalid credentials."));
         let data = sign_in::attempt("password", user_id.as_deref(), Some(email), ip, ua, error);

@@ -9,7 +9,8 @@
 //! [`REVOCATION_CHANNEL`] and every server's listener evicts the key from the cache
 //! ([`crate::state::environment_keys::EnvironmentKeyCache`]); entries also expire after
 //! [`crate::state::environment_keys::POSITIVE_TTL`], and the whole cache is dropped whenever the
-//! listener reconnects.
+//! listener reconnects. The same listener evicts changed organization and user API keys (the
+//! API Keys product) from their validation cache (`crate::state::api_keys`).
 
 use std::time::Duration;
 
@@ -22,11 +23,20 @@ use sqlx::postgres::PgListener;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::state::api_keys::CHANGE_CHANNEL as PRODUCT_KEY_CHANNEL;
 /// The resolved key a request carries (defined beside the cache, in `state::environment_keys`).
 pub use crate::state::environment_keys::AuthContext;
 pub use crate::store::environment_keys::REVOCATION_CHANNEL;
 
-/// Listens for revocations and evicts them; reconnects (clearing the cache) on failure.
+/// Both key caches: the environment keys' and the product API keys' (`state::api_keys`).
+fn clear_caches(state: &AppState) {
+    state.environment_keys.clear();
+    state.api_keys.clear();
+}
+
+/// Listens for revocations and evicts them; reconnects (clearing the cache) on failure. The same
+/// connection carries the changes of organization and user API keys ([`PRODUCT_KEY_CHANNEL`]),
+/// evicted from `state.api_keys`.
 pub fn spawn_revocation_listener(
     state: AppState,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
@@ -35,13 +45,17 @@ pub fn spawn_revocation_listener(
         loop {
             let listener = async {
                 let mut l = PgListener::connect_with(&state.db).await?;
-                l.listen(REVOCATION_CHANNEL).await?;
-                state.environment_keys.clear();
+                l.listen_all([REVOCATION_CHANNEL, PRODUCT_KEY_CHANNEL])
+                    .await?;
+                clear_caches(&state);
                 loop {
                     match l.try_recv().await? {
+                        Some(n) if n.channel() == PRODUCT_KEY_CHANNEL => {
+                            state.api_keys.evict(n.payload());
+                        }
                         Some(n) => state.environment_keys.evict(n.payload()),
                         // The connection was lost and re-established: notifications may be lost.
-                        None => state.environment_keys.clear(),
+                        None => clear_caches(&state),
                     }
                 }
                 #[expect(unreachable_code, reason = "the loop only ends with an error")]
@@ -52,7 +66,7 @@ pub fn spawn_revocation_listener(
                     if let Err(e) = r {
                         tracing::warn!(error = %e, "API-key revocation listener failed; retrying");
                     }
-                    state.environment_keys.clear();
+                    clear_caches(&state);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 _ = shutdown.changed() => return,

@@ -90,6 +90,8 @@ pub const PERMISSION: &str = "perm";
 pub const AUTHORIZATION_RESOURCE: &str = "authz_resource";
 /// Role assignments of organization memberships, `role_assignment_…`.
 pub const ROLE_ASSIGNMENT: &str = "role_assignment";
+/// Organization and user API keys (the API Keys product), `api_key_…`.
+pub const API_KEY: &str = "api_key";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -136,4 +138,5 @@ pub const ALL: &[&str] = &[
     PERMISSION,
     AUTHORIZATION_RESOURCE,
     ROLE_ASSIGNMENT,
+    API_KEY,
 ];

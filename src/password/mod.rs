@@ -21,6 +21,8 @@ mod import;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash;
@@ -189,13 +191,34 @@ impl Hasher {
     /// # Errors
     /// Only if the blocking task cannot run (runtime shutting down) or panics.
     pub async fn verify(&self, password: String, stored: Option<String>) -> anyhow::Result<bool> {
-        self.run(move || match stored {
-            Some(stored) => verify(&password, &stored),
-            None => {
-                std::hint::black_box(verify(&password, DUMMY_HASH));
-                false
-            }
+        self.run(move || check(&password, stored.as_deref())).await
+    }
+
+    /// [`Hasher::verify`], skipped (`None`) when `skip` is set before a hashing thread takes
+    /// the job: a sign-in refused while its check was queued spends no hashing time.
+    ///
+    /// # Errors
+    /// As [`Hasher::verify`].
+    pub async fn verify_unless(
+        &self,
+        password: String,
+        stored: Option<String>,
+        skip: Arc<AtomicBool>,
+    ) -> anyhow::Result<Option<bool>> {
+        self.run(move || {
+            (!skip.load(Ordering::Acquire)).then(|| check(&password, stored.as_deref()))
         })
         .await
+    }
+}
+
+/// [`verify`] against `stored`, or against [`DUMMY_HASH`] (then `false`) when there is none.
+fn check(password: &str, stored: Option<&str>) -> bool {
+    match stored {
+        Some(stored) => verify(password, stored),
+        None => {
+            std::hint::black_box(verify(password, DUMMY_HASH));
+            false
+        }
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
 //! limiter ([`rate_limit`], with its Redis backend `redis_gcra`), the environment-key
-//! cache ([`environment_keys`]), the Radar risk engine ([`radar`]), the SSO engines and a cache of each environment's signing keys. What `App`
-//! owns lives here, below `http/`, whose middleware and extractors use it.
+//! cache ([`environment_keys`]), the product API-key validation cache ([`api_keys`]), the Radar
+//! risk engine ([`radar`]), compiled audit-log schemas ([`audit_schemas`]), the SSO engines and a
+//! cache of each environment's signing keys. What `App` owns lives here, below `http/`, whose
+//! middleware and extractors use it.
 
+pub mod api_keys;
+pub mod audit_schemas;
 pub mod environment_keys;
 pub mod extensions;
 pub mod radar;
@@ -46,12 +50,16 @@ pub struct App {
     pub limiter: Arc<RateLimiter>,
     /// Resolved environment keys (the server's own `sk_…` API keys).
     pub environment_keys: EnvironmentKeyCache,
+    /// Validated organization and user API keys (the API Keys product, [`api_keys`]).
+    pub api_keys: api_keys::ApiKeyCache,
     /// SSO engines: outbound HTTP, XML security, OIDC provider cache.
     pub sso: crate::protocols::runtime::SsoRuntime,
     /// Sign-in hooks and access-token claims contributors ([`extensions::Extensions`]).
     pub auth: extensions::Extensions,
     /// The Radar risk engine ([`radar::Radar`]).
     pub radar: Arc<radar::Radar>,
+    /// Compiled audit-log schemas ([`audit_schemas::AuditSchemas`]).
+    pub audit_schemas: audit_schemas::AuditSchemas,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
 }
 
@@ -93,9 +101,11 @@ impl AppState {
             passwords,
             limiter,
             environment_keys: EnvironmentKeyCache::default(),
+            api_keys: api_keys::ApiKeyCache::default(),
             sso,
             auth,
             radar,
+            audit_schemas: audit_schemas::AuditSchemas::default(),
             keys: RwLock::new(HashMap::new()),
         })))
     }

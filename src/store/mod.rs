@@ -3,6 +3,7 @@
 //! transaction ([`events::record`]).
 
 pub mod allowed_urls;
+pub mod api_keys;
 pub mod audit_log_exports;
 pub mod audit_log_purge;
 pub mod audit_log_streams;

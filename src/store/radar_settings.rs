@@ -233,3 +233,14 @@ pub async fn store(tx: &mut Tx, env: &EnvironmentId, s: &RadarStored) -> sqlx::R
     .await?;
     Ok(())
 }
+
+/// The environment's Radar settings as stored (all unset for an environment without a row).
+pub async fn get(conn: &mut sqlx::PgConnection, env: &EnvironmentId) -> sqlx::Result<RadarStored> {
+    let row: Option<RadarStored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from radar_settings r where r.environment_id = $1"
+    )))
+    .bind(env)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.unwrap_or_default())
+}

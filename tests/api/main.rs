@@ -8,6 +8,7 @@
 
 mod support;
 
+mod api_keys;
 mod audit_log_exports;
 mod audit_log_streams;
 mod audit_logs;

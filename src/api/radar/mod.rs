@@ -138,7 +138,6 @@ async fn create_attempt(
     let device_fingerprint = optional(&body, "device_fingerprint")?;
     optional(&body, "bot_score")?;
     let env = &ctx.environment_id;
-    let settings = state.radar.settings(&state.db, env).await?;
     let request = Request {
         email: email.as_str(),
         ip_address: Some(ip),
@@ -150,8 +149,9 @@ async fn create_attempt(
     };
     let assessed = state
         .radar
-        .assess(&state.db, env, &settings, &request)
-        .await?;
+        .assess(&state.db, env, &request, false)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("Radar recorded no attempt")))?;
     let d = assessed.decision;
     Ok(Json(AttemptView {
         verdict: d.verdict,

@@ -18,11 +18,10 @@
 use sqlx::PgPool;
 
 use super::controls::Action;
-use super::{Radar, Request, remember};
+use super::{Radar, Request};
 use crate::db::Tx;
 use crate::error::ApiResult;
 use crate::state::extensions::{Attempt, BoxFuture, Outcome, SignInHook, Verdict};
-use crate::store::environment_settings;
 use crate::store::radar_attempts;
 
 /// The 403 `code` of a sign-in Radar blocked.
@@ -47,10 +46,6 @@ impl SignInHook for Radar {
                 return Ok(Verdict::Allow);
             };
             let env = attempt.environment_id;
-            let settings = self.settings(db, env).await?;
-            if !settings.enabled {
-                return Ok(Verdict::Allow);
-            }
             let request = Request {
                 email,
                 ip_address: attempt.ip_address.and_then(|ip| ip.trim().parse().ok()),
@@ -60,7 +55,10 @@ impl SignInHook for Radar {
                 action: Action::SignIn,
                 auth_method,
             };
-            let d = self.assess(db, env, &settings, &request).await?.decision;
+            let Some(assessed) = self.assess(db, env, &request, true).await? else {
+                return Ok(Verdict::Allow);
+            };
+            let d = assessed.decision;
             Ok(match d.verdict {
                 "block" => Verdict::Forbid {
                     code: BLOCKED,
@@ -82,18 +80,8 @@ impl SignInHook for Radar {
     ) -> BoxFuture<'a, ApiResult<()>> {
         Box::pin(async move {
             let env = outcome.environment_id;
-            let settings = environment_settings::get(tx, env, &self.defaults)
-                .await?
-                .radar;
-            if !settings.enabled {
-                return Ok(());
-            }
             let email = outcome.user.email.as_str().to_lowercase();
-            let marked =
-                radar_attempts::mark_latest_succeeded(tx, env, &email, settings.window_seconds)
-                    .await?;
-            if let Some(m) = marked {
-                remember(tx, env, &m).await?;
+            if let Some(m) = radar_attempts::mark_latest_succeeded(tx, env, &email).await? {
                 self.forget_failure(env, &m).await;
             }
             Ok(())

@@ -29,9 +29,8 @@ use self::geoip::{GeoIp, Place};
 use crate::error::ApiResult;
 use crate::ids::{EnvironmentId, RadarAttemptId};
 use crate::settings::Settings;
-use crate::store::environment_settings;
-use crate::store::radar_attempts::{self, MarkedAttempt, NewAttempt, SignalsQuery};
-use crate::store::radar_settings::RadarSettings;
+use crate::store::radar_attempts::{self, Ask, MarkedAttempt, NewAttempt};
+use crate::store::radar_settings::{self, RadarSettings};
 
 /// The compiled bot patterns (one regex set, built on first use and shared).
 static BOTS: LazyLock<isbot::Bots> = LazyLock::new(isbot::Bots::default);
@@ -64,10 +63,9 @@ pub struct Assessed {
     pub decision: Decision,
 }
 
-/// The engine: process settings (for the environments' settings defaults) and GeoIP.
+/// The engine: GeoIP and, when configured, the Redis counters.
 #[derive(Debug)]
 pub struct Radar {
-    defaults: Settings,
     geoip: Option<GeoIp>,
     redis: Option<RedisCounters>,
 }
@@ -87,7 +85,6 @@ impl Radar {
     /// The engine for `settings`; opens the GeoIP databases. Errors on an unreadable database.
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
         Ok(Self {
-            defaults: settings.clone(),
             geoip: GeoIp::open(&settings.radar.geoip_databases)?,
             redis: settings
                 .redis_url
@@ -95,14 +92,6 @@ impl Radar {
                 .map(RedisCounters::new)
                 .transpose()?,
         })
-    }
-
-    /// The environment's effective Radar settings.
-    pub async fn settings(&self, db: &PgPool, env: &EnvironmentId) -> ApiResult<RadarSettings> {
-        let mut conn = db.acquire().await?;
-        Ok(environment_settings::get(&mut conn, env, &self.defaults)
-            .await?
-            .radar)
     }
 
     /// Whether `user_agent` is an automation client (crawler, HTTP library, headless browser).
@@ -120,30 +109,37 @@ impl Radar {
         (ua.name != woothee::woothee::VALUE_UNKNOWN).then(|| format!("ua:{}/{}", ua.name, ua.os))
     }
 
-    /// Assesses `r` in `env` under `settings`, records it and returns the verdict.
+    /// Assesses `r` in `env`, records it and returns the verdict; `None` (nothing recorded)
+    /// when `only_if_enabled` (Keystead's own sign-ins) and the environment has Radar off.
+    ///
+    /// Without Redis this is one statement (the settings, the insert, the counters, the
+    /// profile and the list entries; [`radar_attempts::assess`]), plus one to store a verdict
+    /// other than `allow`. With Redis the settings are read first, for the counting windows.
     pub async fn assess(
         &self,
         db: &PgPool,
         env: &EnvironmentId,
-        settings: &RadarSettings,
         r: &Request<'_>,
-    ) -> ApiResult<Assessed> {
+        only_if_enabled: bool,
+    ) -> ApiResult<Option<Assessed>> {
         let email = r.email.trim().to_lowercase();
         let (local, domain) = email.rsplit_once('@').unwrap_or((email.as_str(), ""));
         let key = email_key(local, domain);
         let ip = r.ip_address.map(|i| i.to_string());
-        let place = match (&self.geoip, r.ip_address) {
-            (Some(g), Some(addr)) => g.lookup(addr),
-            _ => Place::default(),
-        };
         let devices: Vec<&str> = [r.device, r.device_fingerprint]
             .into_iter()
             .flatten()
             .collect();
         let device = devices.first().copied();
         let id = RadarAttemptId::new();
+        let mut conn = db.acquire().await?;
         let from_redis = match &self.redis {
             Some(redis) => {
+                let stored = radar_settings::get(&mut conn, env).await?;
+                let settings = RadarSettings::resolve(&stored);
+                if only_if_enabled && !settings.enabled {
+                    return Ok(None);
+                }
                 let counted = Counted {
                     environment_id: env.as_str(),
                     attempt_id: id.as_str(),
@@ -165,25 +161,40 @@ impl Radar {
             }
             None => None,
         };
-        let mut conn = db.acquire().await?;
-        let mut signals = radar_attempts::signals(
+        let place = match (&self.geoip, r.ip_address) {
+            (Some(g), Some(addr)) => g.lookup(addr),
+            _ => Place::default(),
+        };
+        let signature = Self::device_signature(device, r.user_agent);
+        let found = radar_attempts::assess(
             &mut conn,
             env,
-            &SignalsQuery {
+            &NewAttempt {
+                id: &id,
                 email: &email,
                 email_domain: domain,
                 email_key: &key,
                 ip_address: ip.as_deref(),
-                device,
-                window_seconds: settings.window_seconds,
-                sign_up_window_seconds: settings.sign_up_window_seconds,
-                devices: devices.clone(),
                 user_agent: r.user_agent,
+                device,
+                signature: signature.as_deref(),
+                action: r.action.as_str(),
+                auth_method: r.auth_method,
                 country: place.country.as_deref(),
+                position: place.position,
+            },
+            Ask {
+                devices: &devices,
                 count: from_redis.is_none(),
+                only_if_enabled,
             },
         )
         .await?;
+        if !found.recorded {
+            return Ok(None);
+        }
+        let settings = RadarSettings::resolve(&found.settings);
+        let mut signals = found.signals;
         if let Some(
             [
                 email_failures,
@@ -200,42 +211,24 @@ impl Radar {
             signals.domain_sign_ups = domain_sign_ups;
             signals.repeat_sign_ups = repeat;
         }
-        let signature = Self::device_signature(device, r.user_agent);
         let decision = controls::decide(&Inputs {
             action: r.action,
             lists: &signals.lists,
             is_bot: r.user_agent.is_some_and(Self::is_bot),
             signals: &signals,
-            settings,
+            settings: &settings,
             position: place.position,
             device: signature.as_deref(),
             now: Utc::now(),
         });
-        radar_attempts::insert(
-            &mut conn,
-            env,
-            &NewAttempt {
-                id: &id,
-                email: &email,
-                email_domain: domain,
-                email_key: &key,
-                ip_address: ip.as_deref(),
-                user_agent: r.user_agent,
-                device,
-                action: r.action.as_str(),
-                auth_method: r.auth_method,
-                verdict: decision.verdict,
-                control: decision.control,
-                blocklist_type: decision.blocklist_type,
-                country: place.country.as_deref(),
-                position: place.position,
-            },
-        )
-        .await?;
+        if decision.verdict != "allow" {
+            let verdict = (decision.verdict, decision.control, decision.blocklist_type);
+            radar_attempts::set_verdict(&mut conn, env, &id, verdict).await?;
+        }
         if rand::random::<u8>() == 0 {
             radar_attempts::prune(&mut conn).await?;
         }
-        Ok(Assessed { id, decision })
+        Ok(Some(Assessed { id, decision }))
     }
 
     /// Marks attempt `id` successful (`attempt`) and/or its challenge passed (`challenge`), and
@@ -251,7 +244,6 @@ impl Radar {
         let mut conn = db.acquire().await?;
         match radar_attempts::mark_succeeded(&mut conn, env, id, attempt, challenge).await? {
             Some(m) => {
-                remember(&mut conn, env, &m).await?;
                 if attempt {
                     self.forget_failure(env, &m).await;
                 }
@@ -279,15 +271,4 @@ impl Radar {
             tracing::warn!(error = %e, "Radar counters: Redis failed to record a success");
         }
     }
-}
-
-/// Records a successful sign-in of `m` in its email's profile.
-async fn remember(
-    conn: &mut sqlx::PgConnection,
-    env: &EnvironmentId,
-    m: &MarkedAttempt,
-) -> ApiResult<()> {
-    let signature = Radar::device_signature(m.device.as_deref(), m.user_agent.as_deref());
-    radar_attempts::record_success(conn, env, m, signature.as_deref()).await?;
-    Ok(())
 }

@@ -14,10 +14,18 @@ use std::str::FromStr;
 // define them record events through this registry, so a plain import would be a cycle.
 #[cfg(test)]
 use crate::store::{
-    connections::Connection, directories::Directory, directory_groups::DirectoryGroup,
-    feature_flags::FlagEvent, invitations::Invitation, organization_domains::OrganizationDomain,
-    organization_memberships::Membership, organizations::Organization,
-    password_resets::PasswordReset, sessions::Session, users::User,
+    api_keys::{ApiKey, ApiKeyUpdated},
+    connections::Connection,
+    directories::Directory,
+    directory_groups::DirectoryGroup,
+    feature_flags::FlagEvent,
+    invitations::Invitation,
+    organization_domains::OrganizationDomain,
+    organization_memberships::Membership,
+    organizations::Organization,
+    password_resets::PasswordReset,
+    sessions::Session,
+    users::User,
 };
 #[cfg(test)]
 use serde_json::Value;
@@ -115,8 +123,10 @@ event_registry! {
         "authentication.sso_timed_out", Value, subscribable;
     AuthenticationRadarRiskDetected / AUTHENTICATION_RADAR_RISK_DETECTED =>
         "authentication.radar_risk_detected", Value, subscribable;
-    ApiKeyCreated / API_KEY_CREATED => "api_key.created", Value, subscribable;
-    ApiKeyRevoked / API_KEY_REVOKED => "api_key.revoked", Value, subscribable;
+    ApiKeyCreated / API_KEY_CREATED => "api_key.created", ApiKey, subscribable;
+    ApiKeyRevoked / API_KEY_REVOKED => "api_key.revoked", ApiKey, subscribable;
+    // Not in the spec's webhook enum; the Python SDK parses it (`ApiKeyUpdated`).
+    ApiKeyUpdated / API_KEY_UPDATED => "api_key.updated", ApiKeyUpdated, internal;
     ConnectionActivated / CONNECTION_ACTIVATED => "connection.activated", Connection, subscribable;
     ConnectionDeactivated / CONNECTION_DEACTIVATED =>
         "connection.deactivated", Connection, subscribable;

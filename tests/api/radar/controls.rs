@@ -89,6 +89,43 @@ async fn credential_stuffing_blocks_an_ip_once_enough_distinct_emails_failed_fro
 }
 
 #[tokio::test]
+async fn credential_stuffing_counts_only_failures_in_the_window() {
+    // The distinct emails are read by a skip scan over (ip, email): emails whose failures are
+    // all outside the window, or marked successful, must be stepped over, wherever they sort.
+    let app = TestApp::new().await;
+    radar_settings(&app, json!({"credential_stuffing_threshold": 2})).await;
+    let ip = "198.51.100.70";
+    for email in ["m@example.com", "m@example.com", "b@example.com"] {
+        assert_eq!(verdict(&app, email, ip, "sign-in").await, pair("allow", ""));
+    }
+    sqlx::query(
+        "update radar_attempts set created_at = now() - interval '1 hour' where email = $1",
+    )
+    .bind("m@example.com")
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let res = attempt_with(
+        &app,
+        json!({"ip_address": ip, "user_agent": CHROME, "email": "y@example.com",
+               "auth_method": "Password", "action": "sign-in"}),
+    )
+    .await;
+    assert_eq!(verdict_of(&res), pair("allow", ""), "b is the only failure");
+    succeed(&app, res.body["attempt_id"].as_str().unwrap()).await;
+    assert_eq!(
+        verdict(&app, "a@example.com", ip, "sign-in").await,
+        pair("allow", ""),
+        "b failed; m is outside the window and y succeeded"
+    );
+    assert_eq!(
+        verdict(&app, "z@example.com", ip, "sign-in").await,
+        pair("block", "credential_stuffing"),
+        "a and b failed"
+    );
+}
+
+#[tokio::test]
 async fn credential_stuffing_defaults_to_twenty_distinct_failing_emails() {
     let app = TestApp::new().await;
     let ip = "198.51.100.60";

@@ -98,6 +98,41 @@ async fn the_password_and_magic_auth_grants_are_blocked_only_while_radar_is_enab
 }
 
 #[tokio::test]
+async fn a_blocked_password_sign_in_answers_the_same_whatever_the_password() {
+    // Radar's screening runs alongside the password check: a block must still not tell a right
+    // password from a wrong one, nor record a failed password.
+    let app = TestApp::new().await;
+    user(&app, "eve@example.com").await;
+    radar_settings(&app, json!({"enabled": true})).await;
+    list(&app, Method::POST, "email/block", "eve@example.com").await;
+    let right = password(&app, "eve@example.com", PASSWORD, CHROME).await;
+    let wrong = password(&app, "eve@example.com", "wrong password!", CHROME).await;
+    let unknown = password(&app, "nobody@example.com", "wrong password!", CHROME).await;
+    assert_eq!(right.status, StatusCode::FORBIDDEN, "{}", right.text);
+    assert_eq!(right.body, wrong.body);
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "not on the list");
+    let failed: Vec<String> = sqlx::query_scalar(
+        "select data->>'email' from events where event = 'authentication.password_failed'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        failed,
+        ["nobody@example.com"],
+        "blocked attempts record no failure"
+    );
+    let verdicts: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select verdict, blocklist_type from radar_attempts where email = 'eve@example.com'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let blocked = ("block".to_string(), Some("email".to_string()));
+    assert_eq!(verdicts, [blocked.clone(), blocked], "each block is stored");
+}
+
+#[tokio::test]
 async fn failed_password_sign_ins_count_toward_brute_force() {
     let app = TestApp::new().await;
     user(&app, "bo@example.com").await;
