@@ -484,6 +484,8 @@ id_type!(
 id_type!(
     /// A role assignment of an organization membership, `role_assignment_…`.
     RoleAssignmentId, prefix::ROLE_ASSIGNMENT, "Role assignment"
+);
+id_type!(
     /// An organization or user API key (the API Keys product), `api_key_…`.
     ApiKeyId, prefix::API_KEY, "API key"
 );
