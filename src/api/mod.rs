@@ -20,6 +20,7 @@ pub mod radar;
 pub mod sso;
 pub mod user_management;
 pub mod validate;
+pub mod vault;
 pub mod webhook_endpoints;
 
 use axum::Router;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit_logs::router())
         .merge(radar::router())
         .merge(feature_flags::router())
+        .merge(vault::router())
         .merge(api_keys::router())
 }
 

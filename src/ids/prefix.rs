@@ -90,6 +90,13 @@ pub const PERMISSION: &str = "perm";
 pub const AUTHORIZATION_RESOURCE: &str = "authz_resource";
 /// Role assignments of organization memberships, `role_assignment_…`.
 pub const ROLE_ASSIGNMENT: &str = "role_assignment";
+/// Vault objects (`/vault/v1/kv`), `secret_…` as in WorkOS's Vault reference.
+pub const VAULT_OBJECT: &str = "secret";
+/// Versions of a Vault object, `secret_version_…`.
+pub const VAULT_OBJECT_VERSION: &str = "secret_version";
+/// An environment's Vault root keys (never shown; named inside encrypted data keys),
+/// `vault_root_key_…`.
+pub const VAULT_ROOT_KEY: &str = "vault_root_key";
 /// Organization and user API keys (the API Keys product), `api_key_…`.
 pub const API_KEY: &str = "api_key";
 
@@ -138,5 +145,8 @@ pub const ALL: &[&str] = &[
     PERMISSION,
     AUTHORIZATION_RESOURCE,
     ROLE_ASSIGNMENT,
+    VAULT_OBJECT,
+    VAULT_OBJECT_VERSION,
+    VAULT_ROOT_KEY,
     API_KEY,
 ];
