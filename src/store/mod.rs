@@ -13,6 +13,8 @@ pub mod authkit_flows;
 pub mod authorization_checks;
 pub mod authorization_codes;
 pub mod authorization_resources;
+pub mod connect_applications;
+pub mod connect_client_secrets;
 pub mod connections;
 pub mod cors_origins;
 pub mod device_authorizations;

@@ -19,6 +19,7 @@ mod authorization;
 mod bad_input;
 mod binary;
 mod cli;
+mod connect;
 mod connections;
 mod device;
 mod directories;
