@@ -24,7 +24,7 @@ use crate::crypto::vault::Vault;
 use crate::dns::{SystemResolver, TxtResolver};
 use crate::error::ApiError;
 use crate::http::auth;
-use crate::http::idempotency::idempotency;
+use crate::http::idempotency::{Idempotency, idempotency};
 use crate::http::rate_limit;
 use crate::password::Hasher;
 use crate::settings::Settings;
@@ -40,7 +40,10 @@ pub fn router(state: AppState) -> Router {
     extend(&state);
     let request_id = HeaderName::from_static("x-request-id");
     let authed = api::router()
-        .route_layer(middleware::from_fn_with_state(state.clone(), idempotency))
+        .route_layer(middleware::from_fn_with_state(
+            Idempotency::new(state.clone(), api::idempotent_in_handler()),
+            idempotency,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit_api,

@@ -20,10 +20,12 @@ pub mod radar;
 pub mod sso;
 pub mod user_management;
 pub mod validate;
+pub mod vault;
 pub mod webhook_endpoints;
 
 use axum::Router;
 
+use crate::http::idempotency::InHandlerRoute;
 use crate::state::AppState;
 
 /// Every API-key authenticated route.
@@ -45,7 +47,18 @@ pub fn router() -> Router<AppState> {
         .merge(audit_logs::router())
         .merge(radar::router())
         .merge(feature_flags::router())
+        .merge(vault::router())
         .merge(api_keys::router())
+}
+
+/// The routes whose handlers claim their `Idempotency-Key` in their own transaction
+/// (`http::idempotency::IdempotentTx`); each area lists its own in `IDEMPOTENT_IN_HANDLER`.
+pub fn idempotent_in_handler() -> Vec<InHandlerRoute> {
+    [
+        organizations::IDEMPOTENT_IN_HANDLER,
+        audit_logs::IDEMPOTENT_IN_HANDLER,
+    ]
+    .concat()
 }
 
 /// Every public route (no API key).

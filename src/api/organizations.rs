@@ -2,7 +2,8 @@
 //! Spec tag `organizations` (operations `OrganizationsController_*`).
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 use super::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::has_nul;
+use crate::http::idempotency::{IdempotentTx, InHandlerRoute};
 use crate::http::{AppJson, Env, IdPath, List, ListParams, Order, Patch, QueryMap};
 use crate::ids::OrganizationId;
 use crate::state::AppState;
@@ -19,6 +21,9 @@ use crate::store::organization_domains::{InitialState, normalize};
 use crate::store::organizations::{
     self, NewOrganization, Organization, OrganizationChanges, OrganizationFilter,
 };
+
+/// Routes whose handlers claim their `Idempotency-Key` in their own transaction.
+pub const IDEMPOTENT_IN_HANDLER: &[InHandlerRoute] = &[(Method::POST, "/organizations")];
 
 /// Routes of this area (API-key authenticated).
 pub fn router() -> Router<AppState> {
@@ -154,12 +159,13 @@ async fn list_organizations(
     Ok(Json(params.page(rows, |o| &o.id)))
 }
 
-/// `POST /organizations` → 201 Organization.
+/// `POST /organizations` → 201 Organization (the `Idempotency-Key` claimed in the same
+/// transaction).
 async fn create_organization(
-    State(state): State<AppState>,
     Env(ctx): Env,
+    mut tx: IdempotentTx,
     AppJson(body): AppJson<CreateOrganization>,
-) -> ApiResult<(StatusCode, Json<Organization>)> {
+) -> ApiResult<Response> {
     validate::non_blank("name", &body.name)?;
     validate::max_chars("name", Some(body.name.trim()), validate::NAME_MAX)?;
     validate::external_id(body.external_id.as_deref())?;
@@ -178,10 +184,8 @@ async fn create_organization(
             .unwrap_or(false),
         domains: domain_set(body.domains, body.domain_data)?.unwrap_or_default(),
     };
-    let mut tx = state.db.begin().await?;
     let org = organizations::insert(&mut tx, &ctx.environment_id, new).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(org)))
+    tx.commit_json(StatusCode::CREATED, &org).await
 }
 
 /// `GET /organizations/{id}`.

@@ -54,11 +54,28 @@ pub async fn open(args: &DbArgs) -> anyhow::Result<Database> {
     Ok(Database { pool, embedded })
 }
 
+/// A pooled connection idle longer than this is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
 /// A pool with Keystead's settings (statement logging off: bodies may hold secrets).
+///
+/// sqlx pings every connection before handing it out unless told otherwise — a round trip per
+/// request. Keystead pings only a connection idle for [`PING_AFTER_IDLE`] or more (one that
+/// may have been dropped by a restarted server or a pooler); a busy connection that breaks
+/// fails its query and is discarded.
 pub async fn pool(options: PgConnectOptions) -> anyhow::Result<PgPool> {
     let options = options.disable_statement_logging();
     PgPoolOptions::new()
         .max_connections(20)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await

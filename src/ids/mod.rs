@@ -474,6 +474,18 @@ id_type!(
     FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );
 id_type!(
+    /// A Vault object, `secret_…`.
+    VaultObjectId, prefix::VAULT_OBJECT, "Object"
+);
+id_type!(
+    /// A version of a Vault object, `secret_version_…`.
+    VaultObjectVersionId, prefix::VAULT_OBJECT_VERSION, "Object version"
+);
+id_type!(
+    /// A Vault root key of an environment (never shown), `vault_root_key_…`.
+    VaultRootKeyId, prefix::VAULT_ROOT_KEY, "Root key"
+);
+id_type!(
     /// An organization or user API key (the API Keys product), `api_key_…`.
     ApiKeyId, prefix::API_KEY, "API key"
 );

@@ -84,6 +84,13 @@ pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
 pub const AUDIT_LOG_STREAM: &str = "als";
 /// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
 pub const FEATURE_FLAG: &str = "flag";
+/// Vault objects (`/vault/v1/kv`), `secret_…` as in WorkOS's Vault reference.
+pub const VAULT_OBJECT: &str = "secret";
+/// Versions of a Vault object, `secret_version_…`.
+pub const VAULT_OBJECT_VERSION: &str = "secret_version";
+/// An environment's Vault root keys (never shown; named inside encrypted data keys),
+/// `vault_root_key_…`.
+pub const VAULT_ROOT_KEY: &str = "vault_root_key";
 /// Organization and user API keys (the API Keys product), `api_key_…`.
 pub const API_KEY: &str = "api_key";
 
@@ -129,5 +136,8 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_EXPORT,
     AUDIT_LOG_STREAM,
     FEATURE_FLAG,
+    VAULT_OBJECT,
+    VAULT_OBJECT_VERSION,
+    VAULT_ROOT_KEY,
     API_KEY,
 ];

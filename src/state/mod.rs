@@ -2,10 +2,13 @@
 //!
 //! [`App`] holds the pool, the vault, settings, the DNS resolver, the password hasher, the rate
 //! limiter ([`rate_limit`], with its Redis backend `redis_gcra`), the environment-key
-//! cache ([`environment_keys`]), the product API-key validation cache ([`api_keys`]), the Radar risk engine ([`radar`]), the SSO engines and a cache of each environment's signing keys. What `App`
-//! owns lives here, below `http/`, whose middleware and extractors use it.
+//! cache ([`environment_keys`]), the product API-key validation cache ([`api_keys`]), the Radar
+//! risk engine ([`radar`]), compiled audit-log schemas ([`audit_schemas`]), the SSO engines and a
+//! cache of each environment's signing keys. What `App` owns lives here, below `http/`, whose
+//! middleware and extractors use it.
 
 pub mod api_keys;
+pub mod audit_schemas;
 pub mod environment_keys;
 pub mod extensions;
 pub mod radar;
@@ -55,6 +58,8 @@ pub struct App {
     pub auth: extensions::Extensions,
     /// The Radar risk engine ([`radar::Radar`]).
     pub radar: Arc<radar::Radar>,
+    /// Compiled audit-log schemas ([`audit_schemas::AuditSchemas`]).
+    pub audit_schemas: audit_schemas::AuditSchemas,
     keys: RwLock<HashMap<String, Arc<Vec<SigningKey>>>>,
 }
 
@@ -100,6 +105,7 @@ impl AppState {
             sso,
             auth,
             radar,
+            audit_schemas: audit_schemas::AuditSchemas::default(),
             keys: RwLock::new(HashMap::new()),
         })))
     }

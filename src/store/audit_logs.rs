@@ -261,21 +261,23 @@ pub struct NewEvent {
     pub metadata: Option<Value>,
 }
 
-/// Stores one event of `org`.
+/// Stores one event of `org` — in the same statement that finds the organization, so an
+/// unknown one (or another environment's) stores nothing and answers `None`.
 pub async fn insert_event(
     tx: &mut Tx,
     env: &EnvironmentId,
     org: &OrganizationId,
     new: NewEvent,
-) -> ApiResult<AuditLogEventId> {
-    let id = AuditLogEventId::new();
-    sqlx::query(
+) -> ApiResult<Option<AuditLogEventId>> {
+    Ok(sqlx::query_scalar(
         "insert into audit_log_events (environment_id, id, organization_id, action, version,
            occurred_at, actor, targets, context, metadata)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         select o.environment_id, $2, o.id, $4, $5, $6, $7, $8, $9, $10
+           from organizations o where o.environment_id = $1 and o.id = $3
+         returning id",
     )
     .bind(env)
-    .bind(&id)
+    .bind(AuditLogEventId::new())
     .bind(org)
     .bind(new.action)
     .bind(new.version)
@@ -284,9 +286,8 @@ pub async fn insert_event(
     .bind(new.targets)
     .bind(new.context)
     .bind(new.metadata)
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// How many events `org` has (tests and diagnostics).

@@ -1,9 +1,12 @@
-//! Idempotency-Key records (`idempotency_keys`): claim, complete, release, replay, purge.
+//! Idempotency-Key records (`idempotency_keys`): claim, complete, release, replay, purge — on
+//! their own ([`claim`], [`complete`]) or inside the handler's transaction ([`claim_in`],
+//! [`complete_in`]).
 //! Used by the HTTP idempotency layer (`Idempotency-Key`). Keys are scoped per environment and live 24 h.
 
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
+use crate::db::Tx;
 use crate::error::ApiResult;
 use crate::ids::EnvironmentId;
 
@@ -63,12 +66,89 @@ pub async fn claim(
     if started.is_some() {
         return Ok(Claim::Started);
     }
+    let mut conn = pool.acquire().await?;
+    existing(&mut conn, env, key, request_hash).await
+}
+
+/// Claims `(env, key)` inside the handler's own transaction `tx` (the request runs, stores its
+/// answer with [`complete_in`] and commits once). The claim row stays uncommitted until then, so a
+/// concurrent request with the same key waits on it and then replays the stored answer; a
+/// rollback leaves nothing behind. Only a record older than 24 h is taken over (a claim made
+/// this way is never left `in_progress`; one left by [`claim`] answers [`Claim::InProgress`]).
+pub async fn claim_in(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    key: &str,
+    request_hash: &str,
+) -> ApiResult<Claim> {
+    let started: Option<bool> = sqlx::query_scalar(
+        "insert into idempotency_keys (environment_id, key, request_hash, state) values ($1, $2, $3, 'in_progress')
+         on conflict (environment_id, key) do update
+           set request_hash = excluded.request_hash, state = 'in_progress', status = null, headers = null,
+               body = null, created_at = now(), locked_at = now()
+           where idempotency_keys.created_at < now() - interval '24 hours'
+         returning true",
+    )
+    .bind(env)
+    .bind(key)
+    .bind(request_hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if started.is_some() {
+        return Ok(Claim::Started);
+    }
+    existing(tx, env, key, request_hash).await
+}
+
+/// Stores the answer of a key claimed with [`claim_in`], in the same transaction.
+pub async fn complete_in(
+    tx: &mut Tx,
+    env: &EnvironmentId,
+    key: &str,
+    response: &StoredResponse,
+) -> ApiResult<()> {
+    complete_on(tx, env, key, response).await
+}
+
+/// Stores an answer for `(env, key)` unless the key already has a record (a client error that
+/// ended the request before or after its handler's claim rolled back). Returns whether it did.
+pub async fn store_if_absent(
+    pool: &PgPool,
+    env: &EnvironmentId,
+    key: &str,
+    request_hash: &str,
+    response: &StoredResponse,
+) -> ApiResult<bool> {
+    Ok(sqlx::query(
+        "insert into idempotency_keys (environment_id, key, request_hash, state, status, headers, body)
+         values ($1, $2, $3, 'completed', $4, $5, $6)
+         on conflict (environment_id, key) do nothing",
+    )
+    .bind(env)
+    .bind(key)
+    .bind(request_hash)
+    .bind(i16::try_from(response.status).unwrap_or(500))
+    .bind(&response.headers)
+    .bind(&response.body)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// What an existing record means for a request with digest `request_hash`.
+async fn existing(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    key: &str,
+    request_hash: &str,
+) -> ApiResult<Claim> {
     let row: Option<Record> = sqlx::query_as(
         "select request_hash, state, status, headers, body from idempotency_keys where environment_id = $1 and key = $2",
     )
     .bind(env)
     .bind(key)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     Ok(match row {
         // Released between our insert and select: treat as in progress; the client retries.
@@ -92,6 +172,16 @@ pub async fn complete(
     key: &str,
     response: &StoredResponse,
 ) -> ApiResult<()> {
+    let mut conn = pool.acquire().await?;
+    complete_on(&mut conn, env, key, response).await
+}
+
+async fn complete_on(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    key: &str,
+    response: &StoredResponse,
+) -> ApiResult<()> {
     sqlx::query(
         "update idempotency_keys set state = 'completed', status = $3, headers = $4, body = $5
          where environment_id = $1 and key = $2",
@@ -101,7 +191,7 @@ pub async fn complete(
     .bind(i16::try_from(response.status).unwrap_or(500))
     .bind(&response.headers)
     .bind(&response.body)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

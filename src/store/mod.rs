@@ -50,6 +50,8 @@ pub mod sessions;
 pub mod sso;
 pub mod user_identities;
 pub mod users;
+pub mod vault_keys;
+pub mod vault_objects;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;
 

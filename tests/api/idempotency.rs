@@ -236,3 +236,97 @@ async fn requests_without_a_key_or_reads_are_untouched() {
     .await;
     assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
 }
+
+/// On the routes that claim their key inside the handler's transaction (`POST /organizations`,
+/// `POST /audit_logs/events`), concurrent requests with one key run once: the others wait for
+/// the first to commit and replay its answer instead of answering 409.
+#[tokio::test]
+async fn concurrent_requests_with_one_key_run_once_on_in_handler_routes() {
+    let app = TestApp::new().await;
+    let body = json!({"name": "Raced"});
+    let sends =
+        (0..8).map(|_| post_with_key(&app, "race", "/organizations", &body, &app.tenant.api_key));
+    let answers = futures_util::future::join_all(sends).await;
+    let mut replayed = 0;
+    for res in &answers {
+        assert_eq!(res.status, StatusCode::CREATED, "{:?}", res.body);
+        assert_eq!(res.body["id"], answers[0].body["id"]);
+        replayed += usize::from(res.headers.get("idempotent-replayed").is_some());
+    }
+    assert_eq!(replayed, 7);
+    assert_eq!(count(&app, "select count(*) from organizations").await, 1);
+    assert_eq!(count(&app, "select count(*) from events").await, 1);
+}
+
+/// A client error decided after the handler's claim (an unknown organization: the transaction
+/// rolls back) is still stored and replayed, and a later success with another key is unaffected.
+#[tokio::test]
+async fn a_client_error_after_the_in_handler_claim_is_stored_and_replayed() {
+    let app = TestApp::new().await;
+    app.post(
+        "/audit_logs/actions/user.signed_in/schemas",
+        &json!({"targets": [{"type": "team"}]}),
+    )
+    .await;
+    let event = |org: &str| {
+        json!({"organization_id": org, "event": {"action": "user.signed_in",
+            "occurred_at": "2026-12-01T10:00:00Z", "actor": {"id": "user_1", "type": "user"},
+            "targets": [{"id": "team_1", "type": "team"}], "context": {"location": "203.0.113.7"}}})
+    };
+    let missing = event("org_01JXXXXXXXXXXXXXXXXXXXXXXX");
+    let first = post_with_key(
+        &app,
+        "audit-404",
+        "/audit_logs/events",
+        &missing,
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::NOT_FOUND);
+    let again = post_with_key(
+        &app,
+        "audit-404",
+        "/audit_logs/events",
+        &missing,
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again.body, first.body);
+
+    let org = app.post("/organizations", &json!({"name": "Acme"})).await;
+    let ok = event(org.body["id"].as_str().unwrap());
+    let stored = post_with_key(
+        &app,
+        "audit-ok",
+        "/audit_logs/events",
+        &ok,
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(stored.status, StatusCode::OK);
+    assert_eq!(stored.body, json!({"success": true}));
+    let replay = post_with_key(
+        &app,
+        "audit-ok",
+        "/audit_logs/events",
+        &ok,
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(replay.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(
+        count(&app, "select count(*) from audit_log_events").await,
+        1
+    );
+    let other = post_with_key(
+        &app,
+        "audit-ok",
+        "/audit_logs/events",
+        &missing,
+        &app.tenant.api_key,
+    )
+    .await;
+    assert_eq!(other.body["code"], "idempotency_key_mismatch");
+}

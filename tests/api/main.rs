@@ -64,5 +64,6 @@ mod sso_user_management;
 mod um;
 mod um_schemas;
 mod users;
+mod vault;
 mod webhooks;
 mod workos_cli;

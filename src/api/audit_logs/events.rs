@@ -21,17 +21,19 @@
 //! The `Idempotency-Key` layer (`http::idempotency`) makes a replay return the first answer
 //! without running again (the official Node SDK always sends one).
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use super::schemas::{valid_action_name, validation_failed};
 use crate::error::{ApiError, ApiResult};
+use crate::http::idempotency::IdempotentTx;
 use crate::http::{AppJson, Env};
 use crate::ids::OrganizationId;
 use crate::state::AppState;
-use crate::store::audit_logs::{self, AuditLogSchema, NewEvent};
+use crate::store::audit_logs::{self, NewEvent};
 use crate::store::organizations;
 
 /// How far in the future `occurred_at` may be (client clocks run fast), in seconds.
@@ -263,56 +265,6 @@ fn check_shape(body: &Map<String, Value>) -> ApiResult<Checked> {
     }
 }
 
-/// Validates `instance` against `schema`, adding `{instancePath, message}` under `at`.
-fn against(schema: &Value, instance: &Value, at: &str, errors: &mut Vec<Value>) {
-    match jsonschema::validator_for(schema) {
-        Ok(v) => {
-            for e in v.iter_errors(instance) {
-                errors.push(json!({
-                    "instancePath": format!("{at}{}", e.instance_path().as_str()),
-                    "message": e.to_string(),
-                }));
-            }
-        }
-        // Stored schemas compiled when created; one that no longer does refuses every event.
-        Err(e) => errors.push(json!({"instancePath": at, "message": e.to_string()})),
-    }
-}
-
-/// Step 3: the event against its action's schema; `{instancePath, message}` errors.
-fn check_schema(schema: &AuditLogSchema, event: &NewEvent) -> Vec<Value> {
-    let mut errors = Vec::new();
-    let empty = Value::Object(Map::new());
-    if let Some(actor) = &schema.actor {
-        let m = event.actor.get("metadata").unwrap_or(&empty);
-        against(&actor.metadata, m, "/actor/metadata", &mut errors);
-    }
-    let declared = schema.targets.as_array().map(Vec::as_slice).unwrap_or(&[]);
-    for (i, target) in event.targets.as_array().into_iter().flatten().enumerate() {
-        let ty = target.get("type").and_then(Value::as_str).unwrap_or("");
-        match declared
-            .iter()
-            .find(|d| d.get("type").and_then(Value::as_str) == Some(ty))
-        {
-            None => errors.push(json!({
-                "instancePath": format!("/targets/{i}/type"),
-                "message": format!("target type '{ty}' is not in the schema"),
-            })),
-            Some(d) => {
-                if let Some(s) = d.get("metadata") {
-                    let m = target.get("metadata").unwrap_or(&empty);
-                    against(s, m, &format!("/targets/{i}/metadata"), &mut errors);
-                }
-            }
-        }
-    }
-    if let Some(s) = &schema.metadata {
-        let m = event.metadata.as_ref().unwrap_or(&empty);
-        against(s, m, "/metadata", &mut errors);
-    }
-    errors
-}
-
 fn invalid_event(errors: Vec<Value>) -> ApiError {
     ApiError::BadRequest {
         code: Some("invalid_audit_log_event"),
@@ -322,48 +274,54 @@ fn invalid_event(errors: Vec<Value>) -> ApiError {
 }
 
 /// `POST /audit_logs/events` → 200 `{success: true}`. Errors: 422 shape and limits, 404 unknown
-/// organization, 400 `invalid_audit_log_event` against the schema.
+/// organization, 400 `invalid_audit_log_event` against the schema. The schema comes from
+/// [`crate::state::audit_schemas`] (compiled once per version); the event is stored in the
+/// statement that finds its organization, with the `Idempotency-Key` claimed and answered in
+/// the same transaction ([`IdempotentTx`]).
 pub async fn create_event(
     State(state): State<AppState>,
     Env(ctx): Env,
+    mut tx: IdempotentTx,
     AppJson(body): AppJson<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let checked = check_shape(&body)?;
     let env = &ctx.environment_id;
-    let mut tx = state.db.begin().await?;
-    let org = match OrganizationId::parse_lenient(&checked.organization_id) {
-        Some(id) => organizations::find(&mut tx, env, &id).await?,
-        None => None,
-    }
-    .ok_or_else(|| ApiError::not_found("Organization", &checked.organization_id))?;
+    let unknown_org = || ApiError::not_found("Organization", &checked.organization_id);
+    let org = OrganizationId::parse_lenient(&checked.organization_id).ok_or_else(unknown_org)?;
     let mut event = checked.event;
     let version = checked.version.unwrap_or(1);
-    match audit_logs::find_schema(&mut tx, env, &event.action, version).await? {
-        Some(schema) => {
-            let errors = check_schema(&schema, &event);
-            if !errors.is_empty() {
-                return Err(invalid_event(errors));
-            }
-            event.version = Some(version);
-        }
-        None if checked.version.is_some() => {
-            return Err(invalid_event(vec![json!({
-                "instancePath": "/version",
-                "message": format!("action '{}' has no schema version {version}", event.action),
-            })]));
-        }
-        None => {
-            return Err(invalid_event(vec![json!({
-                "instancePath": "/action",
-                "message": format!(
-                    "action '{}' is not configured: create its schema with POST \
-                     /audit_logs/actions/{}/schemas",
-                    event.action, event.action
-                ),
-            })]));
-        }
+    let schema = match state.audit_schemas.get(env, &event.action, version) {
+        Some(compiled) => Some(compiled),
+        None => audit_logs::find_schema(&mut tx, env, &event.action, version)
+            .await?
+            .map(|s| state.audit_schemas.insert(env, &event.action, &s)),
+    };
+    let errors = match &schema {
+        Some(compiled) => compiled.check(&event),
+        None if checked.version.is_some() => vec![json!({
+            "instancePath": "/version",
+            "message": format!("action '{}' has no schema version {version}", event.action),
+        })],
+        None => vec![json!({
+            "instancePath": "/action",
+            "message": format!(
+                "action '{}' is not configured: create its schema with POST \
+                 /audit_logs/actions/{}/schemas",
+                event.action, event.action
+            ),
+        })],
+    };
+    if !errors.is_empty() {
+        // An unknown organization answers 404 before the schema's 400.
+        organizations::find(&mut tx, env, &org)
+            .await?
+            .ok_or_else(unknown_org)?;
+        return Err(invalid_event(errors));
     }
-    audit_logs::insert_event(&mut tx, env, &org.id, event).await?;
-    tx.commit().await?;
-    Ok(Json(json!({"success": true})))
+    event.version = Some(version);
+    audit_logs::insert_event(&mut tx, env, &org, event)
+        .await?
+        .ok_or_else(unknown_org)?;
+    tx.commit_json(StatusCode::OK, &json!({"success": true}))
+        .await
 }

@@ -60,6 +60,9 @@ pub struct ExportJson {
     /// A signed download URL, valid for the configured lifetime (10 minutes), when `ready`;
     /// `null` otherwise.
     pub url: Option<String>,
+    /// Keystead extension: why the export failed (state `error`, e.g. the object store's
+    /// answer or the attempts running out); `null` in the other states.
+    pub error: Option<String>,
     /// Creation time.
     #[serde(with = "crate::timestamp")]
     pub created_at: DateTime<Utc>,
@@ -75,6 +78,7 @@ impl ExportJson {
             id: export.id,
             state: export.state,
             url,
+            error: export.error,
             created_at: export.created_at,
             updated_at: export.updated_at,
         }

@@ -27,12 +27,17 @@ pub mod schemas;
 pub mod streams;
 
 use axum::Router;
+use axum::http::Method;
 use axum::routing::{get, post};
 
+use crate::http::idempotency::InHandlerRoute;
 use crate::state::AppState;
 
-/// Routes of this area (API-key authenticated). `POST /audit_logs/events` is covered by the
-/// `Idempotency-Key` layer like every API-key POST.
+/// Routes whose handlers claim their `Idempotency-Key` in their own transaction.
+pub const IDEMPOTENT_IN_HANDLER: &[InHandlerRoute] = &[(Method::POST, "/audit_logs/events")];
+
+/// Routes of this area (API-key authenticated). `POST /audit_logs/events` claims its
+/// `Idempotency-Key` in its own transaction ([`IDEMPOTENT_IN_HANDLER`]).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/audit_logs/actions", get(schemas::list_actions))

@@ -198,6 +198,11 @@ async fn an_export_is_written_and_downloaded_through_a_fresh_signed_url() {
     assert_eq!(created.body["object"], "audit_log_export");
     assert_eq!(created.body["state"], "pending");
     assert_eq!(created.body["url"], Value::Null);
+    assert_eq!(
+        created.body["error"],
+        Value::Null,
+        "sent as null, not left out"
+    );
     assert!(created.body["created_at"].as_str().unwrap().ends_with('Z'));
     let pending = app.get(&format!("/audit_logs/exports/{id}")).await;
     assert_eq!(pending.body["state"], "pending");

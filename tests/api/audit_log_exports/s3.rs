@@ -75,6 +75,11 @@ async fn a_bucket_that_fails_ends_the_export_in_error_with_a_reason() {
             .await
             .unwrap();
     let reason = reason.unwrap_or_default();
+    assert_eq!(
+        res.body["error"],
+        reason.as_str(),
+        "the reason is in the API"
+    );
     assert!(
         reason.contains("bucket") || reason.contains("object"),
         "{reason}"

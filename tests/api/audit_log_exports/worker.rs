@@ -89,6 +89,7 @@ async fn an_export_whose_attempts_run_out_ends_in_error() {
         reason.as_deref(),
         Some("the export did not finish in 1 attempts")
     );
+    assert_eq!(res.body["error"], "the export did not finish in 1 attempts");
     assert_eq!(
         run_worker(&app).await,
         0,
