@@ -70,8 +70,7 @@ pub async fn redeem_magic_code(
     email: &EmailAddress,
     code: &str,
     invitation_token: Option<&str>,
-    (ip, ua): (Option<&str>, Option<&str>),
-    radar: RadarHints<'_>,
+    (ip, ua, radar): (Option<&str>, Option<&str>, RadarHints<'_>),
 ) -> ApiResult<Result<MagicAuthUser, CodeError>> {
     let screened = Attempt {
         environment_id: env,
@@ -164,7 +163,7 @@ pub async fn magic_auth_sign_in(
     let mut tx = state.db.begin().await?;
     let token = m.invitation_token.as_deref();
     let signed =
-        match redeem_magic_code(state, &mut tx, env, &email, &m.code, token, (ip, ua), hints)
+        match redeem_magic_code(state, &mut tx, env, &email, &m.code, token, (ip, ua, hints))
             .await?
         {
             Ok(s) => s,

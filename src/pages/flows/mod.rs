@@ -256,16 +256,10 @@ pub async fn verify_magic_code(
     limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
     let mut tx = state.db.begin().await?;
-    let checked = redeem_magic_code(
-        state,
-        &mut tx,
-        env,
-        &email,
-        code,
-        None,
-        client(browser),
-        Default::default(),
-    )
+    let checked = redeem_magic_code(state, &mut tx, env, &email, code, None, {
+        let (ip, ua) = client(browser);
+        (ip, ua, Default::default())
+    })
     .await?;
     let (user, radar_challenge) = match checked {
         Ok(signed) => (signed.user, signed.radar_challenge),
