@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit_logs;
 pub mod authorization;
+pub mod connect;
 pub mod connections;
 pub mod directories;
 pub mod directory_groups;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(feature_flags::router())
         .merge(vault::router())
         .merge(api_keys::router())
+        .merge(connect::router())
 }
 
 /// The routes whose handlers claim their `Idempotency-Key` in their own transaction

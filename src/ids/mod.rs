@@ -489,6 +489,14 @@ id_type!(
     /// An organization or user API key (the API Keys product), `api_key_…`.
     ApiKeyId, prefix::API_KEY, "API key"
 );
+id_type!(
+    /// A Connect application, `conn_app_…`.
+    ConnectApplicationId, prefix::CONNECT_APPLICATION, "Connect Application"
+);
+id_type!(
+    /// A Connect application's client secret, `secret_…`.
+    ConnectClientSecretId, prefix::CONNECT_CLIENT_SECRET, "Client secret"
+);
 
 #[cfg(test)]
 mod tests {

@@ -93,6 +93,10 @@ pub const VAULT_OBJECT_VERSION: &str = "secret_version";
 pub const VAULT_ROOT_KEY: &str = "vault_root_key";
 /// Organization and user API keys (the API Keys product), `api_key_…`.
 pub const API_KEY: &str = "api_key";
+/// Connect applications, `conn_app_…` (told from connections' `conn_…` by [`ALL`]).
+pub const CONNECT_APPLICATION: &str = "conn_app";
+/// Connect application client secrets, `secret_…`.
+pub const CONNECT_CLIENT_SECRET: &str = "secret";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -140,4 +144,6 @@ pub const ALL: &[&str] = &[
     VAULT_OBJECT_VERSION,
     VAULT_ROOT_KEY,
     API_KEY,
+    CONNECT_APPLICATION,
+    CONNECT_CLIENT_SECRET,
 ];

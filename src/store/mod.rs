@@ -11,6 +11,8 @@ pub mod audit_logs;
 pub mod auth_factors;
 pub mod authkit_flows;
 pub mod authorization_codes;
+pub mod connect_applications;
+pub mod connect_client_secrets;
 pub mod connections;
 pub mod cors_origins;
 pub mod device_authorizations;

@@ -18,6 +18,7 @@ mod authkit_settings;
 mod bad_input;
 mod binary;
 mod cli;
+mod connect;
 mod connections;
 mod device;
 mod directories;
