@@ -1,15 +1,19 @@
 //! Vault root keys (`vault_root_keys`, migration 1600): each environment's 32-byte root keys,
 //! sealed with the server's master key, from which `crypto::data_keys` derives one
 //! key-encryption key per key context. One key is active at a time; retired keys stay to unwrap
-//! what was wrapped under them. The sealing and unsealing is the caller's (`api::vault`); this
-//! file only stores bytes.
+//! what was wrapped under them. Requests unseal them in `api::vault::keyring`; a rotation's
+//! re-wrapping ([`rewrap_batch`], driven by `workers::vault_rewrap`) unseals them here.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection};
 
+use crate::crypto::data_keys::{self, EncryptedKey};
+use crate::crypto::vault::Vault;
 use crate::db::Tx;
-use crate::error::ApiResult;
-use crate::ids::{EnvironmentId, VaultRootKeyId};
+use crate::error::{ApiError, ApiResult, ResultExt};
+use crate::ids::{EnvironmentId, VaultObjectVersionId, VaultRootKeyId};
 
 /// A stored root key (still sealed). Never serialized.
 #[derive(Debug, Clone, FromRow)]
@@ -76,6 +80,8 @@ pub async fn insert_first(
 
 /// Retires the active root key and makes `sealed` (id `id`) the active one. Returns the retired
 /// key's id, if there was one.
+///
+/// Errors: 409 when a concurrent rotation made another key active first.
 pub async fn rotate(
     tx: &mut Tx,
     env: &EnvironmentId,
@@ -94,6 +100,106 @@ pub async fn rotate(
         .bind(id)
         .bind(sealed)
         .execute(&mut **tx)
-        .await?;
+        .await
+        .on_constraint("vault_root_keys_active", || ApiError::Conflict {
+            code: None,
+            message: "Another rotation of this environment's root key is in progress; retry."
+                .into(),
+        })?;
     Ok(retired)
+}
+
+/// How many object versions of the environment still have their data key wrapped under a
+/// retired root key.
+pub async fn pending_rewraps(conn: &mut PgConnection, env: &EnvironmentId) -> ApiResult<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from vault_object_versions v
+         join vault_root_keys k on k.environment_id = v.environment_id and k.id = v.root_key_id
+         where v.environment_id = $1 and k.state = 'retired'",
+    )
+    .bind(env)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Unseals a stored root key with the master key.
+fn unseal(vault: &Vault, sealed: &SealedRootKey) -> ApiResult<[u8; 32]> {
+    vault
+        .open(&sealed.sealed_key)?
+        .try_into()
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("a Vault root key is not 32 bytes")))
+}
+
+#[derive(FromRow)]
+struct Stale {
+    environment_id: EnvironmentId,
+    id: VaultObjectVersionId,
+    root_key_id: VaultRootKeyId,
+    encrypted_key: Vec<u8>,
+}
+
+/// One bounded batch of a root-key rotation: re-wraps the data keys of up to `limit` object
+/// versions (of any environment) still wrapped under a retired root key, under their
+/// environment's active root key (same data key, same id, same context), and returns how many
+/// it re-wrapped. Rows are claimed with `for update skip locked`, so replicas share the work;
+/// values are not touched, and every version stays readable before, during and after.
+pub async fn rewrap_batch(tx: &mut Tx, vault: &Vault, limit: i64) -> ApiResult<usize> {
+    let rows: Vec<Stale> = sqlx::query_as(
+        "select v.environment_id, v.id, v.root_key_id, v.encrypted_key
+         from vault_object_versions v
+         join vault_root_keys k on k.environment_id = v.environment_id and k.id = v.root_key_id
+         where k.state = 'retired'
+         order by v.environment_id, v.id
+         limit $1
+         for update of v skip locked",
+    )
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut roots: HashMap<(EnvironmentId, VaultRootKeyId), [u8; 32]> = HashMap::new();
+    let mut active: HashMap<EnvironmentId, (VaultRootKeyId, [u8; 32])> = HashMap::new();
+    for row in &rows {
+        let env = &row.environment_id;
+        if !active.contains_key(env) {
+            let sealed = self::active(tx, env).await?.ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("environment {env} has no active root key"))
+            })?;
+            active.insert(env.clone(), (sealed.id.clone(), unseal(vault, &sealed)?));
+        }
+        let old_key = (env.clone(), row.root_key_id.clone());
+        if !roots.contains_key(&old_key) {
+            let sealed = find(tx, env, &row.root_key_id)
+                .await?
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown root key")))?;
+            roots.insert(old_key.clone(), unseal(vault, &sealed)?);
+        }
+        let fault =
+            |what: &str| ApiError::Internal(anyhow::anyhow!("Vault version {}: {what}", row.id));
+        let blob =
+            EncryptedKey::parse(&row.encrypted_key).map_err(|_| fault("malformed data key"))?;
+        let old = roots.get(&old_key).ok_or_else(|| fault("root key"))?;
+        let key = blob
+            .unwrap_key(old, env.as_str())
+            .map_err(|_| fault("data key does not unwrap"))?;
+        let (new_id, new_root) = active.get(env).ok_or_else(|| fault("active root key"))?;
+        let rewrapped = data_keys::wrap(
+            new_root,
+            new_id.as_str(),
+            env.as_str(),
+            &blob.context,
+            &key,
+            &blob.data_key_id,
+        );
+        sqlx::query(
+            "update vault_object_versions set encrypted_key = $3, root_key_id = $4
+             where environment_id = $1 and id = $2",
+        )
+        .bind(env)
+        .bind(&row.id)
+        .bind(&rewrapped)
+        .bind(new_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(rows.len())
 }

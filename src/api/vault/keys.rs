@@ -3,6 +3,9 @@
 //! `create_decrypt`) and `POST /vault/v1/keys/rekey` (`createRekey`, `create_rekey`). The SDKs'
 //! local `encrypt`/`decrypt` helpers are built on the first two.
 //!
+//! Keystead extension: `POST /vault/v1/keys/rotate` rotates the environment's root key; the
+//! stored objects' data keys are re-wrapped in the background (`workers::vault_rewrap`).
+//!
 //! Events (WORKOS-API-NOTES §3.2): `vault.dek.read` when a data key is issued for a context,
 //! `vault.dek.decrypted` when one is decrypted (rekey records both).
 
@@ -28,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/vault/v1/keys/data-key", post(create_data_key))
         .route("/vault/v1/keys/decrypt", post(decrypt_data_key))
         .route("/vault/v1/keys/rekey", post(rekey_data_key))
+        .route("/vault/v1/keys/rotate", post(rotate_root_key))
 }
 
 /// Body of `POST /vault/v1/keys/data-key`.
@@ -207,5 +211,37 @@ async fn rekey_data_key(
         data_key: STANDARD.encode(wrapped.key),
         encrypted_keys: keyring::encode(&wrapped.blob),
         id: wrapped.id,
+    }))
+}
+
+/// Answer of `POST /vault/v1/keys/rotate`.
+#[derive(Debug, Serialize)]
+pub struct Rotation {
+    /// Always `true`.
+    pub rotated: bool,
+    /// Object versions whose data key is still to re-wrap under the new root key.
+    pub pending_rewraps: i64,
+}
+
+/// `POST /vault/v1/keys/rotate` (Keystead extension) → 200 `{rotated, pending_rewraps}`: a new
+/// random root key becomes active (new data keys are wrapped under it); the old one is retired
+/// but kept, so every data key made under it, stored or held by a client, still decrypts; the
+/// worker re-wraps stored objects' data keys in bounded batches.
+async fn rotate_root_key(
+    State(state): State<AppState>,
+    Env(ctx): Env,
+) -> ApiResult<Json<Rotation>> {
+    let env = &ctx.environment_id;
+    let mut key = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut key);
+    let sealed = state.vault.seal(&key)?;
+    let mut tx = state.db.begin().await?;
+    crate::store::vault_keys::rotate(&mut tx, env, &crate::ids::VaultRootKeyId::new(), &sealed)
+        .await?;
+    let pending_rewraps = crate::store::vault_keys::pending_rewraps(&mut tx, env).await?;
+    tx.commit().await?;
+    Ok(Json(Rotation {
+        rotated: true,
+        pending_rewraps,
     }))
 }

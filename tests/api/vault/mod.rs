@@ -5,6 +5,7 @@
 //! official SDKs in `sdk.rs`.
 
 mod keys;
+mod rotation;
 mod sdk;
 
 use axum::http::{Method, StatusCode};
