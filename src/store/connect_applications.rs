@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use super::page::{ListParams, push_id_filter};
 use crate::db::Tx;
@@ -296,4 +296,29 @@ pub async fn delete(
             .execute(&mut **tx)
             .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// The application with this client id, in whatever environment, with its environment and the
+/// environment's client id: the token endpoint knows only the client id (client ids are unique
+/// across environments, migration 1411).
+pub async fn find_client(
+    pool: &PgPool,
+    client_id: &str,
+) -> ApiResult<Option<(EnvironmentId, String, ConnectApplication)>> {
+    #[derive(FromRow)]
+    struct WithEnv {
+        environment_id: EnvironmentId,
+        environment_client_id: String,
+        #[sqlx(flatten)]
+        app: Row,
+    }
+    let row: Option<WithEnv> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select a.environment_id, e.client_id as environment_client_id, {COLUMNS}
+         from connect_applications a join environments e on e.id = a.environment_id
+         where a.client_id = $1"
+    )))
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.environment_id, r.environment_client_id, r.app.into())))
 }
