@@ -34,6 +34,8 @@ pub struct Source {
     pub kind: &'static str,
     /// The group role assignment it derives from, `null` for `direct`.
     pub group_role_assignment_id: Option<String>,
+    /// The group it derives from (`{id, name}` in the newest SDKs), `null` for `direct`.
+    pub group: Option<serde_json::Value>,
 }
 
 /// A role assignment as the API returns it.
@@ -91,6 +93,7 @@ impl From<Row> for RoleAssignment {
                     "direct"
                 },
                 group_role_assignment_id: r.group_role_assignment_id,
+                group: None,
             },
             created_at: r.created_at,
             updated_at: r.updated_at,

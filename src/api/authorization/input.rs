@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::api::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::has_nul;
-use crate::ids::AuthorizationResourceId;
-use crate::store::authorization_resources::ResourceRef;
+use crate::ids::{AuthorizationResourceId, EnvironmentId, OrganizationId};
+use crate::state::AppState;
+use crate::store::authorization_resources::{self as resources, Resource, ResourceRef};
 
 /// Longest slug, name and resource type slug.
 pub const SLUG_MAX: usize = 48;
@@ -132,6 +133,23 @@ pub fn target(
             "resource_type_slug is required with resource_external_id.",
         )),
     }
+}
+
+/// The resource of an external-id path (organization, type, external id). Errors: 404.
+pub async fn resource_by_path(
+    state: &AppState,
+    env: &EnvironmentId,
+    (org, ty, ext): &(String, String, String),
+) -> ApiResult<Resource> {
+    let not_found = || ApiError::not_found("Authorization resource", format!("{ty}/{ext}"));
+    let org = OrganizationId::parse_lenient(org).ok_or_else(not_found)?;
+    if !path_key(ty) || !path_key(ext) {
+        return Err(not_found());
+    }
+    let mut conn = state.db.acquire().await?;
+    resources::find_by_external_id(&mut conn, env, &org, ty, ext)
+        .await?
+        .ok_or_else(not_found)
 }
 
 #[cfg(test)]

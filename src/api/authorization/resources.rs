@@ -223,23 +223,6 @@ async fn get_resource(
         .ok_or_else(|| ApiError::not_found_id::<AuthorizationResourceId>(id.as_str()))
 }
 
-/// The resource of an external-id path (organization, type, external id). Errors: 404.
-async fn by_external_id(
-    state: &AppState,
-    env: &EnvironmentId,
-    (org, ty, ext): &(String, String, String),
-) -> ApiResult<Resource> {
-    let not_found = || ApiError::not_found("Authorization resource", format!("{ty}/{ext}"));
-    let org = OrganizationId::parse_lenient(org).ok_or_else(not_found)?;
-    if !input::path_key(ty) || !input::path_key(ext) {
-        return Err(not_found());
-    }
-    let mut conn = state.db.acquire().await?;
-    resources::find_by_external_id(&mut conn, env, &org, ty, ext)
-        .await?
-        .ok_or_else(not_found)
-}
-
 /// `GET /authorization/organizations/{organizationId}/resources/{resource_type_slug}/{external_id}`.
 /// Errors: 404.
 async fn get_by_external_id(
@@ -248,7 +231,7 @@ async fn get_by_external_id(
     Path(key): Path<(String, String, String)>,
 ) -> ApiResult<Json<Resource>> {
     Ok(Json(
-        by_external_id(&state, &ctx.environment_id, &key).await?,
+        input::resource_by_path(&state, &ctx.environment_id, &key).await?,
     ))
 }
 
@@ -294,7 +277,7 @@ async fn update_by_external_id(
     Path(key): Path<(String, String, String)>,
     AppJson(body): AppJson<UpdateResource>,
 ) -> ApiResult<Json<Resource>> {
-    let found = by_external_id(&state, &ctx.environment_id, &key).await?;
+    let found = input::resource_by_path(&state, &ctx.environment_id, &key).await?;
     Ok(Json(
         update(&state, &ctx.environment_id, &found.id, body).await?,
     ))
@@ -343,7 +326,7 @@ async fn delete_by_external_id(
     query: QueryMap,
 ) -> ApiResult<StatusCode> {
     let cascade = cascade(&query)?;
-    let found = by_external_id(&state, &ctx.environment_id, &key).await?;
+    let found = input::resource_by_path(&state, &ctx.environment_id, &key).await?;
     let mut tx = state.db.begin().await?;
     resources::delete(&mut tx, &ctx.environment_id, &found.id, cascade).await?;
     tx.commit().await?;

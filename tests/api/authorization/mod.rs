@@ -3,6 +3,7 @@
 //! ([`resources`]); each with its WorkOS error bodies, events, and another environment's ids
 //! answering 404.
 
+mod access;
 mod catalogue;
 mod resources;
 
