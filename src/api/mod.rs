@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit_logs;
 pub mod authorization;
+pub mod connect;
 pub mod connections;
 pub mod directories;
 pub mod directory_groups;
@@ -20,6 +21,7 @@ pub mod radar;
 pub mod sso;
 pub mod user_management;
 pub mod validate;
+pub mod vault;
 pub mod webhook_endpoints;
 
 use axum::Router;
@@ -46,7 +48,9 @@ pub fn router() -> Router<AppState> {
         .merge(audit_logs::router())
         .merge(radar::router())
         .merge(feature_flags::router())
+        .merge(vault::router())
         .merge(api_keys::router())
+        .merge(connect::router())
 }
 
 /// The routes whose handlers claim their `Idempotency-Key` in their own transaction
@@ -65,6 +69,7 @@ pub fn public_router() -> Router<AppState> {
         .merge(user_management::public_router())
         .merge(sso::public_router())
         .merge(audit_logs::public_router())
+        .merge(connect::public_router())
 }
 
 /// Operational routes (`/health`, `/ready`, `/metrics`), never rate limited.

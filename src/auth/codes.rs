@@ -6,7 +6,7 @@
 //! Errors: 400 `{code}` `invalid_one_time_code`, `one_time_code_expired`,
 //! `one_time_code_previously_used`, `one_time_code_too_many_attempts` ([`code_error`]).
 
-use super::hooks::{self, Attempt};
+use super::hooks::{self, Attempt, RadarHints};
 use super::invitations;
 use super::sign_in::{self, SignIn, Step, attempt};
 use crate::db::Tx;
@@ -70,7 +70,7 @@ pub async fn redeem_magic_code(
     email: &EmailAddress,
     code: &str,
     invitation_token: Option<&str>,
-    (ip, ua): (Option<&str>, Option<&str>),
+    (ip, ua, radar): (Option<&str>, Option<&str>, RadarHints<'_>),
 ) -> ApiResult<Result<MagicAuthUser, CodeError>> {
     let screened = Attempt {
         environment_id: env,
@@ -79,6 +79,7 @@ pub async fn redeem_magic_code(
         user_id: None,
         ip_address: ip,
         user_agent: ua,
+        radar,
     };
     let screening = hooks::before_attempt(state, &screened).await?;
     users::lock_email(tx, env, email).await?;
@@ -139,6 +140,10 @@ pub struct MagicAuthSignIn {
     pub ip_address: Option<String>,
     /// End user's user agent.
     pub user_agent: Option<String>,
+    /// `radar_auth_attempt_id`.
+    pub radar_auth_attempt_id: Option<String>,
+    /// `signals_id`.
+    pub signals_id: Option<String>,
 }
 
 /// The Magic Auth grant: rate limit, [`redeem_magic_code`], then [`sign_in::complete`] and
@@ -151,10 +156,16 @@ pub async fn magic_auth_sign_in(
     let email = m.email;
     sign_in::limit_attempts(state, env, &email).await?;
     let (ip, ua) = (m.ip_address.as_deref(), m.user_agent.as_deref());
+    let hints = RadarHints {
+        attempt_id: m.radar_auth_attempt_id.as_deref(),
+        signals_id: m.signals_id.as_deref(),
+    };
     let mut tx = state.db.begin().await?;
     let token = m.invitation_token.as_deref();
     let signed =
-        match redeem_magic_code(state, &mut tx, env, &email, &m.code, token, (ip, ua)).await? {
+        match redeem_magic_code(state, &mut tx, env, &email, &m.code, token, (ip, ua, hints))
+            .await?
+        {
             Ok(s) => s,
             Err(e) => {
                 tx.commit().await?;

@@ -80,6 +80,7 @@ pub async fn open(
             user_id: Some(&opened.user.id),
             ip_address: opened.ip_address.as_deref(),
             user_agent: opened.user_agent.as_deref(),
+            radar: Default::default(),
         };
         hooks::before_attempt(state, &screened).await?;
     }

@@ -18,7 +18,7 @@
 //! start-up with [`super::Extensions::add_hook`]. Radar's hook (`crate::state::radar`) is
 //! registered with the state; it allows everything while an environment has Radar off.
 
-pub use crate::state::extensions::{Attempt, BoxFuture, Outcome, SignInHook, Verdict};
+pub use crate::state::extensions::{Attempt, BoxFuture, Outcome, RadarHints, SignInHook, Verdict};
 
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};

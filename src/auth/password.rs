@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::hooks::{self, Attempt};
+use super::hooks::{self, Attempt, RadarHints};
 use super::invitations;
 use super::sign_in::{self, SignIn, Step};
 use crate::db::Tx;
@@ -50,6 +50,7 @@ pub async fn check_password(
     email: &EmailAddress,
     password: String,
     (ip, ua): (Option<&str>, Option<&str>),
+    radar: RadarHints<'_>,
 ) -> ApiResult<Option<PasswordChecked>> {
     let attempt = Attempt {
         environment_id: env,
@@ -58,6 +59,7 @@ pub async fn check_password(
         user_id: None,
         ip_address: ip,
         user_agent: ua,
+        radar,
     };
     // The hooks (Radar) and the credential check run at once; a refused attempt answers its
     // error whatever the password, and skips the hashing if it has not started yet.
@@ -120,6 +122,10 @@ pub struct PasswordSignIn {
     pub user_agent: Option<String>,
     /// An invitation to accept while signing in.
     pub invitation_token: Option<String>,
+    /// `radar_auth_attempt_id`.
+    pub radar_auth_attempt_id: Option<String>,
+    /// `signals_id`.
+    pub signals_id: Option<String>,
 }
 
 fn invalid_credentials() -> ApiError {
@@ -145,11 +151,15 @@ pub async fn sign_in(state: &AppState, env: &EnvironmentId, p: PasswordSignIn) -
         }
     }
     let client = (p.ip_address.as_deref(), p.user_agent.as_deref());
+    let hints = RadarHints {
+        attempt_id: p.radar_auth_attempt_id.as_deref(),
+        signals_id: p.signals_id.as_deref(),
+    };
     let Some(PasswordChecked {
         user_id,
         rehash,
         radar_challenge,
-    }) = check_password(state, env, &email, p.password, client).await?
+    }) = check_password(state, env, &email, p.password, client, hints).await?
     else {
         return Err(invalid_credentials());
     };

@@ -1,7 +1,9 @@
 //! Small cryptographic helpers: digests for stored secrets, random tokens, constant-time
-//! comparison, the at-rest vault ([`vault`]) and access-token signing ([`signing`]).
+//! comparison, the at-rest vault ([`vault`]), access-token signing ([`signing`]) and Vault's
+//! envelope encryption of customer data ([`data_keys`]).
 
 pub mod access_token;
+pub mod data_keys;
 pub mod signing;
 pub mod totp;
 pub mod vault;

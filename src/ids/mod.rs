@@ -474,8 +474,40 @@ id_type!(
     FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );
 id_type!(
+    /// An authorization permission, `perm_…` (the API addresses permissions by slug).
+    PermissionId, prefix::PERMISSION, "Permission"
+);
+id_type!(
+    /// An authorization resource, `authz_resource_…`.
+    AuthorizationResourceId, prefix::AUTHORIZATION_RESOURCE, "Authorization resource"
+);
+id_type!(
+    /// A role assignment of an organization membership, `role_assignment_…`.
+    RoleAssignmentId, prefix::ROLE_ASSIGNMENT, "Role assignment"
+);
+id_type!(
+    /// A Vault object, `secret_…`.
+    VaultObjectId, prefix::VAULT_OBJECT, "Object"
+);
+id_type!(
+    /// A version of a Vault object, `secret_version_…`.
+    VaultObjectVersionId, prefix::VAULT_OBJECT_VERSION, "Object version"
+);
+id_type!(
+    /// A Vault root key of an environment (never shown), `vault_root_key_…`.
+    VaultRootKeyId, prefix::VAULT_ROOT_KEY, "Root key"
+);
+id_type!(
     /// An organization or user API key (the API Keys product), `api_key_…`.
     ApiKeyId, prefix::API_KEY, "API key"
+);
+id_type!(
+    /// A Connect application, `conn_app_…`.
+    ConnectApplicationId, prefix::CONNECT_APPLICATION, "Connect Application"
+);
+id_type!(
+    /// A Connect application's client secret, `secret_…`.
+    ConnectClientSecretId, prefix::CONNECT_CLIENT_SECRET, "Client secret"
 );
 
 #[cfg(test)]

@@ -84,8 +84,25 @@ pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
 pub const AUDIT_LOG_STREAM: &str = "als";
 /// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
 pub const FEATURE_FLAG: &str = "flag";
+/// Authorization permissions, `perm_…` (addressed by slug; the id is their list cursor).
+pub const PERMISSION: &str = "perm";
+/// Authorization resources, `authz_resource_…`.
+pub const AUTHORIZATION_RESOURCE: &str = "authz_resource";
+/// Role assignments of organization memberships, `role_assignment_…`.
+pub const ROLE_ASSIGNMENT: &str = "role_assignment";
+/// Vault objects (`/vault/v1/kv`), `secret_…` as in WorkOS's Vault reference.
+pub const VAULT_OBJECT: &str = "secret";
+/// Versions of a Vault object, `secret_version_…`.
+pub const VAULT_OBJECT_VERSION: &str = "secret_version";
+/// An environment's Vault root keys (never shown; named inside encrypted data keys),
+/// `vault_root_key_…`.
+pub const VAULT_ROOT_KEY: &str = "vault_root_key";
 /// Organization and user API keys (the API Keys product), `api_key_…`.
 pub const API_KEY: &str = "api_key";
+/// Connect applications, `conn_app_…` (told from connections' `conn_…` by [`ALL`]).
+pub const CONNECT_APPLICATION: &str = "conn_app";
+/// Connect application client secrets, `secret_…`.
+pub const CONNECT_CLIENT_SECRET: &str = "secret";
 
 /// Every prefix above, so a short prefix can tell its ids from a longer one's (`org` vs
 /// `org_domain`).
@@ -129,5 +146,13 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_EXPORT,
     AUDIT_LOG_STREAM,
     FEATURE_FLAG,
+    PERMISSION,
+    AUTHORIZATION_RESOURCE,
+    ROLE_ASSIGNMENT,
+    VAULT_OBJECT,
+    VAULT_OBJECT_VERSION,
+    VAULT_ROOT_KEY,
     API_KEY,
+    CONNECT_APPLICATION,
+    CONNECT_CLIENT_SECRET,
 ];

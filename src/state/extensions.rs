@@ -38,6 +38,18 @@ pub struct Attempt<'a> {
     pub ip_address: Option<&'a str>,
     /// End user's user agent.
     pub user_agent: Option<&'a str>,
+    /// What the newer SDKs send for Radar with the attempt.
+    pub radar: RadarHints<'a>,
+}
+
+/// The Radar fields of `POST /user_management/authenticate` (password and Magic Auth grants).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RadarHints<'a> {
+    /// `radar_auth_attempt_id`: an attempt the application assessed for this sign-in
+    /// (`POST /radar/attempts`); the sign-in takes over its verdict instead of a new one.
+    pub attempt_id: Option<&'a str>,
+    /// `signals_id`: the end user's device id from WorkOS's signals script.
+    pub signals_id: Option<&'a str>,
 }
 
 /// A hook's answer to an attempt.

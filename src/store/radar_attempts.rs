@@ -237,25 +237,71 @@ pub async fn assess(
         .await
 }
 
+/// A verdict as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredVerdict {
+    /// `allow`, `block` or `challenge`.
+    pub verdict: String,
+    /// The control behind a `block` or `challenge`.
+    pub control: Option<String>,
+    /// The list type of a `restriction`.
+    pub blocklist_type: Option<String>,
+    /// Why (kept for verdicts other than `allow`).
+    pub reason: Option<String>,
+}
+
 /// Stores the verdict of a recorded attempt whose decision was not `allow`.
 pub async fn set_verdict(
     conn: &mut PgConnection,
     env: &EnvironmentId,
     id: &RadarAttemptId,
-    (verdict, control, blocklist_type): (&str, Option<&str>, Option<&str>),
+    v: &StoredVerdict,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "update radar_attempts set verdict = $3, control = $4, blocklist_type = $5
+        "update radar_attempts set verdict = $3, control = $4, blocklist_type = $5, reason = $6
          where environment_id = $1 and id = $2",
     )
     .bind(env)
     .bind(id)
-    .bind(verdict)
-    .bind(control)
-    .bind(blocklist_type)
+    .bind(&v.verdict)
+    .bind(&v.control)
+    .bind(&v.blocklist_type)
+    .bind(&v.reason)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+static LINK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with s as (
+           select coalesce(r.radar_enabled, false) as enabled,
+             now() - make_interval(secs => coalesce(r.radar_window_seconds, {window})) as since
+           from (select 1) as one left join radar_settings r on r.environment_id = $1
+         )
+         update radar_attempts a set linked = true from s
+         where s.enabled and a.environment_id = $1 and a.id = $2 and a.email = $3
+           and a.action = 'sign-in' and not a.linked and not a.succeeded and a.created_at > s.since
+         returning a.verdict, a.control, a.blocklist_type, a.reason",
+        window = default_of("window_seconds"),
+    )
+});
+
+/// Takes over attempt `id` for a Keystead sign-in of `email` (normalised), when the
+/// environment has Radar enabled and the attempt is a sign-in of that email in the window,
+/// neither successful nor taken over before: returns its verdict (`None`: assess anew).
+pub async fn link(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    id: &RadarAttemptId,
+    email: &str,
+) -> sqlx::Result<Option<StoredVerdict>> {
+    sqlx::query_as(AssertSqlSafe(LINK.as_str()))
+        .bind(env)
+        .bind(id)
+        .bind(email)
+        .fetch_optional(conn)
+        .await
 }
 
 /// A recorded attempt, as [`mark_succeeded`] returns it.

@@ -1,11 +1,13 @@
 //! Background workers that run beside the HTTP server in every replica: the webhook delivery
 //! worker ([`webhooks`]), the email delivery worker ([`email`]), the audit-log export worker
 //! ([`audit_log_exports`]), and the audit-log stream worker and retention purge
-//! ([`audit_log_streams`]). Each stops when the shutdown signal flips to `true`.
+//! ([`audit_log_streams`]), and the re-wrapping of Vault data keys after a root-key rotation
+//! ([`vault_rewrap`]). Each stops when the shutdown signal flips to `true`.
 
 pub mod audit_log_exports;
 pub mod audit_log_streams;
 pub mod email;
+pub mod vault_rewrap;
 pub mod webhooks;
 
 use tokio::sync::watch;
@@ -38,6 +40,10 @@ pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle
             shutdown.clone(),
         )));
     }
+    handles.push(tokio::spawn(vault_rewrap::run(
+        state.clone(),
+        shutdown.clone(),
+    )));
     if state.settings.email.worker_enabled {
         handles.push(tokio::spawn(email::run(state, shutdown)));
     }

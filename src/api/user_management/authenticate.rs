@@ -79,6 +79,10 @@ struct PasswordGrant {
     user_agent: Option<String>,
     #[serde(default)]
     invitation_token: Option<String>,
+    #[serde(default)]
+    radar_auth_attempt_id: Option<String>,
+    #[serde(default)]
+    signals_id: Option<String>,
 }
 
 /// `grant_type=refresh_token`.
@@ -98,7 +102,7 @@ struct AuthorizationCodeGrant {
 }
 
 /// Longest string of each field any grant reads (the password bounds the hashing work).
-const FIELD_LIMITS: [(&str, usize); 14] = [
+const FIELD_LIMITS: [(&str, usize); 16] = [
     ("password", SIGN_IN_PASSWORD_MAX),
     ("email", TOKEN_MAX),
     ("client_id", TOKEN_MAX),
@@ -113,6 +117,8 @@ const FIELD_LIMITS: [(&str, usize); 14] = [
     ("organization_id", TOKEN_MAX),
     ("ip_address", TOKEN_MAX),
     ("user_agent", TOKEN_MAX),
+    ("radar_auth_attempt_id", TOKEN_MAX),
+    ("signals_id", TOKEN_MAX),
 ];
 
 async fn authenticate(
@@ -258,6 +264,8 @@ async fn password_grant(
         ip_address: grant.ip_address,
         user_agent: grant.user_agent,
         invitation_token: grant.invitation_token,
+        radar_auth_attempt_id: grant.radar_auth_attempt_id,
+        signals_id: grant.signals_id,
     };
     let step = password::sign_in(state, env, sign_in).await?;
     tokens::answer(state, env, issuer, step).await

@@ -98,6 +98,10 @@ struct MagicAuthGrant {
     ip_address: Option<String>,
     #[serde(default)]
     user_agent: Option<String>,
+    #[serde(default)]
+    radar_auth_attempt_id: Option<String>,
+    #[serde(default)]
+    signals_id: Option<String>,
 }
 
 /// Magic Auth: the email must be well-formed, then [`codes::magic_auth_sign_in`].
@@ -113,6 +117,8 @@ async fn magic_auth(
         invitation_token: grant.invitation_token,
         ip_address: grant.ip_address,
         user_agent: grant.user_agent,
+        radar_auth_attempt_id: grant.radar_auth_attempt_id,
+        signals_id: grant.signals_id,
     };
     codes::magic_auth_sign_in(state, env, sign_in).await
 }

@@ -236,6 +236,7 @@ pub async fn finish(
         user_id: None,
         ip_address: client.ip_address.as_deref(),
         user_agent: client.user_agent.as_deref(),
+        radar: Default::default(),
     };
     if let Verdict::Block { code, message } | Verdict::Forbid { code, message } =
         hooks::screen(state, &screened).await?

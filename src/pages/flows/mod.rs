@@ -74,6 +74,7 @@ async fn screen(
         user_id: Some(&user.id),
         ip_address: ip,
         user_agent: ua,
+        radar: Default::default(),
     };
     hooks::before_attempt(state, &attempt).await?;
     Ok(())
@@ -121,7 +122,15 @@ pub async fn password_sign_in(
     let email = EmailAddress::new(email);
     limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
-    let checked = check_password(state, env, &email, password, client(browser)).await?;
+    let checked = check_password(
+        state,
+        env,
+        &email,
+        password,
+        client(browser),
+        Default::default(),
+    )
+    .await?;
     let Some(PasswordChecked {
         user_id,
         rehash,
@@ -247,8 +256,11 @@ pub async fn verify_magic_code(
     limit(state, Class::AuthenticateEmail, &format!("{env}:{email}")).await?;
     limit(state, Class::AuthenticateIp, &browser.ip_key(env)).await?;
     let mut tx = state.db.begin().await?;
-    let checked =
-        redeem_magic_code(state, &mut tx, env, &email, code, None, client(browser)).await?;
+    let checked = redeem_magic_code(state, &mut tx, env, &email, code, None, {
+        let (ip, ua) = client(browser);
+        (ip, ua, Default::default())
+    })
+    .await?;
     let (user, radar_challenge) = match checked {
         Ok(signed) => (signed.user, signed.radar_challenge),
         Err(e) => {

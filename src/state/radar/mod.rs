@@ -29,7 +29,7 @@ use self::geoip::{GeoIp, Place};
 use crate::error::ApiResult;
 use crate::ids::{EnvironmentId, RadarAttemptId};
 use crate::settings::Settings;
-use crate::store::radar_attempts::{self, Ask, MarkedAttempt, NewAttempt};
+use crate::store::radar_attempts::{self, Ask, MarkedAttempt, NewAttempt, StoredVerdict};
 use crate::store::radar_settings::{self, RadarSettings};
 
 /// The compiled bot patterns (one regex set, built on first use and shared).
@@ -222,8 +222,13 @@ impl Radar {
             now: Utc::now(),
         });
         if decision.verdict != "allow" {
-            let verdict = (decision.verdict, decision.control, decision.blocklist_type);
-            radar_attempts::set_verdict(&mut conn, env, &id, verdict).await?;
+            let stored = StoredVerdict {
+                verdict: decision.verdict.to_string(),
+                control: decision.control.map(str::to_string),
+                blocklist_type: decision.blocklist_type.map(str::to_string),
+                reason: Some(decision.reason.clone()),
+            };
+            radar_attempts::set_verdict(&mut conn, env, &id, &stored).await?;
         }
         if rand::random::<u8>() == 0 {
             radar_attempts::prune(&mut conn).await?;

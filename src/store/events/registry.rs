@@ -26,6 +26,7 @@ use crate::store::{
     password_resets::PasswordReset,
     sessions::Session,
     users::User,
+    vault_objects::VaultEvent,
 };
 #[cfg(test)]
 use serde_json::Value;
@@ -205,6 +206,18 @@ event_registry! {
     PermissionUpdated / PERMISSION_UPDATED => "permission.updated", Value, subscribable;
     SessionCreated / SESSION_CREATED => "session.created", Session, subscribable;
     SessionRevoked / SESSION_REVOKED => "session.revoked", Session, subscribable;
+    VaultByokKeyDeleted / VAULT_BYOK_KEY_DELETED => "vault.byok_key.deleted", Value, internal;
+    VaultByokKeyVerificationCompleted / VAULT_BYOK_KEY_VERIFICATION_COMPLETED =>
+        "vault.byok_key.verification_completed", Value, internal;
+    VaultDataCreated / VAULT_DATA_CREATED => "vault.data.created", VaultEvent, internal;
+    VaultDataDeleted / VAULT_DATA_DELETED => "vault.data.deleted", VaultEvent, internal;
+    VaultDataRead / VAULT_DATA_READ => "vault.data.read", VaultEvent, internal;
+    VaultDataUpdated / VAULT_DATA_UPDATED => "vault.data.updated", VaultEvent, internal;
+    VaultDekDecrypted / VAULT_DEK_DECRYPTED => "vault.dek.decrypted", VaultEvent, internal;
+    VaultDekRead / VAULT_DEK_READ => "vault.dek.read", VaultEvent, internal;
+    VaultKekCreated / VAULT_KEK_CREATED => "vault.kek.created", Value, internal;
+    VaultMetadataRead / VAULT_METADATA_READ => "vault.metadata.read", VaultEvent, internal;
+    VaultNamesListed / VAULT_NAMES_LISTED => "vault.names.listed", VaultEvent, internal;
     WaitlistUserApproved / WAITLIST_USER_APPROVED => "waitlist_user.approved", Value, subscribable;
     WaitlistUserCreated / WAITLIST_USER_CREATED => "waitlist_user.created", Value, subscribable;
     WaitlistUserDenied / WAITLIST_USER_DENIED => "waitlist_user.denied", Value, subscribable;

@@ -45,8 +45,8 @@ async fn password(app: &TestApp, email: &str, password: &str, ua: &str) -> TestR
         app,
         json!({"grant_type": "password", "email": email, "password": password,
                "ip_address": "198.51.100.1", "user_agent": ua,
-               "radar_auth_attempt_id": "radar_att_01AAAAAAAAAAAAAAAAAAAAAAAA",
-               "signals_id": "ignored-signals"}),
+               // An id of no attempt is ignored: the sign-in is assessed on its own.
+               "radar_auth_attempt_id": "radar_att_01AAAAAAAAAAAAAAAAAAAAAAAA"}),
     )
     .await
 }
@@ -130,6 +130,120 @@ async fn a_blocked_password_sign_in_answers_the_same_whatever_the_password() {
     .unwrap();
     let blocked = ("block".to_string(), Some("email".to_string()));
     assert_eq!(verdicts, [blocked.clone(), blocked], "each block is stored");
+}
+
+/// `POST /radar/attempts` for a sign-in of `email`; its `(verdict, attempt_id)`.
+async fn assessed(app: &TestApp, email: &str) -> (String, String) {
+    let res = app
+        .post(
+            "/radar/attempts",
+            &json!({"ip_address": "198.51.100.1", "user_agent": CHROME, "email": email,
+                    "auth_method": "Password", "action": "sign-in"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let field = |k: &str| res.body[k].as_str().unwrap().to_string();
+    (field("verdict"), field("attempt_id"))
+}
+
+async fn attempts(app: &TestApp, email: &str) -> Vec<(String, bool, bool)> {
+    sqlx::query_as(
+        "select verdict, succeeded, linked from radar_attempts where email = $1 order by id",
+    )
+    .bind(email)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_sign_in_takes_over_the_attempt_its_application_assessed_once() {
+    let app = TestApp::new().await;
+    user(&app, "lin@example.com").await;
+    user(&app, "bea@example.com").await;
+    radar_settings(&app, json!({"enabled": true})).await;
+    let with = |email: &str, id: &str| {
+        json!({"grant_type": "password", "email": email, "password": PASSWORD,
+               "user_agent": CHROME, "radar_auth_attempt_id": id})
+    };
+
+    // Allowed: the sign-in counts no second attempt, and its success marks the assessed one.
+    let (verdict, id) = assessed(&app, "lin@example.com").await;
+    assert_eq!(verdict, "allow");
+    let ok = grant(&app, with("lin@example.com", &id)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(
+        attempts(&app, "lin@example.com").await,
+        [("allow".into(), true, true)]
+    );
+    // Taken over once: the same id again is assessed as a new attempt.
+    let again = grant(&app, with("lin@example.com", &id)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(attempts(&app, "lin@example.com").await.len(), 2);
+
+    // Another email's attempt is not taken over.
+    let (_, other) = assessed(&app, "someone@example.com").await;
+    let ok = grant(&app, with("bea@example.com", &other)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(attempts(&app, "bea@example.com").await.len(), 1);
+
+    // A blocked assessment blocks the sign-in that takes it over, with its reason, and records
+    // `authentication.radar_risk_detected` for the user.
+    list(&app, Method::POST, "email/block", "bea@example.com").await;
+    let (verdict, blocked) = assessed(&app, "bea@example.com").await;
+    assert_eq!(verdict, "block");
+    list(&app, Method::DELETE, "email/block", "bea@example.com").await;
+    let refused = grant(&app, with("bea@example.com", &blocked)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert_eq!(refused.body["code"], "sign_in_blocked");
+    assert_eq!(refused.body["message"], "Blocked by the email block list");
+    let data: Value = sqlx::query_scalar(
+        "select data from events where event = 'authentication.radar_risk_detected'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(data["control"], "restriction");
+    assert_eq!(data["blocklist_type"], "email");
+    assert_eq!(data["action"], "login");
+    assert_eq!(data["auth_method"], "password");
+    assert_eq!(data["email"], "bea@example.com");
+    assert!(data["user_id"].as_str().unwrap().starts_with("user_"));
+    assert_eq!(data["user_agent"], CHROME);
+    assert!(data["ip_address"].is_null());
+    // The list entry is gone: the next sign-in, assessed anew, goes through.
+    let ok = grant(&app, with("bea@example.com", &blocked)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    app.allow_pending_jobs();
+}
+
+#[tokio::test]
+async fn signals_id_is_the_sign_in_device() {
+    let app = TestApp::new().await;
+    user(&app, "dev@example.com").await;
+    radar_settings(&app, json!({"enabled": true})).await;
+    list(&app, Method::POST, "device/block", "device-13").await;
+    let sign_in = |signals: &str| {
+        json!({"grant_type": "password", "email": "dev@example.com", "password": PASSWORD,
+               "user_agent": CHROME, "signals_id": signals})
+    };
+    let ok = grant(&app, sign_in("device-12")).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let blocked = grant(&app, sign_in("device-13")).await;
+    assert_eq!(blocked.status, StatusCode::FORBIDDEN, "{}", blocked.text);
+    assert_eq!(blocked.body["message"], "Blocked by the device block list");
+    let known: Vec<String> =
+        sqlx::query_scalar("select unnest(devices) from radar_profiles where email = $1")
+            .bind("dev@example.com")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        known,
+        ["device-12"],
+        "the device is what a success remembers"
+    );
+    app.allow_pending_jobs();
 }
 
 #[tokio::test]
