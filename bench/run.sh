@@ -102,7 +102,7 @@ PEAK_RSS=$(rss_kb VmHWM)
 echo "ceilings:"
 PGBENCH_TPS=$(pgbench_tps -S)
 echo "  pgbench -S tps: $PGBENCH_TPS"
-ARGON2=$(target/release/examples/argon2_rate "$THREADS" "$DURATION")
+ARGON2=$("${CARGO_TARGET_DIR:-target}/release/examples/argon2_rate" "$THREADS" "$DURATION")
 echo "  argon2id hashes/s: $ARGON2"
 
 {
