@@ -74,6 +74,10 @@ pub struct ConnectApplication {
     /// OAuth only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<RedirectUri>>,
+    /// OAuth only: origins allowed to call the token endpoint from a browser (the Python SDK
+    /// reads it); always empty, as Keystead does not configure them yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors_origins: Option<Vec<String>>,
     /// OAuth only: whether the authorization-code flow requires PKCE.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uses_pkce: Option<bool>,
@@ -124,6 +128,7 @@ impl From<Row> for ConnectApplication {
                 ApplicationType::M2m
             },
             redirect_uris: oauth.then_some(r.redirect_uris.0),
+            cors_origins: oauth.then(Vec::new),
             uses_pkce: oauth.then_some(r.uses_pkce),
             is_first_party: oauth.then_some(r.is_first_party),
             was_dynamically_registered: third_party.then_some(r.was_dynamically_registered),
