@@ -427,6 +427,17 @@ pub async fn delete(
     id: &AuthorizationResourceId,
     cascade: bool,
 ) -> ApiResult<bool> {
+    // Locked first: a child inserted meanwhile waits on this row, so it is seen or refused.
+    let exists: Option<i32> = sqlx::query_scalar(
+        "select 1 from authorization_resources where environment_id = $1 and id = $2 for update",
+    )
+    .bind(env)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if exists.is_none() {
+        return Ok(false);
+    }
     if !cascade {
         let dependents: bool = sqlx::query_scalar(
             "select exists (select 1 from authorization_resources

@@ -345,6 +345,29 @@ pub async fn first_unusable(
     Ok(None)
 }
 
+/// The permission slugs (sorted, distinct) the roles `slugs` hold as they apply to `org`
+/// (environment roles and `org`'s custom roles).
+pub async fn permission_slugs(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    org: &OrganizationId,
+    slugs: &[String],
+) -> ApiResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "select distinct p.slug::text from roles r
+           join authorization_role_permissions rp on rp.role_id = r.id
+           join authorization_permissions p on p.environment_id = rp.environment_id and p.id = rp.permission_id
+          where r.environment_id = $1 and r.slug = any($3)
+            and (r.organization_id is null or r.organization_id = $2)
+          order by 1",
+    )
+    .bind(env)
+    .bind(org)
+    .bind(slugs)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Changes to a role: `None` leaves a field, `Some(None)` clears the description.
 #[derive(Debug, Default)]
 pub struct RoleChanges {

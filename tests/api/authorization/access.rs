@@ -581,3 +581,41 @@ async fn the_newest_python_sdk_drives_authorization() {
     assert_eq!(app.count_rows("authorization_role_assignments").await, 0);
     assert_eq!(app.count_rows("authorization_resources").await, 0);
 }
+
+#[tokio::test]
+async fn the_access_token_carries_the_permissions_of_the_membership_roles_after_refresh() {
+    use crate::um::{claims, grant, password};
+    let app = TestApp::new().await;
+    let acme = org(&app, "Acme").await;
+    let ada = user(&app, "ada@example.com", true).await;
+    member(&app, &ada, &acme, "admin").await;
+    permission(&app, "billing:manage", "organization").await;
+    permission(&app, "users:read", "organization").await;
+
+    let signed_in = password(&app, "ada@example.com").await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
+    let first = claims(signed_in.body["access_token"].as_str().unwrap());
+    assert_eq!(first["role"], "admin");
+    assert_eq!(first["permissions"], json!([]));
+
+    expect(
+        app.put(
+            "/authorization/roles/admin/permissions",
+            &json!({"permissions": ["users:read", "billing:manage"]}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    let refreshed = grant(
+        &app,
+        json!({"grant_type": "refresh_token", "refresh_token": signed_in.body["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    let second = claims(refreshed.body["access_token"].as_str().unwrap());
+    assert_eq!(
+        second["permissions"],
+        json!(["billing:manage", "users:read"])
+    );
+    assert_eq!(second["roles"], json!(["admin"]));
+}
