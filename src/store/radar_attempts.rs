@@ -414,6 +414,22 @@ pub async fn mark_latest_succeeded(
         .await
 }
 
+/// Analyzes `radar_attempts` while PostgreSQL has no statistics for it (a new installation,
+/// before autovacuum's first visit): without them the planner may count through an index that
+/// does not match the counter and scan the environment's attempts.
+pub async fn analyze_if_unknown(conn: &mut PgConnection) -> sqlx::Result<()> {
+    let unknown: bool = sqlx::query_scalar(
+        "select coalesce((select last_analyze is null and last_autoanalyze is null
+           from pg_stat_user_tables where relid = 'radar_attempts'::regclass), true)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if unknown {
+        sqlx::query("analyze radar_attempts").execute(conn).await?;
+    }
+    Ok(())
+}
+
 /// Deletes up to 1,000 attempts older than [`RETENTION_HOURS`]; returns how many.
 pub async fn prune(conn: &mut PgConnection) -> sqlx::Result<u64> {
     let done = sqlx::query(
