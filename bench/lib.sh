@@ -69,14 +69,15 @@ json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"
 ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
 
 # run_wrk NAME PATH [SCRIPT]: one load phase; prints and records the RESULT line. The wrk script
-# sees BENCH_CLIENT_ID, BENCH_API_KEY, BENCH_EMAIL, BENCH_PASSWORD and BENCH_ORG.
+# sees BENCH_CLIENT_ID, BENCH_API_KEY, BENCH_EMAIL, BENCH_PASSWORD and BENCH_ORG. WRK_BASE
+# overrides the server ($BASE) for one call (the bare reference of bench/run.sh).
 run_wrk() {
   local name=$1 path=$2 script=${3:-}
   cat ${script:+"$script"} bench/wrk-report.lua >"$WORK/$name.lua"
   local line
   line=$(BENCH_CLIENT_ID=$CLIENT BENCH_API_KEY=$KEY BENCH_EMAIL=$EMAIL BENCH_PASSWORD=$PASSWORD \
     BENCH_ORG=${ORG:-} wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/$name.lua" \
-      -H "Authorization: Bearer $KEY" "$BASE$path" | grep '^RESULT')
+      -H "Authorization: Bearer $KEY" "${WRK_BASE:-$BASE}$path" | grep '^RESULT')
   RPS[$name]=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
   P50[$name]=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
   P99[$name]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")

@@ -274,12 +274,6 @@ ROUTES = [
          lambda op: None),
     ]),
     ("/user_management/authorize/device", "/user_management/authorize/device", "post", []),
-    ("/authorization/roles", "/authorization/roles", "get", [
-        ("The environment catalogue: `member` and `admin` plus custom roles; permissions are "
-         "always empty.", lambda op: None),
-    ]),
-    ("/authorization/roles", "/authorization/roles", "post", []),
-    ("/authorization/roles/{slug}", "/authorization/roles/{slug}", "get", []),
     ("/sso/jwks/{clientId}", "/sso/jwks/{client_id}", "get", [
         ("Public (no API key), as JWT libraries fetch it; the official spec declares bearer "
          "auth.", public),

@@ -110,6 +110,9 @@ fn extend(state: &AppState) {
     state.auth.add_claims_contributor(std::sync::Arc::new(
         crate::auth::claims::feature_flags::FeatureFlagsClaim,
     ));
+    state.auth.add_claims_contributor(std::sync::Arc::new(
+        crate::auth::claims::permissions::PermissionsClaim,
+    ));
 }
 
 /// Answers 408 (WorkOS-shaped) when a request outlives `request_timeout`.

@@ -3,6 +3,14 @@
 use clap::Parser;
 use keystead::config::{Cli, Command};
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small
+/// buffers (JSON, headers, sqlx rows), and glibc's malloc and free were about 15 % of the
+/// server's CPU time under write load (`perf record` during `POST /audit_logs/events`,
+/// BENCHMARKS.md). Memory it frees is returned to the OS after a short delay, so the 19 MiB
+/// argon2id buffers of a login flood do not pile up.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     return_large_allocations_to_the_os();
     let cli = Cli::parse();
@@ -27,7 +35,9 @@ fn main() {
     }
 }
 
-/// Each argon2id hash works in a 19 MiB buffer. glibc's default raises its mmap threshold after
+/// Allocations that bypass the global allocator (C libraries such as aws-lc call malloc
+/// directly) still use glibc's. Each argon2id hash worked in a 19 MiB buffer from it before
+/// mimalloc, and glibc's default raises its mmap threshold after
 /// the first such buffer is freed, so later ones come from per-thread arenas that keep the
 /// memory: RSS grew to hundreds of MB during a login flood. A fixed 1 MiB threshold makes every
 /// large buffer an mmap that is returned on free (one mmap/munmap per hash).

@@ -69,6 +69,7 @@ pub fn public_router() -> Router<AppState> {
         .merge(user_management::public_router())
         .merge(sso::public_router())
         .merge(audit_logs::public_router())
+        .merge(connect::public_router())
 }
 
 /// Operational routes (`/health`, `/ready`, `/metrics`), never rate limited.

@@ -11,12 +11,17 @@
 //! - **around the handler** (the default): the claim and the stored answer are each their own
 //!   statement, before and after the handler's transaction;
 //! - **inside the handler's transaction**, for the routes an area lists (its
-//!   `IDEMPOTENT_IN_HANDLER`, gathered by `api::idempotent_in_handler`): the handler takes an
-//!   [`IdempotentTx`], whose first statement is the claim, and answers with
-//!   [`IdempotentTx::commit_json`], which stores the answer and commits the change with it — one
-//!   transaction, one commit, and a concurrent request with the same key waits for it and then
-//!   replays. A client error that ends such a request outside that transaction (a malformed
-//!   body, a 404 after the claim rolled back) is stored afterwards as before.
+//!   `IDEMPOTENT_IN_HANDLER`, gathered by `api::idempotent_in_handler`): the handler runs in an
+//!   [`IdempotentTx`] and answers with [`IdempotentTx::commit_json`], which records the key
+//!   with the answer as the transaction's last statement and commits the change with it — one
+//!   transaction, one commit, one statement more than without a key. When the key turns out to
+//!   be taken (a replay, or a concurrent request with the key, which waits on the first one's
+//!   row until that commits), the change is rolled back and the stored answer replayed (or 422
+//!   for another request's key). Such handlers may therefore run again on a replay, so they
+//!   must not act outside their transaction. A client error that ends such a request
+//!   outside its transaction (a malformed body, an unknown organization, or a conflict with
+//!   what the first request created) is recorded afterwards the same way — and when the key is
+//!   taken, the stored answer is replayed instead.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -63,17 +68,17 @@ impl Idempotency {
     }
 }
 
-/// A key to claim in the handler's transaction (a request extension the middleware sets on an
-/// in-handler route; [`IdempotentTx`] takes it).
+/// A key to record in the handler's transaction (a request extension the middleware sets on
+/// an in-handler route; [`IdempotentTx`] takes it).
 #[derive(Debug, Clone)]
 struct Pending {
     env: EnvironmentId,
     key: String,
     hash: String,
-    /// Set once the handler's transaction holds the claim (or found a stored answer).
+    /// Set once an [`IdempotentTx`] took the key (a second one in the request runs without).
     taken: Arc<AtomicBool>,
-    /// Set once the handler committed its answer with the claim.
-    completed: Arc<AtomicBool>,
+    /// Set once the answer is settled: committed with the key, or replayed from it.
+    settled: Arc<AtomicBool>,
 }
 
 /// The middleware (runs after authentication and rate limiting).
@@ -133,7 +138,7 @@ async fn handle(layer: Idempotency, req: Request, next: Next) -> Result<Response
             key,
             hash,
             taken: Arc::default(),
-            completed: Arc::default(),
+            settled: Arc::default(),
         };
         let mut req = Request::from_parts(parts, Body::from(bytes));
         req.extensions_mut().insert(pending.clone());
@@ -199,15 +204,11 @@ fn stored(parts: &axum::http::response::Parts, body: Vec<u8>) -> StoredResponse 
     }
 }
 
-/// After an in-handler route ran: a client error whose answer the handler's transaction did
-/// not store (it ended before the claim, or rolled it back) is stored now, unless another
-/// request stored one first. Answers committed by the handler, replays and 5xx pass through.
+/// After an in-handler route ran: a client error the handler's transaction did not record
+/// (it ended before or rolled back) is recorded now — or, when the key is already taken,
+/// answered from its record. Settled answers and 5xx pass through.
 async fn after_in_handler(state: &AppState, pending: &Pending, res: Response) -> Response {
-    let client_error = res.status().is_client_error();
-    if pending.completed.load(Ordering::Acquire) || !client_error {
-        return res;
-    }
-    if pending.taken.load(Ordering::Acquire) && res.headers().contains_key(REPLAYED) {
+    if pending.settled.load(Ordering::Acquire) || !res.status().is_client_error() {
         return res;
     }
     let (parts, body) = res.into_parts();
@@ -215,72 +216,75 @@ async fn after_in_handler(state: &AppState, pending: &Pending, res: Response) ->
         return ApiError::Internal(anyhow::anyhow!("response body unreadable")).into_response();
     };
     let answer = stored(&parts, body.to_vec());
-    if let Err(e) = idempotency::store_if_absent(
+    let recorded = idempotency::record(
         &state.db,
         &pending.env,
         &pending.key,
         &pending.hash,
         &answer,
     )
-    .await
-    {
-        tracing::warn!(error = %e, "could not store the idempotent response");
+    .await;
+    match recorded {
+        Ok(true) => Response::from_parts(parts, Body::from(body)),
+        Ok(false) => answer_taken(state, pending)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not store the idempotent response");
+            Response::from_parts(parts, Body::from(body))
+        }
     }
-    Response::from_parts(parts, Body::from(body))
 }
 
-/// The request's transaction on a route that claims its `Idempotency-Key` itself (see the
-/// module docs): a plain transaction when the request has no key. Extracting it begins the
-/// transaction and, with a key, claims it first — a stored answer is replayed, a key used for
-/// another request is 422 `idempotency_key_mismatch`, one still held by a request of the
-/// around-the-handler kind is 409 `idempotency_request_in_progress` (the rejection is the
-/// answer). Store functions take it as `&mut Tx` (it derefs to one); the handler answers with
-/// [`IdempotentTx::commit_json`]. Dropping it rolls back the change and the claim.
+/// The answer for a request whose key another request holds: its stored answer, 422 for
+/// another request's key, or 409 while that one runs.
+async fn answer_taken(state: &AppState, pending: &Pending) -> ApiResult<Response> {
+    Ok(
+        match idempotency::lookup(&state.db, &pending.env, &pending.key, &pending.hash).await? {
+            Claim::Replay(stored) => {
+                metrics::counter!("keystead_idempotency_replays_total").increment(1);
+                replay(stored)
+            }
+            Claim::Mismatch => mismatch(),
+            Claim::Started | Claim::InProgress => in_progress(),
+        },
+    )
+}
+
+/// The request's transaction on a route that records its `Idempotency-Key` itself (see the
+/// module docs): a plain transaction when the request has no key. Store functions take it as
+/// `&mut Tx` (it derefs to one); the handler answers with [`IdempotentTx::commit_json`].
+/// Dropping it rolls back.
 pub struct IdempotentTx {
     tx: Tx,
     pending: Option<Pending>,
+    state: AppState,
 }
 
 impl FromRequestParts<AppState> for IdempotentTx {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let mut tx = state
-            .db
-            .begin()
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?;
-        let Some(pending) = parts.extensions.get::<Pending>().cloned() else {
-            return Ok(Self { tx, pending: None });
-        };
-        if pending.taken.swap(true, Ordering::AcqRel) {
-            // A second extractor in one request would claim twice; it runs without a key.
-            return Ok(Self { tx, pending: None });
-        }
-        let claim = idempotency::claim_in(&mut tx, &pending.env, &pending.key, &pending.hash)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        match claim {
-            Claim::Started => Ok(Self {
-                tx,
-                pending: Some(pending),
-            }),
-            Claim::Replay(stored) => {
-                metrics::counter!("keystead_idempotency_replays_total").increment(1);
-                Err(replay(stored))
-            }
-            Claim::Mismatch => Err(mismatch()),
-            Claim::InProgress => Err(in_progress()),
-        }
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let tx = state.db.begin().await?;
+        // A second `IdempotentTx` in one request runs without the key.
+        let pending = parts
+            .extensions
+            .get::<Pending>()
+            .filter(|p| !p.taken.swap(true, Ordering::AcqRel))
+            .cloned();
+        Ok(Self {
+            tx,
+            pending,
+            state: state.clone(),
+        })
     }
 }
 
 impl IdempotentTx {
-    /// Answers `status` with `body` as JSON: stores the answer with the claimed key (if any)
-    /// and commits the transaction, so the change and its idempotent answer land together.
+    /// Answers `status` with `body` as JSON, committed with the change. With a key, the key and
+    /// this answer are recorded first, in the transaction; when the key is taken, the change
+    /// is rolled back and the key's stored answer replayed instead (422 for another request's
+    /// key, 409 while an around-the-handler request holds it).
     pub async fn commit_json<T: Serialize>(
         mut self,
         status: StatusCode,
@@ -293,11 +297,24 @@ impl IdempotentTx {
                 headers: serde_json::json!({"content-type": "application/json"}),
                 body: bytes.clone(),
             };
-            idempotency::complete_in(&mut self.tx, &pending.env, &pending.key, &answer).await?;
+            let recorded = idempotency::record_in(
+                &mut self.tx,
+                &pending.env,
+                &pending.key,
+                &pending.hash,
+                &answer,
+            )
+            .await?;
+            if !recorded {
+                self.tx.rollback().await?;
+                let res = answer_taken(&self.state, pending).await?;
+                pending.settled.store(true, Ordering::Release);
+                return Ok(res);
+            }
         }
         self.tx.commit().await?;
         if let Some(pending) = &self.pending {
-            pending.completed.store(true, Ordering::Release);
+            pending.settled.store(true, Ordering::Release);
         }
         let mut res = Response::new(Body::from(bytes));
         *res.status_mut() = status;
@@ -339,9 +356,6 @@ fn in_progress() -> Response {
     .into_response()
 }
 
-/// The header a replayed answer carries.
-const REPLAYED: &str = "idempotent-replayed";
-
 fn replay(stored: StoredResponse) -> Response {
     let mut res = Response::new(Body::from(stored.body));
     *res.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
@@ -356,6 +370,6 @@ fn replay(stored: StoredResponse) -> Response {
         }
     }
     res.headers_mut()
-        .insert(REPLAYED, HeaderValue::from_static("true"));
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     res
 }

@@ -474,6 +474,18 @@ id_type!(
     FeatureFlagId, prefix::FEATURE_FLAG, "Feature flag"
 );
 id_type!(
+    /// An authorization permission, `perm_…` (the API addresses permissions by slug).
+    PermissionId, prefix::PERMISSION, "Permission"
+);
+id_type!(
+    /// An authorization resource, `authz_resource_…`.
+    AuthorizationResourceId, prefix::AUTHORIZATION_RESOURCE, "Authorization resource"
+);
+id_type!(
+    /// A role assignment of an organization membership, `role_assignment_…`.
+    RoleAssignmentId, prefix::ROLE_ASSIGNMENT, "Role assignment"
+);
+id_type!(
     /// A Vault object, `secret_…`.
     VaultObjectId, prefix::VAULT_OBJECT, "Object"
 );

@@ -84,6 +84,12 @@ pub const AUDIT_LOG_EXPORT: &str = "audit_log_export";
 pub const AUDIT_LOG_STREAM: &str = "als";
 /// Feature flags, `flag_…` (addressed by slug; the id is their list cursor).
 pub const FEATURE_FLAG: &str = "flag";
+/// Authorization permissions, `perm_…` (addressed by slug; the id is their list cursor).
+pub const PERMISSION: &str = "perm";
+/// Authorization resources, `authz_resource_…`.
+pub const AUTHORIZATION_RESOURCE: &str = "authz_resource";
+/// Role assignments of organization memberships, `role_assignment_…`.
+pub const ROLE_ASSIGNMENT: &str = "role_assignment";
 /// Vault objects (`/vault/v1/kv`), `secret_…` as in WorkOS's Vault reference.
 pub const VAULT_OBJECT: &str = "secret";
 /// Versions of a Vault object, `secret_version_…`.
@@ -140,6 +146,9 @@ pub const ALL: &[&str] = &[
     AUDIT_LOG_EXPORT,
     AUDIT_LOG_STREAM,
     FEATURE_FLAG,
+    PERMISSION,
+    AUTHORIZATION_RESOURCE,
+    ROLE_ASSIGNMENT,
     VAULT_OBJECT,
     VAULT_OBJECT_VERSION,
     VAULT_ROOT_KEY,

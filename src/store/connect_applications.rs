@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use super::page::{ListParams, push_id_filter};
 use crate::db::Tx;
@@ -74,6 +74,10 @@ pub struct ConnectApplication {
     /// OAuth only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<RedirectUri>>,
+    /// OAuth only: origins allowed to call the token endpoint from a browser (the Python SDK
+    /// reads it); always empty, as Keystead does not configure them yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors_origins: Option<Vec<String>>,
     /// OAuth only: whether the authorization-code flow requires PKCE.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uses_pkce: Option<bool>,
@@ -124,6 +128,7 @@ impl From<Row> for ConnectApplication {
                 ApplicationType::M2m
             },
             redirect_uris: oauth.then_some(r.redirect_uris.0),
+            cors_origins: oauth.then(Vec::new),
             uses_pkce: oauth.then_some(r.uses_pkce),
             is_first_party: oauth.then_some(r.is_first_party),
             was_dynamically_registered: third_party.then_some(r.was_dynamically_registered),
@@ -296,4 +301,29 @@ pub async fn delete(
             .execute(&mut **tx)
             .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// The application with this client id, in whatever environment, with its environment and the
+/// environment's client id: the token endpoint knows only the client id (client ids are unique
+/// across environments, migration 1411).
+pub async fn find_client(
+    pool: &PgPool,
+    client_id: &str,
+) -> ApiResult<Option<(EnvironmentId, String, ConnectApplication)>> {
+    #[derive(FromRow)]
+    struct WithEnv {
+        environment_id: EnvironmentId,
+        environment_client_id: String,
+        #[sqlx(flatten)]
+        app: Row,
+    }
+    let row: Option<WithEnv> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select a.environment_id, e.client_id as environment_client_id, {COLUMNS}
+         from connect_applications a join environments e on e.id = a.environment_id
+         where a.client_id = $1"
+    )))
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.environment_id, r.environment_client_id, r.app.into())))
 }

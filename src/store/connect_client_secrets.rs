@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::crypto;
 use crate::db::Tx;
@@ -136,4 +136,43 @@ pub async fn delete(
             .execute(&mut **tx)
             .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Whether `presented` is one of the application's secrets: its SHA-256 digest compared in
+/// constant time with each stored digest. Records the matching secret's `last_used_at` (at most
+/// once a minute).
+pub async fn authenticate(
+    pool: &PgPool,
+    env: &EnvironmentId,
+    application_id: &ConnectApplicationId,
+    presented: &str,
+) -> ApiResult<bool> {
+    let stored: Vec<(ConnectClientSecretId, String)> = sqlx::query_as(
+        "select id, secret_hash from connect_client_secrets
+         where environment_id = $1 and application_id = $2",
+    )
+    .bind(env)
+    .bind(application_id)
+    .fetch_all(pool)
+    .await?;
+    let digest = crypto::sha256_hex(presented);
+    let mut matched = None;
+    for (id, hash) in &stored {
+        if crypto::ct_eq(hash.as_bytes(), digest.as_bytes()) {
+            matched = Some(id);
+        }
+    }
+    let Some(id) = matched else {
+        return Ok(false);
+    };
+    sqlx::query(
+        "update connect_client_secrets set last_used_at = now()
+         where environment_id = $1 and id = $2
+           and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+    )
+    .bind(env)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(true)
 }

@@ -1,6 +1,6 @@
 //! Idempotency-Key records (`idempotency_keys`): claim, complete, release, replay, purge — on
-//! their own ([`claim`], [`complete`]) or inside the handler's transaction ([`claim_in`],
-//! [`complete_in`]).
+//! their own ([`claim`], [`complete`]), or recorded with the answer inside the handler's
+//! transaction ([`record_in`]).
 //! Used by the HTTP idempotency layer (`Idempotency-Key`). Keys are scoped per environment and live 24 h.
 
 use serde_json::Value;
@@ -70,59 +70,48 @@ pub async fn claim(
     existing(&mut conn, env, key, request_hash).await
 }
 
-/// Claims `(env, key)` inside the handler's own transaction `tx` (the request runs, stores its
-/// answer with [`complete_in`] and commits once). The claim row stays uncommitted until then, so a
-/// concurrent request with the same key waits on it and then replays the stored answer; a
-/// rollback leaves nothing behind. Only a record older than 24 h is taken over (a claim made
-/// this way is never left `in_progress`; one left by [`claim`] answers [`Claim::InProgress`]).
-pub async fn claim_in(
+/// Records the answer of a request that ran without claiming its key first (the in-handler
+/// routes of `http::idempotency`): inside the request's own transaction `tx`, so the change
+/// and its answer commit together. Returns `false` when `(env, key)` already has a record
+/// younger than 24 h (a concurrent request with the key waits here until the first one's
+/// transaction ends); the caller then rolls back and answers with [`lookup`].
+pub async fn record_in(
     tx: &mut Tx,
     env: &EnvironmentId,
     key: &str,
     request_hash: &str,
-) -> ApiResult<Claim> {
-    let started: Option<bool> = sqlx::query_scalar(
-        "insert into idempotency_keys (environment_id, key, request_hash, state) values ($1, $2, $3, 'in_progress')
-         on conflict (environment_id, key) do update
-           set request_hash = excluded.request_hash, state = 'in_progress', status = null, headers = null,
-               body = null, created_at = now(), locked_at = now()
-           where idempotency_keys.created_at < now() - interval '24 hours'
-         returning true",
-    )
-    .bind(env)
-    .bind(key)
-    .bind(request_hash)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if started.is_some() {
-        return Ok(Claim::Started);
-    }
-    existing(tx, env, key, request_hash).await
-}
-
-/// Stores the answer of a key claimed with [`claim_in`], in the same transaction.
-pub async fn complete_in(
-    tx: &mut Tx,
-    env: &EnvironmentId,
-    key: &str,
     response: &StoredResponse,
-) -> ApiResult<()> {
-    complete_on(tx, env, key, response).await
+) -> ApiResult<bool> {
+    record_on(tx, env, key, request_hash, response).await
 }
 
-/// Stores an answer for `(env, key)` unless the key already has a record (a client error that
-/// ended the request before or after its handler's claim rolled back). Returns whether it did.
-pub async fn store_if_absent(
+/// [`record_in`] on its own (a client error that ended the request outside its transaction).
+pub async fn record(
     pool: &PgPool,
     env: &EnvironmentId,
     key: &str,
     request_hash: &str,
     response: &StoredResponse,
 ) -> ApiResult<bool> {
-    Ok(sqlx::query(
+    let mut conn = pool.acquire().await?;
+    record_on(&mut conn, env, key, request_hash, response).await
+}
+
+async fn record_on(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    key: &str,
+    request_hash: &str,
+    response: &StoredResponse,
+) -> ApiResult<bool> {
+    let recorded: Option<bool> = sqlx::query_scalar(
         "insert into idempotency_keys (environment_id, key, request_hash, state, status, headers, body)
          values ($1, $2, $3, 'completed', $4, $5, $6)
-         on conflict (environment_id, key) do nothing",
+         on conflict (environment_id, key) do update
+           set request_hash = excluded.request_hash, state = 'completed', status = excluded.status,
+               headers = excluded.headers, body = excluded.body, created_at = now(), locked_at = now()
+           where idempotency_keys.created_at < now() - interval '24 hours'
+         returning true",
     )
     .bind(env)
     .bind(key)
@@ -130,10 +119,21 @@ pub async fn store_if_absent(
     .bind(i16::try_from(response.status).unwrap_or(500))
     .bind(&response.headers)
     .bind(&response.body)
-    .execute(pool)
-    .await?
-    .rows_affected()
-        == 1)
+    .fetch_optional(conn)
+    .await?;
+    Ok(recorded.is_some())
+}
+
+/// What the record of `(env, key)` means for a request with digest `request_hash` that found
+/// it taken: a replay, a mismatch, or still in progress.
+pub async fn lookup(
+    pool: &PgPool,
+    env: &EnvironmentId,
+    key: &str,
+    request_hash: &str,
+) -> ApiResult<Claim> {
+    let mut conn = pool.acquire().await?;
+    existing(&mut conn, env, key, request_hash).await
 }
 
 /// What an existing record means for a request with digest `request_hash`.
@@ -172,16 +172,6 @@ pub async fn complete(
     key: &str,
     response: &StoredResponse,
 ) -> ApiResult<()> {
-    let mut conn = pool.acquire().await?;
-    complete_on(&mut conn, env, key, response).await
-}
-
-async fn complete_on(
-    conn: &mut PgConnection,
-    env: &EnvironmentId,
-    key: &str,
-    response: &StoredResponse,
-) -> ApiResult<()> {
     sqlx::query(
         "update idempotency_keys set state = 'completed', status = $3, headers = $4, body = $5
          where environment_id = $1 and key = $2",
@@ -191,7 +181,7 @@ async fn complete_on(
     .bind(i16::try_from(response.status).unwrap_or(500))
     .bind(&response.headers)
     .bind(&response.body)
-    .execute(conn)
+    .execute(pool)
     .await?;
     Ok(())
 }

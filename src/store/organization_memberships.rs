@@ -191,6 +191,23 @@ pub async fn find(
     find_where(conn, env, "m.id =", id, None).await
 }
 
+/// The memberships with these ids, in the order given (ids naming none are skipped).
+pub async fn find_many(
+    conn: &mut PgConnection,
+    env: &EnvironmentId,
+    ids: &[OrganizationMembershipId],
+) -> ApiResult<Vec<Membership>> {
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(SELECT);
+    qb.push_bind(env.to_string())
+        .push(" and m.id = any(")
+        .push_bind(ids.to_vec())
+        .push(")");
+    let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let mut found = hydrate(conn, env, rows).await?;
+    found.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
+    Ok(found)
+}
+
 /// The membership of `user_id` in `organization_id`, whatever its status.
 pub async fn find_for(
     conn: &mut PgConnection,

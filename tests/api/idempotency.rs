@@ -273,60 +273,52 @@ async fn a_client_error_after_the_in_handler_claim_is_stored_and_replayed() {
             "occurred_at": "2026-12-01T10:00:00Z", "actor": {"id": "user_1", "type": "user"},
             "targets": [{"id": "team_1", "type": "team"}], "context": {"location": "203.0.113.7"}}})
     };
+    let send = async |key: &str, body: &Value| {
+        post_with_key(&app, key, "/audit_logs/events", body, &app.tenant.api_key).await
+    };
     let missing = event("org_01JXXXXXXXXXXXXXXXXXXXXXXX");
-    let first = post_with_key(
-        &app,
-        "audit-404",
-        "/audit_logs/events",
-        &missing,
-        &app.tenant.api_key,
-    )
-    .await;
+    let first = send("audit-404", &missing).await;
     assert_eq!(first.status, StatusCode::NOT_FOUND);
-    let again = post_with_key(
-        &app,
-        "audit-404",
-        "/audit_logs/events",
-        &missing,
-        &app.tenant.api_key,
-    )
-    .await;
+    let again = send("audit-404", &missing).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
     assert_eq!(again.body, first.body);
 
     let org = app.post("/organizations", &json!({"name": "Acme"})).await;
     let ok = event(org.body["id"].as_str().unwrap());
-    let stored = post_with_key(
-        &app,
-        "audit-ok",
-        "/audit_logs/events",
-        &ok,
-        &app.tenant.api_key,
-    )
-    .await;
+    let stored = send("audit-ok", &ok).await;
     assert_eq!(stored.status, StatusCode::OK);
     assert_eq!(stored.body, json!({"success": true}));
-    let replay = post_with_key(
-        &app,
-        "audit-ok",
-        "/audit_logs/events",
-        &ok,
-        &app.tenant.api_key,
-    )
-    .await;
+    let replay = send("audit-ok", &ok).await;
     assert_eq!(replay.headers.get("idempotent-replayed").unwrap(), "true");
     assert_eq!(
         count(&app, "select count(*) from audit_log_events").await,
         1
     );
-    let other = post_with_key(
-        &app,
-        "audit-ok",
-        "/audit_logs/events",
-        &missing,
-        &app.tenant.api_key,
-    )
-    .await;
+    let other = send("audit-ok", &missing).await;
     assert_eq!(other.body["code"], "idempotency_key_mismatch");
+}
+
+/// An in-handler route runs again on a replay and rolls back; when that run fails because of
+/// what the first one created (an `external_id` already taken), the first answer is still what
+/// the replay gets.
+#[tokio::test]
+async fn a_replay_that_conflicts_with_the_first_run_still_replays_its_answer() {
+    let app = TestApp::new().await;
+    let body = json!({"name": "Acme", "external_id": "acme-1"});
+    let first = post_with_key(&app, "ext", "/organizations", &body, &app.tenant.api_key).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let plain = app.post("/organizations", &body).await;
+    assert_eq!(
+        plain.status,
+        StatusCode::BAD_REQUEST,
+        "without the key the external id is taken: {}",
+        plain.text
+    );
+    let again = post_with_key(&app, "ext", "/organizations", &body, &app.tenant.api_key).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again.body, first.body);
+    assert_eq!(count(&app, "select count(*) from organizations").await, 1);
+    assert_eq!(count(&app, "select count(*) from events").await, 1);
 }

@@ -15,6 +15,7 @@ mod audit_logs;
 mod auth_seams;
 mod authenticate;
 mod authkit_settings;
+mod authorization;
 mod bad_input;
 mod binary;
 mod cli;

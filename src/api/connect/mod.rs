@@ -10,9 +10,12 @@
 //! `organization_id` and takes neither redirect URIs, PKCE nor `is_first_party`. `scopes` are
 //! the OAuth scope tokens the application may request. `null` in an update leaves a field as it
 //! is (the Node SDK sends `null` for every field it was not given).
+//!
+//! M2M applications obtain access tokens from `POST /oauth2/token` ([`token`], public).
 
 pub mod lookup;
 pub mod secrets;
+pub mod token;
 
 use self::lookup::{find, unknown};
 
@@ -57,6 +60,11 @@ pub fn router() -> Router<AppState> {
                 .delete(delete_application),
         )
         .merge(secrets::router())
+}
+
+/// Public routes of this area: the token endpoint.
+pub fn public_router() -> Router<AppState> {
+    token::public_router()
 }
 
 /// A redirect URI as a request gives it (`RedirectUriDto`).

@@ -19,7 +19,8 @@ use crate::ids::EnvironmentId;
 use crate::ids::{IdFilter, OrganizationId, OrganizationMembershipId, UserId};
 use crate::state::AppState;
 use crate::store::organization_memberships::{self as memberships, Membership, MembershipFilter};
-use crate::store::roles::{self, DEFAULT_ROLE};
+use crate::store::role_assignments;
+use crate::store::roles::{self, DEFAULT_ROLE, Unusable};
 use crate::store::{organizations, users};
 
 /// Routes of this area (API-key authenticated).
@@ -79,6 +80,7 @@ pub struct UpdateMembership {
 async fn requested_roles(
     state: &AppState,
     env: &EnvironmentId,
+    org: Option<&OrganizationId>,
     role_slug: Option<String>,
     role_slugs: Option<Vec<String>>,
 ) -> ApiResult<Option<Vec<String>>> {
@@ -115,12 +117,26 @@ async fn requested_roles(
         (None, None) => return Ok(None),
     };
     let mut conn = state.db.acquire().await?;
-    if let Some(unknown) = roles::first_unknown(&mut conn, env, &wanted).await? {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_role",
-            message: format!("Role '{unknown}' does not exist."),
-            errors: Vec::new(),
-        });
+    match roles::first_unusable(&mut conn, env, org, &wanted).await? {
+        None => {}
+        Some(Unusable::Unknown(unknown)) => {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_role",
+                message: format!("Role '{unknown}' does not exist."),
+                errors: Vec::new(),
+            });
+        }
+        Some(Unusable::SubResourceScoped(slug)) => {
+            return Err(ApiError::Unprocessable {
+                code: "sub_resource_scoped_role_not_allowed",
+                message: format!(
+                    "Role '{slug}' is scoped to a sub-resource type and cannot be an organization membership's role."
+                ),
+                errors: vec![
+                    serde_json::json!({"field": "role_slug", "code": "sub_resource_scoped_role_not_allowed"}),
+                ],
+            });
+        }
     }
     Ok(Some(wanted))
 }
@@ -137,7 +153,8 @@ async fn create_membership(
     AppJson(body): AppJson<CreateMembership>,
 ) -> ApiResult<(StatusCode, Json<Membership>)> {
     let env = &ctx.environment_id;
-    let roles = requested_roles(&state, env, body.role_slug, body.role_slugs)
+    let org = OrganizationId::parse_lenient(&body.organization_id);
+    let roles = requested_roles(&state, env, org.as_ref(), body.role_slug, body.role_slugs)
         .await?
         .unwrap_or_else(|| vec![DEFAULT_ROLE.to_string()]);
     let mut tx = state.db.begin().await?;
@@ -219,7 +236,11 @@ async fn update_membership(
     AppJson(body): AppJson<UpdateMembership>,
 ) -> ApiResult<Json<Membership>> {
     let env = &ctx.environment_id;
-    let roles = requested_roles(&state, env, body.role_slug, body.role_slugs).await?;
+    let org = {
+        let mut conn = state.db.acquire().await?;
+        role_assignments::membership_organization(&mut conn, env, &id).await?
+    };
+    let roles = requested_roles(&state, env, org.as_ref(), body.role_slug, body.role_slugs).await?;
     let mut tx = state.db.begin().await?;
     let m = match roles {
         Some(roles) => memberships::update_roles(&mut tx, env, &id, &roles).await?,

@@ -15,6 +15,7 @@
 pub mod auth_time;
 pub mod feature_flags;
 pub mod jwt_template;
+pub mod permissions;
 
 use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
