@@ -118,10 +118,15 @@ fn default_of(key: &str) -> u32 {
         .map_or(1, |t| t.default)
 }
 
+/// Most recent sign-ups of one email key (or device) the repeat-sign-up count reads.
+const REPEAT_SCAN: u32 = 10_000;
+
 /// The statement of [`assess`]. `s` is the settings row (defaults filled in); each counter is
 /// evaluated only for its action, ordered by the index it scans and cut at its threshold.
 /// Distinct failing emails per IP are read by a skip scan (one index probe per email), so
-/// repeated failures of one email from one IP cost one probe, not one row each.
+/// repeated failures of one email from one IP cost one probe, not one row each; repeat
+/// sign-ups read at most [`REPEAT_SCAN`] rows per key. Every scan is ordered as exactly one
+/// index is, so the plan is the same before the table has statistics (a new installation).
 static ASSESS: LazyLock<String> = LazyLock::new(|| {
     let d = default_of;
     format!(
@@ -155,12 +160,12 @@ static ASSESS: LazyLock<String> = LazyLock::new(|| {
                (select a.email from radar_attempts a where a.environment_id = $1
                   and a.ip_address = $6::inet and a.action = 'sign-in' and not a.succeeded
                   and a.created_at > (select since from s)
-                order by a.email limit 1)
+                order by a.ip_address, a.email limit 1)
                union all
                select (select a.email from radar_attempts a where a.environment_id = $1
                    and a.ip_address = $6::inet and a.action = 'sign-in' and not a.succeeded
                    and a.created_at > (select since from s) and a.email > e.email
-                 order by a.email limit 1)
+                 order by a.ip_address, a.email limit 1)
                from e where e.email is not null)
              select from e where e.email is not null limit (select stuffing from s)) c) else 0 end
              as ip_failed_emails,
@@ -176,13 +181,15 @@ static ASSESS: LazyLock<String> = LazyLock::new(|| {
              as domain_sign_ups,
            case when s.go and $16 and $9 = 'sign-up' then (select count(*) from (
              select from (
-               select a.email from radar_attempts a where a.environment_id = $1
+               (select a.email from radar_attempts a where a.environment_id = $1
                  and a.email_key = $5 and a.action = 'sign-up'
                  and a.created_at > (select sign_up_since from s)
+                order by a.created_at desc limit {scan})
                union
-               select a.email from radar_attempts a where a.environment_id = $1
+               (select a.email from radar_attempts a where a.environment_id = $1
                  and a.device = $8 and a.action = 'sign-up' and a.device is not null
-                 and a.created_at > (select sign_up_since from s)) o
+                 and a.created_at > (select sign_up_since from s)
+                order by a.created_at desc limit {scan})) o
              where o.email <> $3 limit (select repeat_sign_up from s)) c) else 0 end
              as repeat_sign_ups,
            p.last_success_at, p.last_latitude, p.last_longitude, p.devices,
@@ -204,6 +211,7 @@ static ASSESS: LazyLock<String> = LazyLock::new(|| {
         ip_sign_up = d("ip_sign_up_threshold"),
         domain_sign_up = d("domain_sign_up_threshold"),
         repeat = d("repeat_sign_up_threshold"),
+        scan = REPEAT_SCAN,
     )
 });
 
@@ -404,6 +412,22 @@ pub async fn mark_latest_succeeded(
         .bind(email)
         .fetch_optional(conn)
         .await
+}
+
+/// Analyzes `radar_attempts` while PostgreSQL has no statistics for it (a new installation,
+/// before autovacuum's first visit): without them the planner may count through an index that
+/// does not match the counter and scan the environment's attempts.
+pub async fn analyze_if_unknown(conn: &mut PgConnection) -> sqlx::Result<()> {
+    let unknown: bool = sqlx::query_scalar(
+        "select coalesce((select last_analyze is null and last_autoanalyze is null
+           from pg_stat_user_tables where relid = 'radar_attempts'::regclass), true)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if unknown {
+        sqlx::query("analyze radar_attempts").execute(conn).await?;
+    }
+    Ok(())
 }
 
 /// Deletes up to 1,000 attempts older than [`RETENTION_HOURS`]; returns how many.

@@ -232,6 +232,7 @@ impl Radar {
         }
         if rand::random::<u8>() == 0 {
             radar_attempts::prune(&mut conn).await?;
+            radar_attempts::analyze_if_unknown(&mut conn).await?;
         }
         Ok(Some(Assessed { id, decision }))
     }
