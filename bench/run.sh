@@ -5,7 +5,7 @@
 # parameters) and next to a bare axum + sqlx server on the same database
 # (examples/bench_reference.rs), all in the same run with the same wrk settings.
 #
-#   bench/run.sh                # full run (about 4 minutes on 2 cores)
+#   bench/run.sh                # full run (about 6 minutes on 2 cores, plus a one-time oha install)
 #   DURATION=5 bench/run.sh     # shorter phases
 #
 # Writes a Markdown summary to bench/results/latest.md. Load goes to 127.0.0.1 only.
