@@ -35,7 +35,8 @@ insert into audit_log_events (environment_id, id, organization_id, action, versi
          jsonb_build_array(jsonb_build_object('id', 'team_' || (g % 50), 'type', 'team', 'name', 'Team')),
          '{"location": "203.0.113.7", "user_agent": "seed"}', '{"attempts": 1}'
   from generate_series((select count(*) from audit_log_events where id like 'audit_log_event_0SEED%') + 1, $1) g;
-analyze audit_log_events;
+-- Vacuumed now, so autovacuum of the new rows does not run during the next phases.
+vacuum analyze audit_log_events;
 SQL
 }
 
