@@ -251,14 +251,7 @@ async fn effective_permissions(
     Path((om, resource)): Path<(String, String)>,
     query: QueryMap,
 ) -> ApiResult<Json<List<Permission>>> {
-    let env = &ctx.environment_id;
-    let om = OrganizationMembershipId::parse_lenient(&om)
-        .ok_or_else(|| ApiError::not_found_id::<OrganizationMembershipId>(&om))?;
-    membership(&state, env, &om).await?;
-    let resource = resource_by_id(&state, env, &resource).await?;
-    Ok(Json(
-        effective(&state, env, &om, &resource.id, &query).await?,
-    ))
+    effective_by_ids(&state, &ctx.environment_id, &om, &resource, &query).await
 }
 
 /// `GET /authorization/resources/{resource_id}/organization_memberships/{organization_membership_id}/permissions`
@@ -269,14 +262,23 @@ async fn effective_permissions_by_resource(
     Path((resource, om)): Path<(String, String)>,
     query: QueryMap,
 ) -> ApiResult<Json<List<Permission>>> {
-    let env = &ctx.environment_id;
-    let om = OrganizationMembershipId::parse_lenient(&om)
-        .ok_or_else(|| ApiError::not_found_id::<OrganizationMembershipId>(&om))?;
-    membership(&state, env, &om).await?;
-    let resource = resource_by_id(&state, env, &resource).await?;
-    Ok(Json(
-        effective(&state, env, &om, &resource.id, &query).await?,
-    ))
+    effective_by_ids(&state, &ctx.environment_id, &om, &resource, &query).await
+}
+
+/// The effective permissions of membership `om` on resource `resource` (both ids as sent;
+/// malformed or unknown ones are 404), for the two routes that name them in either order.
+async fn effective_by_ids(
+    state: &AppState,
+    env: &EnvironmentId,
+    om: &str,
+    resource: &str,
+    query: &QueryMap,
+) -> ApiResult<Json<List<Permission>>> {
+    let om = OrganizationMembershipId::parse_lenient(om)
+        .ok_or_else(|| ApiError::not_found_id::<OrganizationMembershipId>(om))?;
+    membership(state, env, &om).await?;
+    let resource = resource_by_id(state, env, resource).await?;
+    Ok(Json(effective(state, env, &om, &resource.id, query).await?))
 }
 
 /// `GET …/organization_memberships/{id}/resources/{resource_type_slug}/{external_id}/permissions`:
